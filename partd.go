@@ -1,0 +1,117 @@
+// Package partd is a concurrent, appendable key-value byte store for shuffles
+// and spills, in the spirit of Python's partd (dask).
+//
+// Values are raw bytes. [Store.Append] adds bytes to the end of what a key
+// already holds; [Store.Get] returns everything a key holds, in append order.
+// Stores nest like io.Reader wrappers: a write policy ([Dict], [File],
+// [Buffer]) at the core, compression (package compress) and encodings
+// (package encode) around it, and optionally a server (packages server and
+// client) in front so many processes share one store.
+//
+// # Keys
+//
+// A key is a non-empty UTF-8 string of at most [MaxKeyLen] bytes. A "/"
+// separates the parts of a tuple key (Key("df", "col") is "df/col"); each part
+// is non-empty, is not "." or "..", contains no NUL and, once mapped to a file
+// name, fits in 255 bytes. A key and a tuple key under it ("x" and "x/y")
+// cannot both hold bytes. Every store applies the same rules, so a batch a
+// [Dict] accepts is one a [File] accepts too, and a [Buffer] never fails to
+// spill for a reason its fast store did not report.
+//
+// A key that holds no bytes does not exist: appending an empty value to a new
+// key creates nothing, and Set with an empty value deletes the key.
+//
+// # Lock order
+//
+// Where locks nest they are taken in this order, never the reverse:
+//
+//	Buffer.mu -> fast store -> slow store -> File.mu -> File's .lock (flock)
+//
+// No store in this package starts a goroutine.
+package partd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gopartd/partd/internal/keypath"
+)
+
+// Store is the contract every layer implements: write policies, compression
+// and encoding layers over bytes, and the network client.
+//
+// Every Store is safe for concurrent use by many goroutines. A key's bytes are
+// the concatenation of its appends in the order the appends returned.
+//
+// Implementations must not retain the caller's slices after Append or Set
+// returns, and slices returned by Get belong to the caller: no later call
+// changes them.
+type Store interface {
+	// Append adds each value to the end of its key. A batch with any invalid
+	// key is rejected whole with ErrInvalidKey and nothing is written.
+	Append(data map[string][]byte) error
+	// Get returns one result per key, in the order asked. An unknown key
+	// yields an empty (nil) slice, not an error.
+	Get(keys ...string) ([][]byte, error)
+	// Set replaces a key's bytes atomically: readers see the old bytes or the
+	// new, never a mix. This is Python partd's iset.
+	Set(key string, value []byte) error
+	// Delete removes keys. Unknown keys are not an error.
+	Delete(keys ...string) error
+	// Keys returns every key that holds bytes, sorted.
+	Keys() ([]string, error)
+	// Drop removes everything; the store stays usable.
+	Drop() error
+	// Close releases resources. Later calls return ErrClosed; a second Close
+	// returns nil.
+	Close() error
+}
+
+// Errors returned by stores, always wrapped with context: test with errors.Is.
+var (
+	// ErrClosed is returned by every call on a store after Close.
+	ErrClosed = errors.New("partd: store closed")
+	// ErrInvalidKey is returned for a key that breaks the key rules (see the
+	// package documentation), including one that conflicts with a stored key.
+	ErrInvalidKey = errors.New("partd: invalid key")
+	// ErrCorrupt is returned when stored bytes cannot be decoded: a frame that
+	// runs past the end of the data, a failed checksum, a malformed encoding.
+	ErrCorrupt = errors.New("partd: corrupt data")
+)
+
+// MaxKeyLen is the longest key, in bytes, that any store accepts.
+const MaxKeyLen = keypath.MaxKeyLen
+
+// Key joins the parts of a tuple key with "/": Key("df", "col") is "df/col".
+func Key(parts ...string) string { return strings.Join(parts, "/") }
+
+// ValidateKey reports whether key follows the key rules shared by every store.
+// The error wraps ErrInvalidKey and says what is wrong.
+func ValidateKey(key string) error {
+	if err := keypath.Validate(key); err != nil {
+		return fmt.Errorf("partd: key %q: %w: %v", key, ErrInvalidKey, err)
+	}
+	return nil
+}
+
+// validateBatch checks every key of a batch, including conflicts between the
+// batch's own keys ("x" and "x/y" in one Append).
+func validateBatch[V any](data map[string]V) error {
+	for k := range data {
+		if err := ValidateKey(k); err != nil {
+			return err
+		}
+	}
+	if len(data) < 2 {
+		return nil
+	}
+	for k := range data {
+		for p := range keypath.Parents(k) {
+			if _, ok := data[p]; ok {
+				return fmt.Errorf("partd: key %q: %w: conflicts with key %q in the same batch", k, ErrInvalidKey, p)
+			}
+		}
+	}
+	return nil
+}
