@@ -34,7 +34,9 @@ func Validate(key string) error {
 	case !utf8.ValidString(key):
 		return errors.New("key is not valid UTF-8")
 	}
+	total := 0
 	for part := range strings.SplitSeq(key, "/") {
+		total += encodedLen(part) + 1
 		switch {
 		case part == "":
 			return errors.New("empty key part")
@@ -45,6 +47,9 @@ func Validate(key string) error {
 		case encodedLen(part) > MaxNameLen:
 			return errors.New("key part too long for a file name")
 		}
+	}
+	if total > MaxKeyLen {
+		return errors.New("key's file path longer than 4096 bytes")
 	}
 	return nil
 }
