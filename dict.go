@@ -73,6 +73,18 @@ func (d *Dict) Get(keys ...string) ([][]byte, error) {
 	return out, nil
 }
 
+// peek returns the stored slices of keys without copying them. The caller
+// must not change them and must own every change to d while it uses them.
+func (d *Dict) peek(keys []string) [][]byte {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = d.data[k]
+	}
+	return out
+}
+
 // Set replaces a key's bytes with a copy of value.
 func (d *Dict) Set(key string, value []byte) error {
 	if err := ValidateKey(key); err != nil {

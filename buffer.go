@@ -1,0 +1,319 @@
+package partd
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/sizeheap"
+)
+
+// spillTarget is the fraction of the limit a spill brings the fast store
+// down to, so that one spill moves a batch of keys rather than one.
+const spillTarget = 0.9
+
+// Buffer is a Store that appends to a fast store and, whenever the fast
+// store holds more than limit bytes, moves its largest keys to a slow store:
+// Python partd's Buffer, typically NewBuffer(NewDict(), file, 2<<30).
+//
+// Unlike Python partd's Buffer, a key's bytes keep their append order across
+// spills: Get returns what the slow store holds, then what the fast store
+// holds, and a key's bytes only ever move from fast to slow whole, oldest
+// first. Between calls the fast store holds at most limit bytes; during an
+// Append, at most limit plus that batch.
+//
+// A Buffer owns its two stores: while it is in use, nothing else may change
+// them, and Close flushes the fast store into the slow one and closes both.
+// (Drop first if the data is not wanted.)
+type Buffer struct {
+	fast, slow Store
+	limit      int64
+
+	mu     sync.RWMutex // guards the fields below; Get and Keys hold it for reading
+	closed bool
+	loaded bool           // sizes and tree reflect fast and slow
+	sizes  *sizeheap.Heap // bytes held in fast, by key
+	nbytes int64          // bytes held in fast
+	tree   *keypath.Tree  // keys held in fast or slow, to reject "x" beside "x/y"
+}
+
+var _ Store = (*Buffer)(nil)
+
+// NewBuffer returns a Buffer that holds up to limit bytes in fast and spills
+// the largest keys to slow. Keys already in fast or slow count from the first
+// change made through the Buffer.
+func NewBuffer(fast, slow Store, limit int64) *Buffer {
+	return &Buffer{fast: fast, slow: slow, limit: max(limit, 0), sizes: sizeheap.New(), tree: keypath.NewTree()}
+}
+
+// loadLocked learns what fast and slow already hold. b.mu must be held for
+// writing.
+func (b *Buffer) loadLocked() error {
+	if b.loaded {
+		return nil
+	}
+	slowKeys, err := b.slow.Keys()
+	if err != nil {
+		return err
+	}
+	fastKeys, err := b.fast.Keys()
+	if err != nil {
+		return err
+	}
+	vals, err := b.fast.Get(fastKeys...)
+	if err != nil {
+		return err
+	}
+	for _, k := range slowKeys {
+		b.tree.Add(k)
+	}
+	for i, k := range fastKeys {
+		b.tree.Add(k)
+		b.sizes.Add(k, int64(len(vals[i])))
+		b.nbytes += int64(len(vals[i]))
+	}
+	b.loaded = true
+	return nil
+}
+
+// lockForChange takes b.mu for writing and checks the Buffer is usable.
+func (b *Buffer) lockForChange(op string) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+	}
+	if err := b.loadLocked(); err != nil {
+		b.mu.Unlock()
+		return fmt.Errorf("partd: %s: buffer: %w", op, err)
+	}
+	return nil
+}
+
+// Append adds the batch to the fast store, then spills if it holds more than
+// the limit.
+func (b *Buffer) Append(data map[string][]byte) error {
+	if err := validateBatch(data); err != nil {
+		return err
+	}
+	if err := b.lockForChange("append"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	for k, v := range data {
+		if len(v) == 0 {
+			continue
+		}
+		if c := b.tree.Conflict(k); c != "" {
+			return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
+		}
+	}
+	if err := b.fast.Append(data); err != nil {
+		return err
+	}
+	for k, v := range data {
+		if len(v) == 0 {
+			continue
+		}
+		b.tree.Add(k)
+		b.sizes.Add(k, int64(len(v)))
+		b.nbytes += int64(len(v))
+	}
+	if b.nbytes > b.limit {
+		return b.spillLocked(int64(float64(b.limit) * spillTarget))
+	}
+	return nil
+}
+
+// spillLocked moves the largest keys from fast to slow until fast holds at
+// most target bytes. b.mu must be held for writing. On error nothing moved.
+func (b *Buffer) spillLocked(target int64) error {
+	var keys []string
+	var sizes []int64
+	var freed int64
+	for b.nbytes-freed > target {
+		k, size, ok := b.sizes.Pop()
+		if !ok {
+			break
+		}
+		keys = append(keys, k)
+		sizes = append(sizes, size)
+		freed += size
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	restore := func() {
+		for i, k := range keys {
+			b.sizes.Add(k, sizes[i])
+		}
+	}
+	var vals [][]byte
+	if d, ok := b.fast.(*Dict); ok {
+		vals = d.peek(keys) // no copy: the Buffer alone changes fast
+	} else {
+		var err error
+		if vals, err = b.fast.Get(keys...); err != nil {
+			restore()
+			return fmt.Errorf("partd: buffer spill: %w", err)
+		}
+	}
+	batch := make(map[string][]byte, len(keys))
+	for i, k := range keys {
+		batch[k] = vals[i]
+	}
+	if err := b.slow.Append(batch); err != nil {
+		restore()
+		return fmt.Errorf("partd: buffer spill: %w", err)
+	}
+	b.nbytes -= freed
+	if err := b.fast.Delete(keys...); err != nil {
+		// The bytes are in slow now; a fast store that cannot delete them
+		// would return them twice, so the Buffer stops here.
+		b.closed = true
+		return fmt.Errorf("partd: buffer spill: %w (buffer closed to keep data whole)", err)
+	}
+	return nil
+}
+
+// Flush moves everything the fast store holds to the slow store. It is safe
+// to call while other goroutines append.
+func (b *Buffer) Flush() error {
+	if err := b.lockForChange("flush"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	return b.spillLocked(0)
+}
+
+// Size returns the number of bytes held in the fast store.
+func (b *Buffer) Size() int64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.nbytes
+}
+
+// Get returns each key's bytes from the slow store followed by its bytes in
+// the fast store.
+func (b *Buffer) Get(keys ...string) ([][]byte, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
+	}
+	out, err := b.slow.Get(keys...)
+	if err != nil {
+		return nil, err
+	}
+	fast, err := b.fast.Get(keys...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if len(out[i]) == 0 {
+			out[i] = fast[i]
+		} else {
+			out[i] = append(out[i], fast[i]...)
+		}
+	}
+	return out, nil
+}
+
+// Set replaces a key's bytes: it deletes the key from the slow store and
+// sets it in the fast one.
+func (b *Buffer) Set(key string, value []byte) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if err := b.lockForChange("set"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	if c := b.tree.Conflict(key); c != "" && len(value) > 0 {
+		return fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
+	}
+	if err := b.slow.Delete(key); err != nil {
+		return err
+	}
+	if err := b.fast.Set(key, value); err != nil {
+		return err
+	}
+	b.nbytes -= b.sizes.Remove(key)
+	if len(value) == 0 {
+		b.tree.Remove(key)
+		return nil
+	}
+	b.tree.Add(key)
+	b.sizes.Add(key, int64(len(value)))
+	b.nbytes += int64(len(value))
+	if b.nbytes > b.limit {
+		return b.spillLocked(int64(float64(b.limit) * spillTarget))
+	}
+	return nil
+}
+
+// Delete removes keys from both stores.
+func (b *Buffer) Delete(keys ...string) error {
+	if err := b.lockForChange("delete"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	err := errors.Join(b.fast.Delete(keys...), b.slow.Delete(keys...))
+	for _, k := range keys {
+		b.nbytes -= b.sizes.Remove(k)
+		b.tree.Remove(k)
+	}
+	return err
+}
+
+// Keys returns the keys of both stores, sorted.
+func (b *Buffer) Keys() ([]string, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	}
+	slow, err := b.slow.Keys()
+	if err != nil {
+		return nil, err
+	}
+	fast, err := b.fast.Keys()
+	if err != nil {
+		return nil, err
+	}
+	keys := append(slow, fast...)
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+// Drop empties both stores.
+func (b *Buffer) Drop() error {
+	if err := b.lockForChange("drop"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	err := errors.Join(b.fast.Drop(), b.slow.Drop())
+	b.sizes.Clear()
+	b.tree.Clear()
+	b.nbytes = 0
+	return err
+}
+
+// Close flushes the fast store into the slow one and closes both. If the
+// flush fails, both stores are still closed and the error says what was not
+// moved.
+func (b *Buffer) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	var err error
+	if b.loaded {
+		err = b.spillLocked(0)
+	}
+	b.closed = true
+	return errors.Join(err, b.fast.Close(), b.slow.Close())
+}

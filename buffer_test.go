@@ -1,0 +1,243 @@
+package partd_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/storetest"
+)
+
+func TestBufferDictFileConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) partd.Store {
+		f, err := partd.NewFile(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return partd.NewBuffer(partd.NewDict(), f, 100) // tiny limit: spills all the time
+	})
+}
+
+func TestBufferDictDictConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) partd.Store {
+		return partd.NewBuffer(partd.NewDict(), partd.NewDict(), 1000)
+	})
+}
+
+func TestBufferNoLimitConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) partd.Store {
+		return partd.NewBuffer(partd.NewDict(), partd.NewDict(), 1<<40)
+	})
+}
+
+// peakStore is a real Dict that records the most bytes it ever held.
+type peakStore struct {
+	*partd.Dict
+	peak int64
+}
+
+func (p *peakStore) Append(data map[string][]byte) error {
+	if err := p.Dict.Append(data); err != nil {
+		return err
+	}
+	p.peak = max(p.peak, p.Dict.Size())
+	return nil
+}
+
+func TestBufferKeepsOrderAcrossSpills(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := &peakStore{Dict: partd.NewDict()}
+	const limit = 1000
+	b := partd.NewBuffer(fast, f, limit)
+	defer b.Close()
+	A := bytes.Repeat([]byte("A"), 1500) // over the limit on its own: spills
+	B := bytes.Repeat([]byte("B"), 10)
+	C := bytes.Repeat([]byte("C"), 10)
+	for _, v := range [][]byte{A, B, C} {
+		if err := b.Append(map[string][]byte{"k": v, "other": bytes.Repeat([]byte("o"), 300)}); err != nil {
+			t.Fatal(err)
+		}
+		if b.Size() > limit {
+			t.Fatalf("fast holds %d bytes after Append, limit %d", b.Size(), limit)
+		}
+	}
+	got, err := b.Get("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(A) + string(B) + string(C); string(got[0]) != want {
+		t.Fatalf("Get after spill returned %d bytes starting %q, want A…B…C in order", len(got[0]), got[0][:min(len(got[0]), 20)])
+	}
+	// Many random batches: fast never holds more than limit plus one batch.
+	r := rand.New(rand.NewPCG(1, 1))
+	want := map[string][]byte{}
+	for range 500 {
+		batch := map[string][]byte{}
+		var batchBytes int64
+		for range r.IntN(5) + 1 {
+			k := fmt.Sprintf("r%d", r.IntN(20))
+			v := make([]byte, r.IntN(400))
+			for i := range v {
+				v[i] = byte(r.Uint32())
+			}
+			batchBytes += int64(len(v)) - int64(len(batch[k]))
+			batch[k] = v
+		}
+		fast.peak = 0
+		before := b.Size()
+		if err := b.Append(batch); err != nil {
+			t.Fatal(err)
+		}
+		if fast.peak > limit+batchBytes || before > limit {
+			t.Fatalf("fast held %d bytes, limit %d + batch %d", fast.peak, limit, batchBytes)
+		}
+		for k, v := range batch {
+			want[k] = append(want[k], v...)
+		}
+	}
+	for k, v := range want {
+		got, err := b.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[0], v) {
+			t.Fatalf("key %s: %d bytes, want %d (order lost across spills?)", k, len(got[0]), len(v))
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Size() != 0 {
+		t.Fatalf("after Flush fast holds %d bytes", b.Size())
+	}
+	if ks, _ := fast.Keys(); len(ks) != 0 {
+		t.Fatalf("after Flush fast holds keys %q", ks)
+	}
+}
+
+// Python partd's Buffer loses and duplicates records when flush runs while
+// others append; ours must not.
+func TestBufferFlushWhileAppending(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := partd.NewBuffer(partd.NewDict(), f, 4096)
+	defer b.Close()
+	const writers, rounds = 4, 300
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var flushErr error
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := b.Flush(); err != nil {
+				flushErr = err
+				return
+			}
+		}
+	})
+	var writeWG sync.WaitGroup
+	for w := range writers {
+		writeWG.Go(func() {
+			for i := range rounds {
+				rec := fmt.Appendf(nil, "[%d:%05d]", w, i)
+				if err := b.Append(map[string][]byte{"shared": rec, fmt.Sprint("own", w): rec}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	writeWG.Wait()
+	close(stop)
+	wg.Wait()
+	if flushErr != nil {
+		t.Fatal(flushErr)
+	}
+	got, err := b.Get("shared", "own0", "own1", "own2", "own3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]int{}
+	for _, rec := range strings.SplitAfter(string(got[0]), "]") {
+		if rec == "" {
+			continue
+		}
+		var w, i int
+		if _, err := fmt.Sscanf(rec, "[%d:%05d]", &w, &i); err != nil {
+			t.Fatalf("torn record %q", rec)
+		}
+		if i != next[fmt.Sprint(w)] {
+			t.Fatalf("writer %d: record %d where %d was due (lost, duplicated or reordered)", w, i, next[fmt.Sprint(w)])
+		}
+		next[fmt.Sprint(w)]++
+	}
+	for w := range writers {
+		if next[fmt.Sprint(w)] != rounds {
+			t.Fatalf("writer %d: %d records in shared, want %d", w, next[fmt.Sprint(w)], rounds)
+		}
+		var want []byte
+		for i := range rounds {
+			want = fmt.Appendf(want, "[%d:%05d]", w, i)
+		}
+		if !bytes.Equal(got[w+1], want) {
+			t.Fatalf("own%d: got %d bytes, want %d", w, len(got[w+1]), len(want))
+		}
+	}
+}
+
+func TestBufferRejectsConflictWithSpilledKey(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := partd.NewBuffer(partd.NewDict(), f, 10)
+	defer b.Close()
+	if err := b.Append(map[string][]byte{"x": bytes.Repeat([]byte("x"), 100)}); err != nil {
+		t.Fatal(err)
+	}
+	if b.Size() != 0 {
+		t.Fatal("x was not spilled")
+	}
+	// x now lives only in the slow store; x/y must still be refused up front.
+	if err := b.Append(map[string][]byte{"x/y": []byte("1")}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("x/y beside spilled x: err = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestBufferCloseFlushesToSlow(t *testing.T) {
+	dir := t.TempDir()
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := partd.NewBuffer(partd.NewDict(), f, 1<<20)
+	if err := b.Append(map[string][]byte{"k": []byte("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "k"))
+	if err != nil || string(got) != "kept" {
+		t.Fatalf("after Close, dir/k = %q, %v; want the buffered bytes", got, err)
+	}
+	if err := f.Append(map[string][]byte{"k": []byte("x")}); !errors.Is(err, partd.ErrClosed) {
+		t.Fatalf("slow store after Buffer.Close: err = %v, want ErrClosed", err)
+	}
+}
