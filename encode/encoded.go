@@ -1,0 +1,334 @@
+package encode
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/frame"
+)
+
+// ErrSchema is returned, wrapped with context, when values do not match what
+// a key already holds: a Numeric key whose stored dtype differs from the
+// layer's, a Columns table whose columns or column types differ from the
+// stored schema, or a column that a table does not have.
+var ErrSchema = errors.New("encode: type or schema differs from the stored one")
+
+// Codec turns values of T into bytes and back.
+//
+// Encode must not retain v. Decode gets one frame's bytes, which it may keep
+// (they belong to the layer's caller and nothing else refers to them); it
+// should return an error for bytes it cannot decode, which the layer wraps
+// with [partd.ErrCorrupt]. Join gets the decoded values of a key's frames in
+// append order (none for a key that holds nothing) and returns them as one
+// value. Every method may be called from many goroutines at once.
+type Codec[T any] interface {
+	Encode(v T) ([]byte, error)
+	Decode(data []byte) (T, error)
+	Join(parts []T) T
+}
+
+// AppendEncoder is implemented by codecs that can encode by appending to a
+// buffer. [Encoded] uses it, when its codec has it, to write each value
+// straight after its frame header and so save a copy per value.
+type AppendEncoder[T any] interface {
+	// AppendEncode appends the encoding of v to dst and returns the extended
+	// slice. Appending nothing means v is empty and is not stored.
+	AppendEncode(dst []byte, v T) ([]byte, error)
+}
+
+// Store is the contract of a typed layer, the typed twin of [partd.Store]:
+// [Encoded], [Array] and [Columns] implement it. Values passed to Append and
+// Set are not retained; values returned by Get belong to the caller.
+type Store[T any] interface {
+	// Append adds each value to the end of its key.
+	Append(data map[string]T) error
+	// Get returns one value per key, in the order asked; an unknown key
+	// yields the empty value.
+	Get(keys ...string) ([]T, error)
+	// Set replaces a key's value.
+	Set(key string, value T) error
+	// Delete removes keys; unknown keys are not an error.
+	Delete(keys ...string) error
+	// Keys returns every key that holds a value, sorted.
+	Keys() ([]string, error)
+	// Drop removes everything; the store stays usable.
+	Drop() error
+	// Close releases the layer and the store it wraps.
+	Close() error
+}
+
+var (
+	_ Store[[]int]   = (*Encoded[[]int])(nil)
+	_ Store[[]int64] = (*Array[int64])(nil)
+	_ Store[Table]   = (*Columns)(nil)
+)
+
+// Encoded stores values of T in an inner [partd.Store] through a [Codec],
+// as Python partd's Encode does: each appended value becomes one frame, and
+// Get decodes a key's frames and joins them. Build it with [New].
+type Encoded[T any] struct {
+	inner  partd.Store
+	codec  Codec[T]
+	appEnc AppendEncoder[T] // codec as an AppendEncoder, or nil
+	closed atomic.Bool
+}
+
+// New returns a layer that stores values of T in inner through c. The layer
+// owns inner: its Close closes inner.
+func New[T any](inner partd.Store, c Codec[T]) *Encoded[T] {
+	e := &Encoded[T]{inner: inner, codec: c}
+	e.appEnc, _ = c.(AppendEncoder[T])
+	return e
+}
+
+// Inner returns the store the layer wraps.
+func (e *Encoded[T]) Inner() partd.Store { return e.inner }
+
+// encodeFrame appends v to dst as one frame. It appends nothing when v's
+// encoding is empty.
+func (e *Encoded[T]) encodeFrame(dst []byte, v T) ([]byte, error) {
+	if e.appEnc != nil {
+		start := len(dst)
+		dst = append(dst, make([]byte, frame.HeaderLen)...)
+		out, err := e.appEnc.AppendEncode(dst, v)
+		if err != nil {
+			return dst[:start], err
+		}
+		n := len(out) - start - frame.HeaderLen
+		if n == 0 {
+			return out[:start], nil
+		}
+		putLen(out[start:], n)
+		return out, nil
+	}
+	b, err := e.codec.Encode(v)
+	if err != nil || len(b) == 0 {
+		return dst, err
+	}
+	return frame.Append(dst, b), nil
+}
+
+func putLen(b []byte, n int) {
+	u := uint64(n)
+	for i := range frame.HeaderLen {
+		b[i] = byte(u >> (8 * i))
+	}
+}
+
+// Append encodes each value and appends it to its key as one frame. A value
+// whose encoding is empty (an empty list, for Msgpack) is not written, so it
+// creates no key. Keys are checked before anything is encoded.
+//
+// A batch of many values is encoded on up to GOMAXPROCS goroutines.
+func (e *Encoded[T]) Append(data map[string]T) error {
+	if e.closed.Load() {
+		return fmt.Errorf("encode: append: %w", partd.ErrClosed)
+	}
+	for k := range data {
+		if err := partd.ValidateKey(k); err != nil {
+			return fmt.Errorf("encode: append: %w", err)
+		}
+	}
+	framed, err := encodeBatch(data, e.encodeFrame)
+	if err != nil {
+		return err
+	}
+	if len(framed) == 0 {
+		return nil
+	}
+	if err := e.inner.Append(framed); err != nil {
+		return fmt.Errorf("encode: append: %w", err)
+	}
+	return nil
+}
+
+// parallelMin is the smallest batch that Append encodes on more than one
+// goroutine; BenchmarkEncodeBatch measured the crossover.
+const parallelMin = 16
+
+// encodeBatch encodes every value of data with enc, in parallel when the
+// batch is large. Empty encodings are left out of the result.
+func encodeBatch[T any](data map[string]T, enc func([]byte, T) ([]byte, error)) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(data))
+	workers := min(runtime.GOMAXPROCS(0), len(data)/(parallelMin/2))
+	if workers <= 1 {
+		for k, v := range data {
+			b, err := enc(nil, v)
+			if err != nil {
+				return nil, fmt.Errorf("encode: append %q: %w", k, err)
+			}
+			if len(b) > 0 {
+				out[k] = b
+			}
+		}
+		return out, nil
+	}
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	enced := make([][]byte, len(keys))
+	var (
+		next    atomic.Int64
+		errOnce sync.Once
+		first   error
+		failed  atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				b, err := enc(nil, data[keys[i]])
+				if err != nil {
+					errOnce.Do(func() { first = fmt.Errorf("encode: append %q: %w", keys[i], err) })
+					failed.Store(true)
+					return
+				}
+				enced[i] = b
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	for i, k := range keys {
+		if len(enced[i]) > 0 {
+			out[k] = enced[i]
+		}
+	}
+	return out, nil
+}
+
+// Get returns each key's values, decoded and joined; an unknown key yields
+// Join of no values (nil, for Msgpack). Bytes that cannot be decoded are an
+// error wrapping partd.ErrCorrupt that names the key.
+func (e *Encoded[T]) Get(keys ...string) ([]T, error) {
+	if e.closed.Load() {
+		return nil, fmt.Errorf("encode: get: %w", partd.ErrClosed)
+	}
+	raw, err := e.inner.Get(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("encode: get: %w", err)
+	}
+	if len(raw) != len(keys) {
+		return nil, fmt.Errorf("encode: get: inner store returned %d values for %d keys: %w", len(raw), len(keys), partd.ErrCorrupt)
+	}
+	out := make([]T, len(keys))
+	for i, b := range raw {
+		if out[i], err = e.decodeKey(keys[i], b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeKey splits, decodes and joins the bytes of one key.
+func (e *Encoded[T]) decodeKey(key string, b []byte) (T, error) {
+	frames, err := frame.Split(b)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("encode: key %q: %w", key, err)
+	}
+	parts := make([]T, len(frames))
+	for j, f := range frames {
+		if parts[j], err = e.codec.Decode(f); err != nil {
+			var zero T
+			return zero, fmt.Errorf("encode: key %q, frame %d of %d: %w", key, j, len(frames), corrupt(err))
+		}
+	}
+	return e.codec.Join(parts), nil
+}
+
+// corrupt makes err wrap partd.ErrCorrupt.
+func corrupt(err error) error {
+	if errors.Is(err, partd.ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", partd.ErrCorrupt, err)
+}
+
+// Set replaces a key's value with v, as one frame. An empty encoding
+// deletes the key.
+func (e *Encoded[T]) Set(key string, v T) error {
+	if e.closed.Load() {
+		return fmt.Errorf("encode: set: %w", partd.ErrClosed)
+	}
+	if err := partd.ValidateKey(key); err != nil {
+		return fmt.Errorf("encode: set: %w", err)
+	}
+	b, err := e.encodeFrame(nil, v)
+	if err != nil {
+		return fmt.Errorf("encode: set %q: %w", key, err)
+	}
+	if err := e.inner.Set(key, b); err != nil {
+		return fmt.Errorf("encode: set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes keys; unknown keys are not an error.
+func (e *Encoded[T]) Delete(keys ...string) error {
+	if e.closed.Load() {
+		return fmt.Errorf("encode: delete: %w", partd.ErrClosed)
+	}
+	if err := e.inner.Delete(keys...); err != nil {
+		return fmt.Errorf("encode: delete: %w", err)
+	}
+	return nil
+}
+
+// Keys returns every key that holds a value, sorted: the inner store's keys.
+func (e *Encoded[T]) Keys() ([]string, error) {
+	if e.closed.Load() {
+		return nil, fmt.Errorf("encode: keys: %w", partd.ErrClosed)
+	}
+	keys, err := e.inner.Keys()
+	if err != nil {
+		return nil, fmt.Errorf("encode: keys: %w", err)
+	}
+	return keys, nil
+}
+
+// Drop removes everything from the inner store; the layer stays usable.
+func (e *Encoded[T]) Drop() error {
+	if e.closed.Load() {
+		return fmt.Errorf("encode: drop: %w", partd.ErrClosed)
+	}
+	if err := e.inner.Drop(); err != nil {
+		return fmt.Errorf("encode: drop: %w", err)
+	}
+	return nil
+}
+
+// Close closes the layer and the inner store. Later calls return
+// partd.ErrClosed; a second Close returns nil.
+func (e *Encoded[T]) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	if err := e.inner.Close(); err != nil {
+		return fmt.Errorf("encode: close: %w", err)
+	}
+	return nil
+}
+
+// joinSlices concatenates parts into one new slice, or returns the only part.
+func joinSlices[E any](parts [][]E) []E {
+	switch len(parts) {
+	case 0:
+		return nil
+	case 1:
+		return parts[0]
+	}
+	return slices.Concat(parts...)
+}
