@@ -1,0 +1,53 @@
+// Package compress provides compression layers for partd stores: [Zstd],
+// [Snappy] and [ZLib]. Each wraps a [partd.Store], is itself a partd.Store,
+// and nests with any other layer:
+//
+//	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), file, 64<<20))
+//
+// # Format
+//
+// Every appended value is compressed on its own and stored in the inner store
+// as one frame: an 8-byte little-endian length followed by the compressed
+// bytes, exactly as Python partd's Encode layer frames them. Get splits a
+// key's bytes into frames, decompresses each and returns their concatenation.
+// Set stores its value as a single frame.
+//
+// ZLib (a zlib stream, RFC 1950) and Snappy (the snappy block format, as
+// python-snappy's snappy.compress writes it) are byte-compatible with Python
+// partd 1.3's partd.ZLib and partd.Snappy over the same store: each reads what
+// the other writes. Zstd is ours alone; its frames carry a content checksum.
+//
+// # Corruption
+//
+// A frame that runs past the end of a key's bytes (a torn tail after a crash)
+// is an error wrapping [partd.ErrCorrupt] that names the key; so is a frame
+// that fails to decompress, a failed zstd or zlib checksum, and a value that
+// claims to decompress to more than the layer's maximum value size
+// ([DefaultMaxValueSize] unless set with [WithMaxValueSize]). Zstd detects a
+// flipped bit anywhere in a key's bytes; zlib's Adler-32 catches most flips;
+// snappy has no checksum, so a flip inside a literal can go unnoticed.
+//
+// [Repair] cuts a key back to its whole frames, so a torn last frame does not
+// cost the whole key, and [Salvage] returns the values of the intact frames
+// without writing anything.
+//
+// # Resources
+//
+// Encoders and decoders are shared by every layer of the process: one
+// zstd.Encoder per level and one zstd.Decoder per maximum value size (both
+// used through EncodeAll and DecodeAll), and pools of zlib writers and
+// readers. The values of one Append are compressed in parallel, on at most
+// GOMAXPROCS goroutines that end before Append returns; small batches are
+// compressed on the caller's goroutine. Get decompresses keys in parallel the
+// same way. No goroutine outlives a call.
+//
+// # Close
+//
+// Closing a layer closes the store it wraps, so closing the outermost layer of
+// a stack releases the whole stack, as closing a bufio-wrapped file would if
+// bufio owned it. (Python partd's layers have no close; their __exit__ drops
+// and exits the inner store.) A layer that shares its inner store with other
+// code must therefore be closed last, or not at all. After Close every call
+// returns an error wrapping [partd.ErrClosed]; a second Close returns nil and
+// does not close the inner store again.
+package compress

@@ -1,0 +1,179 @@
+package compress_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/storetest"
+)
+
+// layers lists every layer constructor under test.
+var layers = []struct {
+	name string
+	wrap func(partd.Store) partd.Store
+}{
+	{"zstd", compress.Zstd},
+	{"snappy", compress.Snappy},
+	{"zlib", compress.ZLib},
+	{"zstd-fastest", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 1)) }},
+	{"zstd-best", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 19)) }},
+	{"zlib-9", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, 9)) }},
+	{"zlib-huffman", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, -2)) }},
+	{"nested", func(s partd.Store) partd.Store { return compress.Zstd(compress.Snappy(compress.ZLib(s))) }},
+}
+
+func must1[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func check(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConformanceDict(t *testing.T) {
+	for _, l := range layers {
+		t.Run(l.name, func(t *testing.T) {
+			storetest.Run(t, func(*testing.T) partd.Store { return l.wrap(partd.NewDict()) })
+		})
+	}
+}
+
+// get1 returns key's value through s.
+func get1(t testing.TB, s partd.Store, key string) []byte {
+	t.Helper()
+	vs, err := s.Get(key)
+	check(t, err)
+	return vs[0]
+}
+
+func randBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestRoundTripShapes(t *testing.T) {
+	values := [][]byte{
+		[]byte("x"),
+		bytes.Repeat([]byte{0}, 1<<20), // maximal ratio
+		randBytes(1, 100_000),          // incompressible
+		bytes.Repeat([]byte("abc,def,12345\n"), 5000),
+		{0, 1, 2, 255},
+	}
+	for _, l := range layers {
+		t.Run(l.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			s := l.wrap(inner)
+			defer s.Close()
+			var want []byte
+			for _, v := range values {
+				check(t, s.Append(map[string][]byte{"k": v}))
+				want = append(want, v...)
+			}
+			if got := get1(t, s, "k"); !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d", len(got), len(want))
+			}
+			// Compressible input is actually compressed.
+			raw := get1(t, inner, "k")
+			if len(raw) >= len(want)/2 {
+				t.Fatalf("stored %d bytes for %d bytes of mostly compressible input", len(raw), len(want))
+			}
+		})
+	}
+}
+
+func TestCloseCascades(t *testing.T) {
+	for _, l := range layers {
+		t.Run(l.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			s := l.wrap(inner)
+			check(t, s.Append(map[string][]byte{"a": []byte("1")}))
+			check(t, s.Close())
+			if _, err := inner.Get("a"); !errors.Is(err, partd.ErrClosed) {
+				t.Fatalf("inner Get after the layer's Close: err = %v, want ErrClosed", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			if _, err := s.Keys(); !errors.Is(err, partd.ErrClosed) {
+				t.Fatalf("Keys after Close: err = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// withOpts lists each algorithm's constructor that takes options.
+var withOpts = []struct {
+	name string
+	mk   func(partd.Store, ...compress.Option) (partd.Store, error)
+}{
+	{"zstd", func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZstdLevel(s, 0, o...) }},
+	{"snappy", compress.SnappyOptions},
+	{"zlib", func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZLibLevel(s, -1, o...) }},
+}
+
+func TestMaxValueSize(t *testing.T) {
+	for _, c := range withOpts {
+		t.Run(c.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			s, err := c.mk(inner, compress.WithMaxValueSize(1000))
+			check(t, err)
+			check(t, s.Append(map[string][]byte{"ok": make([]byte, 1000)}))
+			err = s.Append(map[string][]byte{"big": make([]byte, 1001), "small": []byte("x")})
+			if !errors.Is(err, compress.ErrTooLarge) {
+				t.Fatalf("Append of 1001 bytes with a 1000-byte limit: err = %v, want ErrTooLarge", err)
+			}
+			if err := s.Set("big", make([]byte, 1001)); !errors.Is(err, compress.ErrTooLarge) {
+				t.Fatalf("Set of 1001 bytes: err = %v, want ErrTooLarge", err)
+			}
+			keys, err := s.Keys()
+			check(t, err)
+			if fmt.Sprint(keys) != "[ok]" {
+				t.Fatalf("keys after refused writes = %q, want [ok]", keys)
+			}
+			if got := get1(t, s, "ok"); len(got) != 1000 {
+				t.Fatalf("got %d bytes, want 1000", len(got))
+			}
+			// Bytes written under a larger limit are corrupt to a reader
+			// with a smaller one.
+			big, err := c.mk(inner)
+			check(t, err)
+			check(t, big.Append(map[string][]byte{"big": make([]byte, 1001)}))
+			if _, err := s.Get("big"); !errors.Is(err, partd.ErrCorrupt) {
+				t.Fatalf("Get of a value over the limit: err = %v, want ErrCorrupt", err)
+			}
+		})
+	}
+	for _, n := range []int64{0, -1, compress.MaxValueSizeLimit + 1} {
+		if _, err := compress.ZstdLevel(partd.NewDict(), 0, compress.WithMaxValueSize(n)); err == nil {
+			t.Errorf("WithMaxValueSize(%d): no error", n)
+		}
+	}
+}
+
+func TestBadLevels(t *testing.T) {
+	for _, lv := range []int{-1, 23, 100} {
+		if _, err := compress.ZstdLevel(partd.NewDict(), lv); err == nil {
+			t.Errorf("ZstdLevel(%d): no error", lv)
+		}
+	}
+	for _, lv := range []int{-3, 10} {
+		if _, err := compress.ZLibLevel(partd.NewDict(), lv); err == nil {
+			t.Errorf("ZLibLevel(%d): no error", lv)
+		}
+	}
+}
