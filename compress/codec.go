@@ -135,6 +135,11 @@ func (zstdCodec) sizeHint(src []byte, maxValue int) (int, error) {
 	if err := h.Decode(src); err != nil {
 		return 0, err
 	}
+	if src[4]&0x10 != 0 {
+		// The frame header's unused bit: decoders ignore it, our encoder
+		// never sets it, so a set one is a flipped bit.
+		return 0, errors.New("zstd frame header has the unused bit set")
+	}
 	if h.Skippable || !h.HasFCS {
 		// Our encoder always declares the size (single segment).
 		return 0, errors.New("zstd frame declares no content size")

@@ -1,0 +1,88 @@
+package compress
+
+import (
+	"fmt"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/frame"
+)
+
+// Repair cuts key's bytes in inner back to its whole frames, dropping a torn
+// last frame (one that runs past the end of the data, as a crash in the
+// middle of an append leaves it), and reports how many stored bytes it kept
+// and dropped. It works below any layer of this package, and below Python
+// partd's Encode layers, because it only reads the frame lengths: pass the
+// store the layer wraps, not the layer. A key with nothing to drop is not
+// written; a key left with no whole frame is deleted.
+//
+// Repair reads and then rewrites the key with inner.Set; an append to the key
+// between the two is lost. Run it when nothing else writes the key, such as
+// at recovery before the store is used.
+//
+// Repair does not decompress: a whole frame with damaged contents stays, and
+// Get still reports it. [Salvage] finds those too.
+func Repair(inner partd.Store, key string) (kept, dropped int64, err error) {
+	vs, err := inner.Get(key)
+	if err != nil {
+		return 0, 0, err
+	}
+	raw := vs[0]
+	_, n := frame.SplitPrefix(raw)
+	kept, dropped = int64(n), int64(len(raw)-n)
+	if dropped == 0 {
+		return kept, 0, nil
+	}
+	if err := inner.Set(key, raw[:n]); err != nil {
+		return 0, 0, fmt.Errorf("partd: repair %q: %w", key, err)
+	}
+	return kept, dropped, nil
+}
+
+// Salvage returns what can still be read of key through s, a layer made by
+// this package: the concatenated values of the frames before the first one
+// that is torn or fails to decompress. It writes nothing. dropped counts the
+// stored bytes it left out, from that frame on (summed over the layers when s
+// wraps other layers of this package, each of which is salvaged first); for
+// an intact key Salvage returns the same bytes as Get and dropped is 0.
+//
+// To keep only the readable part, write it back through the layer:
+//
+//	v, dropped, err := compress.Salvage(s, key)
+//	if err == nil && dropped > 0 {
+//		err = s.Set(key, v) // one frame holding every salvaged value
+//	}
+//
+// A store s not made by this package is an error.
+func Salvage(s partd.Store, key string) (value []byte, dropped int64, err error) {
+	l, ok := s.(*layer)
+	if !ok {
+		return nil, 0, fmt.Errorf("partd: salvage %q: %T is not a compression layer", key, s)
+	}
+	if l.closed.Load() {
+		return nil, 0, l.errClosed("salvage")
+	}
+	var raw []byte
+	if _, ok := l.inner.(*layer); ok {
+		raw, dropped, err = Salvage(l.inner, key)
+	} else {
+		var vs [][]byte
+		vs, err = l.inner.Get(key)
+		if err == nil {
+			raw = vs[0]
+		}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	frames, n := frame.SplitPrefix(raw)
+	off := 0 // start of frames[i] in raw
+	for i, f := range frames {
+		v, err := l.decodeFrames(key, frames[i:i+1])
+		if err != nil {
+			return value, dropped + int64(len(raw)-off), nil
+		}
+		value = append(value, v...)
+		off += frame.HeaderLen + len(f)
+	}
+	return value, dropped + int64(len(raw)-n), nil
+}
