@@ -1,0 +1,590 @@
+// Package client is the Go client of a partd server (package server) or of
+// Python partd's server (partd.zmq.Server). A *Client is a partd.Store.
+//
+//	c, err := client.Dial("tcp://127.0.0.1:5555", client.WithTimeout(10*time.Second))
+//	...
+//	defer c.Close()
+//	err = c.Append(map[string][]byte{"x": []byte("hello")}) // nil: the server has applied it
+//
+// Every call waits for the server's answer: when Append returns nil the
+// server has applied the append. A call returns an error wrapping
+// ErrTimeout when no answer comes within the timeout (the server is gone,
+// restarted or overloaded); after a timeout the outcome of that call is
+// unknown. The client then drops that socket and the next call opens a new
+// one, so a restarted server is picked up again.
+//
+// With a partd Go server the client speaks the Go dialect of package wire:
+// error replies come back as errors that match partd.ErrInvalidKey,
+// partd.ErrCorrupt and partd.ErrClosed with errors.Is, and Keys and Stat work.
+// With Python's server it speaks Python partd's protocol: Keys and Stat
+// return errors.ErrUnsupported, keys are checked locally (Python's server dies
+// on a bad key), and a key containing "-|-" cannot be sent.
+//
+// # Goroutines and sockets
+//
+// A Client runs a pool of connection goroutines (WithConns). Each owns one
+// DEALER socket, created and closed by that goroutine, and runs one request
+// at a time; calls reach an idle connection goroutine through a channel, so
+// up to WithConns calls are in flight at once, from any number of
+// goroutines. The client has no locks besides its own small lifecycle state;
+// Close stops the connection goroutines and waits for them.
+package client
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/server/wire"
+)
+
+// ErrTimeout is wrapped by the error of a call that got no answer within the
+// client's timeout.
+var ErrTimeout = errors.New("partd/client: no answer from server")
+
+// DefaultTimeout is how long a call waits for its answer unless WithTimeout
+// says otherwise.
+const DefaultTimeout = 30 * time.Second
+
+// Stats is the result of Stat.
+type Stats = wire.Stats
+
+// Option configures a Client.
+type Option func(*options) error
+
+type options struct {
+	timeout     time.Duration
+	conns       int
+	curveServer string
+	curvePublic string
+	curveSecret string
+}
+
+// WithTimeout bounds how long each call waits for a free connection, for the
+// server's answer, and for Dial's handshake. Default DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("partd/client: timeout %v is not positive", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// WithConns sets how many sockets (and so requests in flight) the client
+// uses at most. Sockets are opened on first use. Default 8.
+func WithConns(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("partd/client: %d connections: want 1 to 1024", n)
+		}
+		o.conns = n
+		return nil
+	}
+}
+
+// WithCurve makes the client use CURVE security: serverPublicKey is the
+// server's Z85 public key, publicKey and secretKey the client's own pair
+// (zmq4.NewCurveKeypair). A server that does not allow publicKey never
+// answers, so calls end with ErrTimeout.
+func WithCurve(serverPublicKey, publicKey, secretKey string) Option {
+	return func(o *options) error {
+		for _, k := range []string{serverPublicKey, publicKey, secretKey} {
+			if len(k) != 40 || len(zmq.Z85decode(k)) != 32 {
+				return errors.New("partd/client: CURVE keys must be 40 Z85 characters")
+			}
+		}
+		o.curveServer, o.curvePublic, o.curveSecret = serverPublicKey, publicKey, secretKey
+		return nil
+	}
+}
+
+// dialect of the server, learned in the first handshake.
+const (
+	dialectUnknown int32 = iota
+	dialectPython
+	dialectGo
+)
+
+// Client is a partd.Store backed by a partd server. It is safe for
+// concurrent use. Close closes the client, not the server's store.
+type Client struct {
+	addr    string
+	opts    options
+	ctx     *zmq.Context
+	calls   chan *call    // callers -> connection goroutines
+	quit    chan struct{} // closed by Close
+	conns   sync.WaitGroup
+	closed  atomic.Bool
+	once    sync.Once
+	dialect atomic.Int32
+	nextID  atomic.Uint64
+}
+
+var _ partd.Store = (*Client)(nil)
+
+// call is one request on its way to a connection goroutine.
+type call struct {
+	cmd      string
+	payload  [][]byte
+	deadline time.Time
+	done     chan result // buffered: the connection goroutine never waits
+}
+
+type result struct {
+	frames [][]byte
+	err    error
+}
+
+// Dial connects to the server at addr ("tcp://127.0.0.1:5555",
+// "ipc:///run/partd.sock") and performs a handshake to learn which protocol
+// it speaks. It fails if the server does not answer within the timeout.
+func Dial(addr string, opts ...Option) (*Client, error) {
+	o := options{timeout: DefaultTimeout, conns: 8}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if addr == "" {
+		return nil, errors.New("partd/client: empty address")
+	}
+	ctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("partd/client: zmq context: %w", err)
+	}
+	c := &Client{addr: addr, opts: o, ctx: ctx, calls: make(chan *call), quit: make(chan struct{})}
+	for range o.conns {
+		c.conns.Add(1)
+		go c.run()
+	}
+	if _, err := c.do(wire.CmdSyn); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("partd/client: dial %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// Addr returns the address the client was dialed with.
+func (c *Client) Addr() string { return c.addr }
+
+// Extended reports whether the server speaks the Go dialect (a partd Go
+// server) rather than only Python partd's protocol.
+func (c *Client) Extended() bool { return c.dialect.Load() == dialectGo }
+
+// Close stops the client's connection goroutines and closes their sockets.
+// Calls in flight return ErrClosed. Later calls return partd.ErrClosed; a
+// second Close returns nil. The server and its store are left running.
+func (c *Client) Close() error {
+	c.once.Do(func() {
+		c.closed.Store(true)
+		close(c.quit)
+		c.conns.Wait()
+		c.ctx.Term()
+	})
+	return nil
+}
+
+// do sends one request and waits for its answer.
+func (c *Client) do(cmd string, payload ...[]byte) ([][]byte, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("partd/client: %s: %w", cmd, partd.ErrClosed)
+	}
+	cl := &call{cmd: cmd, payload: payload, deadline: time.Now().Add(c.opts.timeout), done: make(chan result, 1)}
+	timer := time.NewTimer(c.opts.timeout)
+	defer timer.Stop()
+	select {
+	case c.calls <- cl:
+	case <-c.quit:
+		return nil, fmt.Errorf("partd/client: %s: %w", cmd, partd.ErrClosed)
+	case <-timer.C:
+		return nil, fmt.Errorf("partd/client: %s: %w (all %d connections busy for %v)", cmd, ErrTimeout, c.opts.conns, c.opts.timeout)
+	}
+	r := <-cl.done // the connection goroutine answers every call it takes
+	if r.err != nil {
+		return nil, fmt.Errorf("partd/client: %s: %w", cmd, r.err)
+	}
+	return r.frames, nil
+}
+
+// checkKeys validates keys locally when the server is Python's, which dies
+// on keys it cannot store.
+func (c *Client) checkKeys(keys ...string) error {
+	if c.dialect.Load() != dialectPython {
+		return nil
+	}
+	for _, k := range keys {
+		if err := partd.ValidateKey(k); err != nil {
+			return err
+		}
+		if strings.Contains(k, wire.TupleSep) {
+			return fmt.Errorf("partd/client: key %q: %w: %q cannot travel to a Python server", k, partd.ErrInvalidKey, wire.TupleSep)
+		}
+	}
+	return nil
+}
+
+// Append adds each value to the end of its key. When it returns nil the
+// server has applied the whole batch.
+func (c *Client) Append(data map[string][]byte) error {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	if err := c.checkKeys(keys...); err != nil {
+		return err
+	}
+	payload := make([][]byte, 0, 2*len(data))
+	for _, k := range keys {
+		payload = append(payload, []byte(k), data[k])
+	}
+	_, err := c.do(wire.CmdAppend, payload...)
+	return err
+}
+
+// Get returns one value per key, in order; an unknown key yields an empty
+// value.
+func (c *Client) Get(keys ...string) ([][]byte, error) {
+	if len(keys) == 0 {
+		if c.closed.Load() {
+			return nil, fmt.Errorf("partd/client: get: %w", partd.ErrClosed)
+		}
+		return [][]byte{}, nil
+	}
+	if err := c.checkKeys(keys...); err != nil {
+		return nil, err
+	}
+	payload := make([][]byte, len(keys))
+	for i, k := range keys {
+		payload[i] = []byte(k)
+	}
+	vs, err := c.do(wire.CmdGet, payload...)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) != len(keys) {
+		return nil, fmt.Errorf("partd/client: get: server sent %d values for %d keys", len(vs), len(keys))
+	}
+	for i, v := range vs {
+		if len(v) == 0 {
+			vs[i] = nil
+		}
+	}
+	return vs, nil
+}
+
+// Set replaces a key's bytes (Python partd's iset; note that Python's
+// client-side iset skips keys it has set before, this Set does not).
+func (c *Client) Set(key string, value []byte) error {
+	if err := c.checkKeys(key); err != nil {
+		return err
+	}
+	_, err := c.do(wire.CmdIset, []byte(key), value)
+	return err
+}
+
+// Delete removes keys; unknown keys are not an error.
+func (c *Client) Delete(keys ...string) error {
+	if len(keys) == 0 {
+		if c.closed.Load() {
+			return fmt.Errorf("partd/client: delete: %w", partd.ErrClosed)
+		}
+		return nil
+	}
+	if err := c.checkKeys(keys...); err != nil {
+		return err
+	}
+	payload := make([][]byte, len(keys))
+	for i, k := range keys {
+		payload[i] = []byte(k)
+	}
+	_, err := c.do(wire.CmdDelete, payload...)
+	return err
+}
+
+// Keys returns every key, sorted. It needs a partd Go server (the keys
+// extension); with Python's server it returns errors.ErrUnsupported.
+func (c *Client) Keys() ([]string, error) {
+	if c.dialect.Load() == dialectPython && !c.closed.Load() {
+		return nil, fmt.Errorf("partd/client: keys: Python partd server: %w", errors.ErrUnsupported)
+	}
+	fs, err := c.do(wire.CmdKeys)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = string(f)
+	}
+	return keys, nil
+}
+
+// Drop removes everything from the server's store.
+func (c *Client) Drop() error {
+	_, err := c.do(wire.CmdDrop)
+	return err
+}
+
+// Stat returns the server's figures (the stat extension). With Python's
+// server it returns errors.ErrUnsupported.
+func (c *Client) Stat() (Stats, error) {
+	if c.dialect.Load() == dialectPython && !c.closed.Load() {
+		return Stats{}, fmt.Errorf("partd/client: stat: Python partd server: %w", errors.ErrUnsupported)
+	}
+	fs, err := c.do(wire.CmdStat)
+	if err != nil {
+		return Stats{}, err
+	}
+	var st Stats
+	if len(fs) != 1 {
+		return st, fmt.Errorf("partd/client: stat: server sent %d frames, want 1", len(fs))
+	}
+	if err := json.Unmarshal(fs[0], &st); err != nil {
+		return st, fmt.Errorf("partd/client: stat: %w", err)
+	}
+	return st, nil
+}
+
+// Ping asks the server for an answer and returns nil if one came in time.
+func (c *Client) Ping() error {
+	_, err := c.do(wire.CmdSyn)
+	return err
+}
+
+// CloseServer asks the server to shut down. A server refuses it (an error
+// reply with code "forbidden") unless it was started allowing remote close.
+func (c *Client) CloseServer() error {
+	_, err := c.do(wire.CmdClose)
+	return err
+}
+
+// run is a connection goroutine: it owns one DEALER socket, opened on first
+// use and reopened after a failure.
+func (c *Client) run() {
+	defer c.conns.Done()
+	var sock *zmq.Socket
+	defer func() {
+		if sock != nil {
+			sock.Close()
+		}
+	}()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case cl := <-c.calls:
+			frames, err := c.roundTrip(&sock, cl)
+			if err != nil && !isRemote(err) && sock != nil {
+				// The socket may be out of step (a late answer could still
+				// come): drop it, the next call opens a fresh one.
+				sock.Close()
+				sock = nil
+			}
+			cl.done <- result{frames, err}
+		}
+	}
+}
+
+func isRemote(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we)
+}
+
+// open creates and connects a socket and performs the handshake.
+func (c *Client) open(cl *call) (*zmq.Socket, error) {
+	sock, err := c.ctx.NewSocket(zmq.DEALER)
+	if err != nil {
+		return nil, err
+	}
+	sock.SetLinger(0)
+	if c.opts.curveServer != "" {
+		if err := sock.ClientAuthCurve(c.opts.curveServer, c.opts.curvePublic, c.opts.curveSecret); err != nil {
+			sock.Close()
+			return nil, err
+		}
+	}
+	if err := sock.Connect(c.addr); err != nil {
+		sock.Close()
+		return nil, err
+	}
+	// Handshake: "syn" "partd/1". Python's server answers "ack"; ours
+	// answers "ack" "partd/1".
+	if err := c.send(sock, cl.deadline, []byte(wire.CmdSyn), []byte(wire.Version)); err != nil {
+		sock.Close()
+		return nil, err
+	}
+	msg, err := c.recv(sock, cl.deadline)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	switch {
+	case len(msg) == 2 && string(msg[0]) == wire.Ack && string(msg[1]) == wire.Version:
+		c.dialect.Store(dialectGo)
+	case len(msg) == 1 && string(msg[0]) == wire.Ack:
+		c.dialect.Store(dialectPython)
+	default:
+		sock.Close()
+		return nil, fmt.Errorf("unexpected handshake answer of %d frames", len(msg))
+	}
+	return sock, nil
+}
+
+// roundTrip runs one call on the goroutine's socket.
+func (c *Client) roundTrip(sockp **zmq.Socket, cl *call) ([][]byte, error) {
+	if *sockp == nil {
+		sock, err := c.open(cl)
+		if err != nil {
+			return nil, err
+		}
+		*sockp = sock
+		if cl.cmd == wire.CmdSyn {
+			return nil, nil // the handshake was the ping
+		}
+	}
+	sock := *sockp
+	if c.dialect.Load() == dialectGo {
+		return c.roundTripGo(sock, cl)
+	}
+	return c.roundTripPython(sock, cl)
+}
+
+func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
+	id := binary.BigEndian.AppendUint64(nil, c.nextID.Add(1))
+	msg := make([][]byte, 0, 3+len(cl.payload))
+	msg = append(msg, []byte(wire.Version), id, []byte(cl.cmd))
+	if err := c.send(sock, cl.deadline, append(msg, cl.payload...)...); err != nil {
+		return nil, err
+	}
+	for {
+		rep, err := c.recv(sock, cl.deadline)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep) < 2 || string(rep[0]) != string(id) {
+			continue // a stale or foreign answer
+		}
+		switch string(rep[1]) {
+		case wire.StatusOK:
+			return rep[2:], nil
+		case wire.StatusErr:
+			we := &wire.Error{Code: wire.CodeInternal, Message: "malformed error reply"}
+			if len(rep) >= 4 {
+				we.Code, we.Message = string(rep[2]), string(rep[3])
+			}
+			return nil, we
+		}
+		return nil, fmt.Errorf("unexpected reply status %q", rep[1])
+	}
+}
+
+// roundTripPython speaks Python partd's protocol, but waits for the ack of
+// each request before returning, so a returned call has been applied.
+func (c *Client) roundTripPython(sock *zmq.Socket, cl *call) ([][]byte, error) {
+	switch cl.cmd {
+	case wire.CmdKeys, wire.CmdStat:
+		return nil, errors.ErrUnsupported
+	}
+	msg := make([][]byte, 0, 1+len(cl.payload))
+	msg = append(msg, []byte(cl.cmd))
+	for i, f := range cl.payload {
+		if cl.cmd != wire.CmdAppend || i%2 == 0 {
+			if cl.cmd != wire.CmdIset || i == 0 {
+				f = []byte(wire.ToPython(string(f)))
+			}
+		}
+		msg = append(msg, f)
+	}
+	if err := c.send(sock, cl.deadline, msg...); err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	if cl.cmd == wire.CmdGet {
+		res, err := c.recv(sock, cl.deadline)
+		if err != nil {
+			return nil, err
+		}
+		out = res
+	}
+	if err := c.recvAck(sock, cl.deadline); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *Client) recvAck(sock *zmq.Socket, deadline time.Time) error {
+	ack, err := c.recv(sock, deadline)
+	if err != nil {
+		return err
+	}
+	if len(ack) == 3 && string(ack[0]) == wire.StatusErr {
+		// A partd Go server's error in the Python dialect: the ack follows.
+		if _, err := c.recv(sock, deadline); err != nil {
+			return err
+		}
+		return &wire.Error{Code: string(ack[1]), Message: string(ack[2])}
+	}
+	if len(ack) != 1 || string(ack[0]) != wire.Ack {
+		return fmt.Errorf("expected ack, got %d frames", len(ack))
+	}
+	return nil
+}
+
+// pollSlice bounds each wait so a Close is noticed quickly.
+const pollSlice = 100 * time.Millisecond
+
+// wait polls sock for events until deadline or Close.
+func (c *Client) wait(sock *zmq.Socket, events zmq.State, deadline time.Time) error {
+	poller := zmq.NewPoller()
+	poller.Add(sock, events)
+	for {
+		select {
+		case <-c.quit:
+			return partd.ErrClosed
+		default:
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ErrTimeout
+		}
+		polled, err := poller.Poll(min(left, pollSlice))
+		if err != nil {
+			return err
+		}
+		if len(polled) > 0 {
+			return nil
+		}
+	}
+}
+
+func (c *Client) send(sock *zmq.Socket, deadline time.Time, frames ...[]byte) error {
+	if err := c.wait(sock, zmq.POLLOUT, deadline); err != nil {
+		return err
+	}
+	for i, f := range frames {
+		flag := zmq.SNDMORE | zmq.DONTWAIT
+		if i == len(frames)-1 {
+			flag = zmq.DONTWAIT
+		}
+		if _, err := sock.SendBytes(f, flag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) recv(sock *zmq.Socket, deadline time.Time) ([][]byte, error) {
+	if err := c.wait(sock, zmq.POLLIN, deadline); err != nil {
+		return nil, err
+	}
+	return sock.RecvMessageBytes(zmq.DONTWAIT)
+}

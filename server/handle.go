@@ -1,0 +1,297 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/server/wire"
+)
+
+// commandLabels are the values of the "command" label and the keys of
+// Stats.Requests: the known commands and "other", so that peers cannot grow
+// the metrics without bound.
+var commandLabels = []string{
+	wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
+	wire.CmdClose, wire.CmdKeys, wire.CmdStat, "other",
+}
+
+func commandLabel(cmd string) string {
+	switch cmd {
+	case wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
+		wire.CmdClose, wire.CmdKeys, wire.CmdStat:
+		return cmd
+	}
+	return "other"
+}
+
+// maxErrorMessage bounds the message of an error reply (an invalid key of a
+// megabyte is quoted in the store's error).
+const maxErrorMessage = 512
+
+func badRequest(format string, args ...any) error {
+	return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// quote quotes at most 40 bytes of b for an error message.
+func quote(b []byte) string {
+	if len(b) > 40 {
+		return fmt.Sprintf("%q…", b[:40])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// parsed is a request split into its dialect, id, command and payload.
+type parsed struct {
+	goDialect bool
+	id        []byte // Go dialect only
+	cmd       string
+	payload   [][]byte
+}
+
+func parse(frames [][]byte) (parsed, error) {
+	var p parsed
+	if len(frames) > 0 && string(frames[0]) == wire.Version {
+		p.goDialect = true
+		if len(frames) > 1 {
+			p.id = frames[1]
+		}
+		if len(frames) < 3 {
+			return p, badRequest("Go-dialect request without a command")
+		}
+		p.cmd, p.payload = string(frames[2]), frames[3:]
+		return p, nil
+	}
+	if len(frames) == 0 {
+		return p, badRequest("empty request")
+	}
+	p.cmd, p.payload = string(frames[0]), frames[1:]
+	return p, nil
+}
+
+// handle runs one request and builds its reply. It runs on a worker.
+func (s *Server) handle(r *request) *reply {
+	p, err := parse(r.frames)
+	var results [][]byte
+	shutdown := false
+	switch {
+	case r.tooLarge:
+		err = &wire.Error{Code: wire.CodeTooLarge,
+			Message: fmt.Sprintf("request of at least %d bytes is over the cap of %d", r.size, s.opts.maxMsg)}
+	case err == nil:
+		results, shutdown, err = s.exec(p)
+	}
+	label := commandLabel(p.cmd)
+	s.stats.requests[label].Add(1)
+	if s.metrics != nil {
+		s.metrics.requests.WithLabelValues(label).Inc()
+		s.metrics.duration.WithLabelValues(label).Observe(time.Since(r.start).Seconds())
+	}
+	rep := &reply{peer: r.peer, shutdown: shutdown && err == nil}
+	if err != nil {
+		code := wire.CodeOf(err)
+		s.countError(label, code)
+		s.opts.logger.Debug("partd server: request failed", "command", label, "code", code, "err", err)
+		rep.msgs = errorMsgs(p, err)
+		return rep
+	}
+	switch {
+	case p.goDialect:
+		msg := make([][]byte, 0, 2+len(results))
+		rep.msgs = [][][]byte{append(append(msg, p.id, []byte(wire.StatusOK)), results...)}
+	case p.cmd == wire.CmdSyn:
+		rep.msgs = [][][]byte{append([][]byte{[]byte(wire.Ack)}, results...)}
+	case p.cmd == wire.CmdGet:
+		rep.msgs = [][][]byte{results, {[]byte(wire.Ack)}}
+	default:
+		rep.msgs = [][][]byte{{[]byte(wire.Ack)}}
+	}
+	return rep
+}
+
+func (s *Server) countError(label, code string) {
+	s.stats.errors.Add(1)
+	if s.metrics != nil {
+		if label == "" {
+			label = "other"
+		}
+		s.metrics.errors.WithLabelValues(label, code).Inc()
+	}
+}
+
+// errorReply builds the error answer to a request the owner refuses itself.
+func errorReply(r *request, err error) [][][]byte {
+	p, _ := parse(r.frames)
+	return errorMsgs(p, err)
+}
+
+// errorMsgs builds an error answer in the request's dialect.
+func errorMsgs(p parsed, err error) [][][]byte {
+	code := wire.CodeOf(err)
+	msg := err.Error()
+	if we, ok := err.(*wire.Error); ok {
+		msg = we.Message
+	}
+	if len(msg) > maxErrorMessage {
+		msg = msg[:maxErrorMessage] + "…"
+	}
+	if p.goDialect {
+		return [][][]byte{{p.id, []byte(wire.StatusErr), []byte(code), []byte(msg)}}
+	}
+	// Python dialect: the error message, then the ack Python's client waits
+	// for before its next request.
+	return [][][]byte{{[]byte(wire.StatusErr), []byte(code), []byte(msg)}, {[]byte(wire.Ack)}}
+}
+
+// key turns a wire key into a validated store key.
+func key(b []byte, python bool) (string, error) {
+	if len(b) > partd.MaxKeyLen*2 { // cheap bound before any copy or quoting
+		return "", &wire.Error{Code: wire.CodeInvalidKey,
+			Message: fmt.Sprintf("key of %d bytes is longer than %d bytes", len(b), partd.MaxKeyLen)}
+	}
+	k := string(b)
+	if python {
+		k = wire.FromPython(k)
+	}
+	if err := partd.ValidateKey(k); err != nil {
+		return "", err
+	}
+	return k, nil
+}
+
+func keys(frames [][]byte, python bool) ([]string, error) {
+	ks := make([]string, len(frames))
+	for i, f := range frames {
+		k, err := key(f, python)
+		if err != nil {
+			return nil, err
+		}
+		ks[i] = k
+	}
+	return ks, nil
+}
+
+// exec runs one parsed request against the store. Every key is validated
+// before the store is called.
+func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
+	python := !p.goDialect
+	switch p.cmd {
+	case wire.CmdSyn:
+		if python && len(p.payload) > 0 && string(p.payload[0]) == wire.Version {
+			return [][]byte{[]byte(wire.Version)}, false, nil
+		}
+		return nil, false, nil
+	case wire.CmdAppend:
+		if len(p.payload)%2 != 0 {
+			return nil, false, badRequest("append needs key, value pairs; got %d frames", len(p.payload))
+		}
+		data := make(map[string][]byte, len(p.payload)/2)
+		for i := 0; i < len(p.payload); i += 2 {
+			k, err := key(p.payload[i], python)
+			if err != nil {
+				return nil, false, err
+			}
+			v := p.payload[i+1]
+			if old, dup := data[k]; dup {
+				// Two wire keys for one store key ("a-|-b" and "a/b"): keep both
+				// values, in order.
+				v = append(append(make([]byte, 0, len(old)+len(v)), old...), v...)
+			}
+			data[k] = v
+		}
+		return nil, false, s.store.Append(data)
+	case wire.CmdGet:
+		if len(p.payload) == 0 {
+			return nil, false, badRequest("get needs at least one key")
+		}
+		ks, err := keys(p.payload, python)
+		if err != nil {
+			return nil, false, err
+		}
+		vs, err := s.store.Get(ks...)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(vs) != len(ks) {
+			return nil, false, fmt.Errorf("partd/server: store returned %d values for %d keys", len(vs), len(ks))
+		}
+		return vs, false, nil
+	case wire.CmdDelete:
+		ks, err := keys(p.payload, python)
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, false, s.store.Delete(ks...)
+	case wire.CmdIset:
+		if len(p.payload) != 2 {
+			return nil, false, badRequest("iset needs a key and a value; got %d frames", len(p.payload))
+		}
+		k, err := key(p.payload[0], python)
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, false, s.store.Set(k, p.payload[1])
+	case wire.CmdDrop:
+		if len(p.payload) != 0 {
+			return nil, false, badRequest("drop takes no payload; got %d frames", len(p.payload))
+		}
+		return nil, false, s.store.Drop()
+	case wire.CmdClose:
+		if !s.opts.remoteClose {
+			return nil, false, &wire.Error{Code: wire.CodeForbidden, Message: "remote close is not allowed by this server"}
+		}
+		s.opts.logger.Info("partd server: remote close")
+		return nil, true, nil
+	case wire.CmdKeys:
+		if python {
+			break
+		}
+		ks, err := s.store.Keys()
+		if err != nil {
+			return nil, false, err
+		}
+		out := make([][]byte, len(ks))
+		for i, k := range ks {
+			out[i] = []byte(k)
+		}
+		return out, false, nil
+	case wire.CmdStat:
+		if python {
+			break
+		}
+		b, err := json.Marshal(s.Stats())
+		if err != nil {
+			return nil, false, err
+		}
+		return [][]byte{b}, false, nil
+	case "":
+		return nil, false, badRequest("empty command")
+	}
+	return nil, false, badRequest("unknown command %s", quote([]byte(p.cmd)))
+}
+
+// Stats returns the server's figures, as the stat command reports them.
+func (s *Server) Stats() wire.Stats {
+	st := wire.Stats{
+		Version:       wire.Version,
+		UptimeSeconds: time.Since(s.created).Seconds(),
+		Requests:      make(map[string]uint64, len(s.stats.requests)),
+		Errors:        s.stats.errors.Load(),
+		BytesIn:       s.stats.bytesIn.Load(),
+		BytesOut:      s.stats.bytesOut.Load(),
+		InFlight:      s.stats.inflight.Load(),
+		Workers:       s.opts.workers,
+		Store:         fmt.Sprintf("%T", s.store),
+		StoreBytes:    -1,
+	}
+	for c, n := range s.stats.requests {
+		if v := n.Load(); v > 0 {
+			st.Requests[c] = v
+		}
+	}
+	if sz, ok := s.store.(interface{ Size() int64 }); ok {
+		st.StoreBytes = sz.Size()
+	}
+	return st
+}

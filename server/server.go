@@ -1,0 +1,663 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/server/wire"
+)
+
+// DefaultAddr is the address New binds when given "": loopback, a port
+// chosen by the system.
+const DefaultAddr = "tcp://127.0.0.1:*"
+
+// DefaultMaxMessageSize is the default cap on the size of one request.
+const DefaultMaxMessageSize = 256 << 20
+
+// frameOverhead is what each frame of a request costs against the message
+// cap on top of its bytes, so that millions of empty frames are too large.
+const frameOverhead = 64
+
+// ErrServerClosed is returned by Serve once Close has been called (or the
+// server already served), and by New's options on a closed server.
+var ErrServerClosed = errors.New("partd/server: server closed")
+
+// Option configures a Server. Options are checked by New.
+type Option func(*options) error
+
+type options struct {
+	maxMsg      int64
+	workers     int
+	maxQueued   int
+	curveSecret string
+	curveAllow  []string
+	remoteClose bool
+	reg         prometheus.Registerer
+	logger      *slog.Logger
+	lingerClose time.Duration
+}
+
+// WithMaxMessageSize caps the size of one request in bytes (its frames plus a
+// small per-frame overhead). A larger request is answered with a "too-large"
+// error without reaching the store; a single frame larger than the cap makes
+// libzmq close that peer's connection (ZMQ_MAXMSGSIZE). Default
+// DefaultMaxMessageSize.
+func WithMaxMessageSize(n int64) Option {
+	return func(o *options) error {
+		if n < 1024 {
+			return fmt.Errorf("partd/server: max message size %d is below 1024 bytes", n)
+		}
+		o.maxMsg = n
+		return nil
+	}
+}
+
+// WithWorkers sets how many goroutines run store operations concurrently.
+// Default 2×GOMAXPROCS, at least 4.
+func WithWorkers(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 4096 {
+			return fmt.Errorf("partd/server: %d workers: want 1 to 4096", n)
+		}
+		o.workers = n
+		return nil
+	}
+}
+
+// WithCurve makes the server require CURVE security: secretKey is the
+// server's Z85 secret key (40 characters, see zmq4.NewCurveKeypair) and
+// allowed lists the Z85 public keys of the clients allowed to connect ("*"
+// allows any client key, for encryption without authentication). A client
+// whose key is not allowed gets no connection at all. Each server runs its own
+// ZAP authenticator inside its own ZeroMQ context, so servers in one process
+// have separate lists and nothing process-global is touched.
+func WithCurve(secretKey string, allowed ...string) Option {
+	return func(o *options) error {
+		if len(secretKey) != 40 || len(zmq.Z85decode(secretKey)) != 32 {
+			return errors.New("partd/server: CURVE secret key must be 40 Z85 characters")
+		}
+		if len(allowed) == 0 {
+			return errors.New("partd/server: CURVE needs at least one allowed client key (or \"*\")")
+		}
+		for _, k := range allowed {
+			if k != zmq.CURVE_ALLOW_ANY && (len(k) != 40 || len(zmq.Z85decode(k)) != 32) {
+				return fmt.Errorf("partd/server: allowed CURVE key %q is not 40 Z85 characters", k)
+			}
+		}
+		o.curveSecret = secretKey
+		o.curveAllow = append([]string(nil), allowed...)
+		return nil
+	}
+}
+
+// WithRemoteClose lets a client's "close" command shut the server down. By
+// default it is refused with a "forbidden" error.
+func WithRemoteClose(allow bool) Option {
+	return func(o *options) error {
+		o.remoteClose = allow
+		return nil
+	}
+}
+
+// WithMetrics registers the server's Prometheus metrics with reg: requests
+// and errors by command, bytes in and out, request latency, requests in
+// flight and, if the store has a Size() int64 method, the bytes it holds.
+// Close unregisters them.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(o *options) error {
+		o.reg = reg
+		return nil
+	}
+}
+
+// WithLogger sets the logger. Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("partd/server: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// Server serves one partd.Store on one ZeroMQ ROUTER socket. Create it with
+// New, run Serve, stop it with Close.
+type Server struct {
+	store    partd.Store
+	opts     options
+	addr     string
+	wakeAddr string
+	created  time.Time
+	domain   string          // ZAP domain, "" without CURVE
+	allowed  map[string]bool // allowed CURVE client keys (Z85); read-only after New
+	ctx      *zmq.Context
+
+	// Sockets owned by the goroutine running Serve (see the package doc).
+	router *zmq.Socket
+	wake   *zmq.Socket
+	zap    *zmq.Socket
+
+	jobs chan *request // owner -> workers; closed by the owner at shutdown
+
+	repliesMu sync.Mutex // guards replies
+	replies   []*reply   // workers -> owner
+
+	ctxMu   sync.Mutex // guards ctxDone: Close's wake-up socket vs. terminating ctx
+	ctxDone bool
+
+	mu       sync.Mutex // guards serving; closing is also read without it
+	serving  bool
+	closing  atomic.Bool
+	done     chan struct{} // closed when the shutdown has finished
+	closeErr error         // set before done is closed
+
+	stats   counters
+	metrics *metrics
+}
+
+// request is one message read from the ROUTER.
+type request struct {
+	peer     []byte   // routing id
+	frames   [][]byte // the message, without the routing id
+	size     int64
+	tooLarge bool
+	start    time.Time
+}
+
+// reply is a worker's answer: one or more messages to send to peer.
+type reply struct {
+	peer     []byte
+	msgs     [][][]byte
+	shutdown bool // a permitted remote close: stop once sent
+}
+
+// counters are the figures the stat command reports.
+type counters struct {
+	requests map[string]*atomic.Uint64 // fixed set of commands, built by New
+	errors   atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	inflight atomic.Int64
+}
+
+var serverSeq atomic.Uint64
+
+// New binds a server for store at addr, a ZeroMQ endpoint such as
+// "tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" (any free port; Addr reports
+// it) or "ipc:///run/partd.sock". An empty addr is DefaultAddr. The server
+// owns store from now on: its shutdown flushes (if the store has a Flush()
+// error method) and closes it. Call Serve to start answering requests.
+func New(store partd.Store, addr string, opts ...Option) (*Server, error) {
+	if store == nil {
+		return nil, errors.New("partd/server: nil store")
+	}
+	o := options{
+		maxMsg:      DefaultMaxMessageSize,
+		workers:     max(4, 2*runtime.GOMAXPROCS(0)),
+		maxQueued:   16,
+		logger:      slog.Default(),
+		lingerClose: time.Second,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	seq := serverSeq.Add(1)
+	s := &Server{
+		store:    store,
+		opts:     o,
+		wakeAddr: fmt.Sprintf("inproc://partd-server-wake-%d", seq),
+		created:  time.Now(),
+		jobs:     make(chan *request, o.workers*4),
+		done:     make(chan struct{}),
+	}
+	s.stats.requests = make(map[string]*atomic.Uint64)
+	for _, c := range commandLabels {
+		s.stats.requests[c] = new(atomic.Uint64)
+	}
+	if err := s.open(addr, seq); err != nil {
+		s.abort()
+		return nil, err
+	}
+	if o.reg != nil {
+		m, err := newMetrics(o.reg, s)
+		if err != nil {
+			s.abort()
+			return nil, err
+		}
+		s.metrics = m
+	}
+	return s, nil
+}
+
+// open creates the context and the sockets and binds them.
+func (s *Server) open(addr string, seq uint64) error {
+	ctx, err := zmq.NewContext()
+	if err != nil {
+		return fmt.Errorf("partd/server: zmq context: %w", err)
+	}
+	s.ctx = ctx
+	if s.opts.curveSecret != "" {
+		// The ZAP handler must be bound before the ROUTER accepts anyone.
+		if s.zap, err = ctx.NewSocket(zmq.REP); err != nil {
+			return fmt.Errorf("partd/server: zap socket: %w", err)
+		}
+		s.zap.SetLinger(0)
+		if err := s.zap.Bind("inproc://zeromq.zap.01"); err != nil {
+			return fmt.Errorf("partd/server: bind zap handler: %w", err)
+		}
+		s.domain = fmt.Sprintf("partd-%d", seq)
+		s.allowed = make(map[string]bool)
+		for _, k := range s.opts.curveAllow {
+			s.allowed[k] = true
+		}
+	}
+	if s.router, err = ctx.NewSocket(zmq.ROUTER); err != nil {
+		return fmt.Errorf("partd/server: router socket: %w", err)
+	}
+	if err := s.router.SetMaxmsgsize(s.opts.maxMsg); err != nil {
+		return fmt.Errorf("partd/server: set max message size: %w", err)
+	}
+	s.router.SetLinger(s.opts.lingerClose)
+	if s.zap != nil {
+		if err := s.router.ServerAuthCurve(s.domain, s.opts.curveSecret); err != nil {
+			return fmt.Errorf("partd/server: curve: %w", err)
+		}
+	}
+	if err := s.router.Bind(addr); err != nil {
+		return fmt.Errorf("partd/server: bind %s: %w", addr, err)
+	}
+	if s.addr, err = s.router.GetLastEndpoint(); err != nil {
+		return fmt.Errorf("partd/server: endpoint: %w", err)
+	}
+	if s.wake, err = ctx.NewSocket(zmq.PULL); err != nil {
+		return fmt.Errorf("partd/server: wake socket: %w", err)
+	}
+	s.wake.SetLinger(0)
+	if err := s.wake.Bind(s.wakeAddr); err != nil {
+		return fmt.Errorf("partd/server: bind %s: %w", s.wakeAddr, err)
+	}
+	return nil
+}
+
+// Addr returns the endpoint the server is bound to, with the real port when
+// the address asked for "*" (e.g. "tcp://127.0.0.1:41234").
+func (s *Server) Addr() string { return s.addr }
+
+// Serve answers requests until Close (or a permitted remote close), then
+// finishes the requests in flight, flushes and closes the store and returns
+// nil, or the error that stopped it. Serve may be called once; after Close it
+// returns ErrServerClosed.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	if s.serving || s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.serving = true
+	s.mu.Unlock()
+
+	s.opts.logger.Info("partd server listening", "addr", s.addr, "workers", s.opts.workers, "curve", s.zap != nil)
+	var workers sync.WaitGroup
+	for range s.opts.workers {
+		workers.Go(s.work)
+	}
+	err := s.loop()
+	close(s.jobs)
+	workers.Wait()
+	s.shutdown(err)
+	s.opts.logger.Info("partd server stopped", "addr", s.addr, "err", s.closeErr)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close stops the server: it stops accepting requests (later ones get a
+// "closed" error), lets the requests in flight finish, flushes the store if it
+// has a Flush() error method, closes it, and returns the first error of
+// these. Close waits for all of this. A second Close returns nil.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closing.Store(true)
+	serving := s.serving
+	s.mu.Unlock()
+	if !serving {
+		// Nobody runs the owner loop: this goroutine owns the sockets now.
+		s.shutdown(nil)
+		return s.closeErr
+	}
+	s.wakeOwner()
+	<-s.done
+	return s.closeErr
+}
+
+// wakeOwner sends "quit" to the owner on a socket of the caller's own. The
+// owner also checks s.closing at least once a second, so a lost wake-up
+// only delays Close.
+func (s *Server) wakeOwner() {
+	s.ctxMu.Lock()
+	defer s.ctxMu.Unlock()
+	if s.ctxDone {
+		return
+	}
+	push, err := s.ctx.NewSocket(zmq.PUSH)
+	if err != nil {
+		return
+	}
+	defer push.Close()
+	if push.Connect(s.wakeAddr) == nil {
+		push.SendBytes([]byte("quit"), zmq.DONTWAIT)
+	}
+}
+
+// shutdown closes the sockets, flushes and closes the store and terminates
+// the context. It runs once, in the goroutine that owns the sockets.
+func (s *Server) shutdown(loopErr error) {
+	s.closeSockets()
+	var errs []error
+	if loopErr != nil {
+		errs = append(errs, loopErr)
+	}
+	if f, ok := s.store.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("partd/server: flush store: %w", err))
+		}
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("partd/server: close store: %w", err))
+	}
+	s.ctxMu.Lock()
+	if err := s.ctx.Term(); err != nil {
+		errs = append(errs, fmt.Errorf("partd/server: terminate zmq context: %w", err))
+	}
+	s.ctxDone = true
+	s.ctxMu.Unlock()
+	if s.metrics != nil {
+		s.metrics.unregister()
+	}
+	s.closeErr = errors.Join(errs...)
+	close(s.done)
+}
+
+func (s *Server) closeSockets() {
+	for _, sock := range []**zmq.Socket{&s.router, &s.wake, &s.zap} {
+		if *sock != nil {
+			(*sock).Close()
+			*sock = nil
+		}
+	}
+}
+
+// abort undoes a failed New.
+func (s *Server) abort() {
+	s.closeSockets()
+	if s.ctx != nil {
+		s.ctx.Term()
+	}
+}
+
+// peer is the owner's bookkeeping for one DEALER identity with work under
+// way: its requests run one at a time, in order.
+type peer struct {
+	queue []*request
+}
+
+// loop is the owner: it reads requests, dispatches them, sends replies. It
+// returns when stopping and nothing is in flight.
+func (s *Server) loop() error {
+	poller := zmq.NewPoller()
+	routerIdx := poller.Add(s.router, zmq.POLLIN)
+	poller.Add(s.wake, zmq.POLLIN)
+	if s.zap != nil {
+		poller.Add(s.zap, zmq.POLLIN)
+	}
+	peers := make(map[string]*peer)
+	inflight := 0 // requests dispatched and not yet answered
+	maxInflight := cap(s.jobs)
+	stopping := false
+	var routerEvents zmq.State = zmq.POLLIN
+
+	dispatch := func(r *request) {
+		inflight++
+		s.stats.inflight.Store(int64(inflight))
+		s.jobs <- r // never blocks: inflight <= cap(s.jobs)
+	}
+	for {
+		if s.closing.Load() {
+			stopping = true
+		}
+		if stopping && inflight == 0 {
+			return nil
+		}
+		want := zmq.State(0)
+		if inflight < maxInflight {
+			want = zmq.POLLIN
+		}
+		if want != routerEvents {
+			poller.Update(routerIdx, want)
+			routerEvents = want
+		}
+		if _, err := poller.Poll(time.Second); err != nil {
+			if errors.Is(err, zmq.ETERM) {
+				return fmt.Errorf("partd/server: poll: %w", err)
+			}
+			s.opts.logger.Warn("partd server poll", "err", err)
+			continue
+		}
+		// Wake-ups: drain them; "quit" comes from Close.
+		for {
+			msg, err := s.wake.RecvBytes(zmq.DONTWAIT)
+			if err != nil {
+				break
+			}
+			if string(msg) == "quit" {
+				stopping = true
+			}
+		}
+		// Replies.
+		s.repliesMu.Lock()
+		reps := s.replies
+		s.replies = nil
+		s.repliesMu.Unlock()
+		for _, rep := range reps {
+			s.send(rep.peer, rep.msgs)
+			inflight--
+			s.stats.inflight.Store(int64(inflight))
+			if rep.shutdown {
+				s.mu.Lock()
+				s.closing.Store(true)
+				s.mu.Unlock()
+				stopping = true
+			}
+			key := string(rep.peer)
+			if p := peers[key]; p != nil && len(p.queue) > 0 {
+				next := p.queue[0]
+				p.queue[0] = nil
+				p.queue = p.queue[1:]
+				dispatch(next)
+			} else {
+				delete(peers, key)
+			}
+		}
+		if s.zap != nil {
+			s.authenticate()
+		}
+		// Requests: at most a batch per wake-up, so replies are not starved.
+		for range 64 {
+			if inflight >= maxInflight {
+				break
+			}
+			r, err := s.recv()
+			if err != nil {
+				break
+			}
+			s.stats.bytesIn.Add(uint64(r.size))
+			if s.metrics != nil {
+				s.metrics.bytesIn.Add(float64(r.size))
+			}
+			if stopping {
+				s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeClosed, Message: "server is shutting down"}))
+				s.countError("", wire.CodeClosed)
+				continue
+			}
+			key := string(r.peer)
+			if p, busy := peers[key]; busy {
+				if len(p.queue) >= s.opts.maxQueued {
+					s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeBusy,
+						Message: fmt.Sprintf("more than %d requests pipelined", s.opts.maxQueued)}))
+					s.countError("", wire.CodeBusy)
+					continue
+				}
+				p.queue = append(p.queue, r)
+				continue
+			}
+			peers[key] = &peer{}
+			dispatch(r)
+		}
+	}
+}
+
+// recv reads one request from the ROUTER without waiting. Frames past the
+// message cap are read and dropped.
+func (s *Server) recv() (*request, error) {
+	id, err := s.router.RecvBytes(zmq.DONTWAIT)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{peer: id, start: time.Now()}
+	for {
+		more, err := s.router.GetRcvmore()
+		if err != nil || !more {
+			break
+		}
+		f, err := s.router.RecvBytes(0) // the rest of a message arrives with its first frame
+		if err != nil {
+			break
+		}
+		r.size += int64(len(f)) + frameOverhead
+		if r.tooLarge {
+			continue
+		}
+		if r.size > s.opts.maxMsg {
+			r.tooLarge = true
+			// Keep only a small head, enough to address the error reply.
+			head := r.frames[:0]
+			for i, h := range r.frames {
+				if i < 3 && len(h) <= 256 {
+					head = append(head, h)
+				}
+			}
+			r.frames = head
+			continue
+		}
+		r.frames = append(r.frames, f)
+	}
+	return r, nil
+}
+
+// send sends msgs to peer. A ROUTER drops what it cannot route (a peer that
+// went away), which is what we want.
+func (s *Server) send(peer []byte, msgs [][][]byte) {
+	var n uint64
+	for _, msg := range msgs {
+		if _, err := s.router.SendBytes(peer, zmq.SNDMORE); err != nil {
+			s.opts.logger.Debug("partd server send", "err", err)
+			return
+		}
+		for i, f := range msg {
+			flag := zmq.SNDMORE
+			if i == len(msg)-1 {
+				flag = 0
+			}
+			if _, err := s.router.SendBytes(f, flag); err != nil {
+				s.opts.logger.Debug("partd server send", "err", err)
+				return
+			}
+			n += uint64(len(f))
+		}
+	}
+	s.stats.bytesOut.Add(n)
+	if s.metrics != nil {
+		s.metrics.bytesOut.Add(float64(n))
+	}
+}
+
+// authenticate answers pending ZAP requests (RFC 27): CURVE clients whose
+// public key is allowed get 200, everyone else 400.
+func (s *Server) authenticate() {
+	for {
+		msg, err := s.zap.RecvMessageBytes(zmq.DONTWAIT)
+		if err != nil {
+			return
+		}
+		var reqID []byte
+		if len(msg) > 1 {
+			reqID = msg[1]
+		}
+		status, text, user := "400", "denied", ""
+		if len(msg) >= 7 && string(msg[0]) == "1.0" && string(msg[2]) == s.domain &&
+			string(msg[5]) == "CURVE" && len(msg[6]) == 32 {
+			key := zmq.Z85encode(string(msg[6]))
+			if s.allowed[key] || s.allowed[zmq.CURVE_ALLOW_ANY] {
+				status, text, user = "200", "OK", key
+			} else {
+				s.opts.logger.Warn("partd server: CURVE client key not allowed", "key", key, "address", string(msg[3]))
+			}
+		}
+		s.zap.SendMessage("1.0", reqID, status, text, user, "")
+	}
+}
+
+// work is a worker goroutine: it runs requests against the store and queues
+// the replies for the owner, waking it through its own PUSH socket.
+func (s *Server) work() {
+	push, err := s.ctx.NewSocket(zmq.PUSH)
+	if err == nil {
+		push.SetLinger(0)
+		if err = push.Connect(s.wakeAddr); err != nil {
+			push.Close()
+			push = nil
+		}
+	} else {
+		push = nil
+	}
+	if err != nil {
+		s.opts.logger.Warn("partd server worker: no wake-up socket, replies wait for the owner's poll timeout", "err", err)
+	}
+	defer func() {
+		if push != nil {
+			push.Close()
+		}
+	}()
+	for r := range s.jobs {
+		rep := s.handle(r)
+		s.repliesMu.Lock()
+		wasEmpty := len(s.replies) == 0
+		s.replies = append(s.replies, rep)
+		s.repliesMu.Unlock()
+		if wasEmpty && push != nil {
+			// A failed send means a wake-up is already pending.
+			push.SendBytes(nil, zmq.DONTWAIT)
+		}
+	}
+}

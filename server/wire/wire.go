@@ -1,0 +1,178 @@
+// Package wire defines the network protocol spoken by package server and
+// package client, so both sides (and third-party peers) share one definition.
+//
+// # Transport
+//
+// The server is a ZeroMQ ROUTER socket, each client a DEALER. Every request is
+// one multipart message; the server answers every request.
+//
+// # Python dialect
+//
+// A request whose first frame is a command is Python partd 1.3's protocol
+// (partd/zmq.py), answered exactly as Python's server answers it:
+//
+//	request                          reply message(s)
+//	syn                              ack
+//	append key value key value ...   ack
+//	get key key ...                  value value ...   then   ack
+//	delete key ...                   ack
+//	iset key value                   ack
+//	drop                             ack
+//	close                            ack (only if the server allows it)
+//
+// Tuple keys travel joined by "-|-" ([TupleSep]); the server turns each "-|-"
+// into the "/" of a partd tuple key ([FromPython]).
+//
+// A request that fails is answered with an error message [StatusErr, code,
+// message] in place of its result (or in place of the "ack" of a command that
+// has no result), always followed by the "ack" message. A Python client, which
+// reads one message before each request it sends, then raises an
+// AssertionError on its next call and is back in step on the call after it.
+//
+// # Go dialect
+//
+// A Go client announces itself by sending "syn" with the payload frame
+// [Version]. Python's server answers a bare "ack"; a server that speaks the Go
+// dialect answers "ack" followed by the frame [Version]. The Go dialect is then
+// used for every request:
+//
+//	request:  Version  id  command  payload...
+//	reply:    id  "ok"   result...
+//	          id  "err"  code  message
+//
+// id is any frame the client chooses (the Go client uses a counter) and is
+// echoed back so a client can discard stale replies. Exactly one reply message
+// answers each request; there is no separate "ack". Keys are sent as they
+// are, "/" separating tuple parts; "-|-" has no meaning. Results are: one frame
+// per key for get, one frame per key for keys, one JSON frame ([Stats]) for
+// stat, none otherwise.
+//
+// # Error codes
+//
+// Error messages carry one of the Code constants; [Error.Unwrap] maps
+// CodeInvalidKey, CodeCorrupt and CodeClosed back to partd.ErrInvalidKey,
+// partd.ErrCorrupt and partd.ErrClosed, so errors.Is works on the client.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gopartd/partd"
+)
+
+// Commands. The first seven are Python partd's; CmdKeys and CmdStat are
+// extensions of the Go dialect.
+const (
+	CmdSyn    = "syn"
+	CmdAppend = "append"
+	CmdGet    = "get"
+	CmdDelete = "delete"
+	CmdIset   = "iset"
+	CmdDrop   = "drop"
+	CmdClose  = "close"
+	CmdKeys   = "keys"
+	CmdStat   = "stat"
+)
+
+// Frames with a fixed meaning.
+const (
+	// Ack ends the answer to every Python-dialect request.
+	Ack = "ack"
+	// Version starts every Go-dialect request and is the payload of the
+	// Go client's "syn".
+	Version = "partd/1"
+	// StatusOK is the second frame of a successful Go-dialect reply.
+	StatusOK = "ok"
+	// StatusErr starts a Python-dialect error message and is the second
+	// frame of a Go-dialect error reply.
+	StatusErr = "err"
+	// TupleSep joins the parts of a tuple key in the Python dialect.
+	TupleSep = "-|-"
+)
+
+// Error codes carried by error replies.
+const (
+	CodeInvalidKey = "invalid-key" // partd.ErrInvalidKey
+	CodeCorrupt    = "corrupt"     // partd.ErrCorrupt
+	CodeClosed     = "closed"      // partd.ErrClosed: the store or the server is closed
+	CodeBadRequest = "bad-request" // malformed request: unknown command, wrong number of frames
+	CodeTooLarge   = "too-large"   // request over the server's message size cap
+	CodeForbidden  = "forbidden"   // e.g. a remote close the server does not allow
+	CodeBusy       = "busy"        // too many requests pipelined by one peer
+	CodeInternal   = "internal"    // any other store error
+)
+
+// Error is an error reply received from a server.
+type Error struct {
+	Code    string // one of the Code constants, or a code unknown to this version
+	Message string // the server's description
+}
+
+// Error returns the code and the server's message.
+func (e *Error) Error() string {
+	return fmt.Sprintf("partd: server error (%s): %s", e.Code, e.Message)
+}
+
+// Unwrap returns the partd sentinel error matching e.Code, if any, so that
+// errors.Is(err, partd.ErrInvalidKey) works on a remote error.
+func (e *Error) Unwrap() error {
+	switch e.Code {
+	case CodeInvalidKey:
+		return partd.ErrInvalidKey
+	case CodeCorrupt:
+		return partd.ErrCorrupt
+	case CodeClosed:
+		return partd.ErrClosed
+	}
+	return nil
+}
+
+// CodeOf returns the error code for err: the code of a wrapped *Error, the
+// code of a partd sentinel, or CodeInternal.
+func CodeOf(err error) string {
+	var we *Error
+	switch {
+	case errors.As(err, &we):
+		return we.Code
+	case errors.Is(err, partd.ErrInvalidKey):
+		return CodeInvalidKey
+	case errors.Is(err, partd.ErrCorrupt):
+		return CodeCorrupt
+	case errors.Is(err, partd.ErrClosed):
+		return CodeClosed
+	}
+	return CodeInternal
+}
+
+// FromPython turns a Python-dialect key into a partd key: "a-|-b" is "a/b".
+func FromPython(key string) string {
+	if !strings.Contains(key, TupleSep) {
+		return key
+	}
+	return strings.ReplaceAll(key, TupleSep, "/")
+}
+
+// ToPython turns a partd key into a Python-dialect key: "a/b" is "a-|-b",
+// which Python partd's server reads as the tuple key ("a", "b").
+func ToPython(key string) string {
+	if !strings.Contains(key, "/") {
+		return key
+	}
+	return strings.ReplaceAll(key, "/", TupleSep)
+}
+
+// Stats is the JSON result of the stat command.
+type Stats struct {
+	Version       string            `json:"version"`        // protocol version, Version
+	UptimeSeconds float64           `json:"uptime_seconds"` // since the server was created
+	Requests      map[string]uint64 `json:"requests"`       // requests answered, by command ("other" for unknown ones)
+	Errors        uint64            `json:"errors"`         // error replies sent
+	BytesIn       uint64            `json:"bytes_in"`       // request payload bytes received
+	BytesOut      uint64            `json:"bytes_out"`      // reply payload bytes sent
+	InFlight      int64             `json:"in_flight"`      // requests being worked on when the stat was taken
+	Workers       int               `json:"workers"`        // store worker goroutines
+	Store         string            `json:"store"`          // the store's Go type
+	StoreBytes    int64             `json:"store_bytes"`    // bytes the store holds, or -1 if it cannot tell
+}
