@@ -177,3 +177,24 @@ func TestBadLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestConformanceFile(t *testing.T) {
+	for _, l := range layers[:3] {
+		t.Run(l.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) partd.Store {
+				f, err := partd.NewFile(t.TempDir())
+				check(t, err)
+				return l.wrap(f)
+			})
+		})
+	}
+}
+
+// Layers nest with the write policies in either order.
+func TestConformanceBuffer(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) partd.Store {
+		f, err := partd.NewFile(t.TempDir())
+		check(t, err)
+		return partd.NewBuffer(partd.NewDict(), compress.Zstd(f), 1<<10)
+	})
+}
