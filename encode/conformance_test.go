@@ -484,3 +484,5 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
