@@ -124,6 +124,9 @@ var (
 // Decode decodes one msgpack array. Anything else (trailing bytes, another
 // type, a pickle) is an error.
 func (MsgpackCodec[E]) Decode(data []byte) ([]E, error) {
+	if err := checkMsgpack(data); err != nil {
+		return nil, err
+	}
 	st := decPool.Get().(*decState)
 	defer func() {
 		st.r.Reset(nil)

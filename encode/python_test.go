@@ -93,6 +93,7 @@ func typed[E any](v []any) []E {
 }
 
 func TestPythonWritesMsgpackGoReads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runPython(t, "msgpack-write", dir)
 	m := Msgpack[any](openFile(t, dir))
@@ -139,6 +140,7 @@ func trunc(v []any) []any {
 }
 
 func TestGoWritesMsgpackPythonReads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := openFile(t, dir)
 	m := Msgpack[any](f)
@@ -194,6 +196,7 @@ func checkNumeric[N Number](t *testing.T, f partd.Store, key string) {
 }
 
 func TestPythonWritesNumpyGoReads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runPython(t, "numpy-write", dir)
 	f := openFile(t, dir)
@@ -230,6 +233,7 @@ func appendNumeric[N Number](t *testing.T, f partd.Store, key string) {
 }
 
 func TestGoWritesNumpyPythonReads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := openFile(t, dir)
 	appendNumeric[int8](t, f, "i1")
@@ -248,6 +252,7 @@ func TestGoWritesNumpyPythonReads(t *testing.T) {
 }
 
 func TestGoWritesColumnsPythonReads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := NewColumns(openFile(t, dir))
 	const n = 500
