@@ -102,6 +102,9 @@ func objType[E string | []byte](name string) colType {
 		length: func(v any) int { return len(v.([]E)) },
 		encode: func(v any) ([]byte, error) {
 			// One frame of one msgpack list, as partd.Numpy's serialize.
+			if len(v.([]E)) == 0 {
+				return nil, nil
+			}
 			b, err := MsgpackCodec[E]{}.AppendEncode(make([]byte, frame.HeaderLen), v.([]E))
 			if err != nil {
 				return nil, err

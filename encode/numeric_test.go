@@ -115,3 +115,8 @@ func TestNumericUnaligned(t *testing.T) {
 		t.Fatal("unaligned decode aliases its input")
 	}
 }
+
+// unsafe_bytes returns the memory of *p.
+func unsafe_bytes[N Number](p *N) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+}
