@@ -415,6 +415,7 @@ var stores = []struct {
 	open func(t *testing.T) partd.Store
 }{
 	{"Dict", func(t *testing.T) partd.Store { return partd.NewDict() }},
+	{"Buffer", func(t *testing.T) partd.Store { return partd.NewBuffer(partd.NewDict(), partd.NewDict(), 256) }},
 	{"File", func(t *testing.T) partd.Store {
 		f, err := partd.NewFile(t.TempDir())
 		must(t, err)

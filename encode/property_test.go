@@ -130,7 +130,9 @@ func roundTrip[E any](t *testing.T, r *rand.Rand, st Store[[]E], gen func() E, e
 	}
 }
 
-func deepEq[E any](a, b []E) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
+func deepEq[E any](a, b []E) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
 
 func TestRoundTripMsgpack(t *testing.T) {
 	r := newRand(t)

@@ -28,7 +28,6 @@ func checkMsgpack(data []byte) error {
 		}
 		c := data[off]
 		off++
-		rest := uint64(len(data) - off)
 		var skip, items uint64 // bytes to skip, items of a new container
 		container := false
 		switch {
@@ -91,7 +90,7 @@ func checkMsgpack(data []byte) error {
 			}
 			off, items, container = off+w, 2*n, true
 		}
-		rest = uint64(len(data) - off)
+		rest := uint64(len(data) - off)
 		if skip > rest {
 			return fmt.Errorf("msgpack: value at byte %d claims %d bytes, %d remain", off, skip, rest)
 		}
