@@ -221,7 +221,9 @@ func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 		want += int64(n)
 		stored += int64(len(f))
 	}
-	out := make([]byte, 0, min(want, 64*stored+1<<20))
+	// The slack is what a codec may want past the end (zstdSlack), so the
+	// last frame does not reallocate the result.
+	out := make([]byte, 0, min(want, 64*stored+1<<20)+64)
 	for i, f := range frames {
 		var err error
 		if out, err = l.c.decode(out, f, l.maxValue); err != nil {
