@@ -388,7 +388,8 @@ func (f *File) Get(keys ...string) ([][]byte, error) {
 
 // readKey returns a key's bytes, nil for a key that holds none.
 func (f *File) readKey(key string) ([]byte, error) {
-	h, err := f.root.Open(keypath.Encode(key))
+	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
+	h, err := f.root.OpenFile(keypath.Encode(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil
@@ -400,8 +401,11 @@ func (f *File) readKey(key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
+	switch {
+	case st.IsDir():
 		return nil, nil // a directory holding tuple keys under this one
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", st.Mode().Type())
 	}
 	size := st.Size()
 	if size == 0 {

@@ -1,7 +1,16 @@
 package partd_test
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/storetest"
@@ -24,5 +33,177 @@ func TestFileNoCacheConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return f
+	})
+}
+
+func TestFileDropAndCloseOwnOnlyTheirFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{".gitignore": "user", ".hidden/notes": "user", "%%not-an-escape": "user"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Append(map[string][]byte{"a": []byte("1"), "t/u/v": []byte("2"), "odd key!": []byte("3")}); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := f.Keys()
+	if !slices.Equal(keys, []string{"a", "odd key!", "t/u/v"}) {
+		t.Fatalf("Keys() = %q: user files must not show up as keys", keys)
+	}
+	if err := f.Drop(); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			left = append(left, rel)
+		}
+		return nil
+	})
+	slices.Sort(left)
+	if want := []string{"%%not-an-escape", ".gitignore", ".hidden", ".hidden/notes", ".lock"}; !slices.Equal(left, want) {
+		t.Fatalf("after Drop the directory holds %q, want %q", left, want)
+	}
+	if err := f.Append(map[string][]byte{"a": []byte("again")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "a")); err != nil || string(b) != "again" {
+		t.Fatalf("Close of a given directory lost data: %q %v", b, err)
+	}
+
+	tmp, err := partd.NewFile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tmp.Append(map[string][]byte{"x": []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tmp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp.Dir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("NewFile(\"\") directory still there after Close: %v", err)
+	}
+}
+
+func TestFileLockFileCannotBeClobbered(t *testing.T) {
+	dir := t.TempDir()
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Append(map[string][]byte{".lock": []byte("key, not lock"), ".tmp-0000000000000000": []byte("key")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Set(".lock", []byte("set")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ".lock")); bytes.Contains(b, []byte("set")) || bytes.Contains(b, []byte("key")) {
+		t.Fatalf("a key reached the lock file: %q", b)
+	}
+	got, _ := f.Get(".lock", ".tmp-0000000000000000")
+	if string(got[0]) != "set" || string(got[1]) != "key" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestFileReadErrorsAreErrors(t *testing.T) {
+	dir := t.TempDir()
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// A key file that is a symlink out of the store: refused, never read.
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.Get("escape"); err == nil {
+		t.Fatalf("Get through a symlink out of the store returned %q, want an error", v)
+	}
+	// A key file that is a FIFO: an error, not a hang and not an empty value.
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := f.Get("fifo"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Get of a FIFO key returned no error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get of a FIFO key hangs")
+	}
+	if err := f.Append(map[string][]byte{"escape": []byte("x")}); err == nil {
+		t.Fatal("Append through a symlink out of the store succeeded")
+	}
+	if b, _ := os.ReadFile("/etc/hostname"); bytes.HasSuffix(b, []byte("x")) {
+		t.Fatal("a write escaped the store")
+	}
+}
+
+func TestFileOverlongKeyIsInvalid(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	long := strings.Repeat("é", 200) // 400 bytes: too long for one file name
+	if err := f.Append(map[string][]byte{long: []byte("x")}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("over-long key: err = %v, want ErrInvalidKey", err)
+	}
+	deep := strings.Repeat("!/", 1500) + "x" // 3001 bytes, but its escaped path is too long
+	if err := f.Append(map[string][]byte{deep: []byte("x")}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("over-long path: err = %v, want ErrInvalidKey", err)
+	}
+}
+
+// FuzzFileKeys appends under fuzzed keys and checks that nothing is written
+// outside the store's directory and that Keys returns exactly the key.
+func FuzzFileKeys(f *testing.F) {
+	for _, s := range []string{"a", "../x", "q/../../etc/hostname", ".lock", "a!", "%41", "a/b", "-|-", " ", "日本"} {
+		f.Add(s)
+	}
+	parent := f.TempDir()
+	f.Fuzz(func(t *testing.T, key string) {
+		dir, err := os.MkdirTemp(parent, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		s, err := partd.NewFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		err = s.Append(map[string][]byte{key: []byte("v")})
+		if err != nil {
+			if !errors.Is(err, partd.ErrInvalidKey) {
+				t.Fatalf("key %q: %v", key, err)
+			}
+			return
+		}
+		entries, _ := os.ReadDir(parent)
+		if len(entries) != 1 {
+			t.Fatalf("key %q wrote outside the store: %d entries beside it", key, len(entries))
+		}
+		keys, err := s.Keys()
+		if err != nil || len(keys) != 1 || keys[0] != key {
+			t.Fatalf("Keys() = %q, %v; want [%q]", keys, err, key)
+		}
 	})
 }

@@ -1,0 +1,356 @@
+package partd_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopartd/partd"
+)
+
+// The tests in this file start real OS processes: the test binary re-executed
+// with PARTD_HELPER naming a role, all opening one File directory.
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv("PARTD_HELPER"); role != "" {
+		if err := runHelper(role, os.Args[len(os.Args)-3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), "PARTD_HELPER="+role)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// rec is a fixed-size record: writer w's n-th append to a key.
+func rec(w, n int) []byte { return fmt.Appendf(nil, "<w%02d:%06d>", w, n) }
+
+const recLen = 12
+
+// parseRecs splits v into records and fails on a torn one.
+func parseRecs(t *testing.T, key string, v []byte) [][2]int {
+	t.Helper()
+	if len(v)%recLen != 0 {
+		t.Fatalf("%s: %d bytes is not whole records (torn)", key, len(v))
+	}
+	var out [][2]int
+	for off := 0; off < len(v); off += recLen {
+		var w, n int
+		if _, err := fmt.Sscanf(string(v[off:off+recLen]), "<w%02d:%06d>", &w, &n); err != nil {
+			t.Fatalf("%s: bad record %q at %d", key, v[off:off+recLen], off)
+		}
+		out = append(out, [2]int{w, n})
+	}
+	return out
+}
+
+const (
+	procWriters = 4
+	procRecords = 10_000
+	procTail    = 100
+	mutatorID   = 99
+)
+
+func sharedKeys() []string { return []string{"shared/a", "shared/b", "shared/c"} }
+func ctlKeys() []string    { return []string{"ctl/del", "ctl/set"} }
+
+func runHelper(role string, args []string) error {
+	dir, arg, signal := args[0], args[1], args[2]
+	s, err := partd.NewFile(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	waitFor := func(name string) {
+		for {
+			if _, err := os.Stat(name); err == nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	switch role {
+	case "writer":
+		w, _ := strconv.Atoi(arg)
+		for n := range procRecords {
+			batch := map[string][]byte{fmt.Sprintf("private/%d", w): rec(w, n)}
+			for j, k := range sharedKeys() {
+				if (n+j)%2 == w%2 {
+					batch[k] = rec(w, n)
+				}
+			}
+			if n%3 == 0 {
+				for _, k := range ctlKeys() {
+					batch[k] = rec(w, n)
+				}
+			}
+			if err := s.Append(batch); err != nil {
+				return err
+			}
+		}
+		waitFor(signal) // the mutator is done: append a tail after its last change
+		for n := procRecords; n < procRecords+procTail; n++ {
+			batch := map[string][]byte{}
+			for _, k := range ctlKeys() {
+				batch[k] = rec(w, n)
+			}
+			if err := s.Append(batch); err != nil {
+				return err
+			}
+		}
+	case "mutator":
+		for i := range 300 {
+			if err := s.Delete("ctl/del"); err != nil {
+				return err
+			}
+			if err := s.Set("ctl/set", rec(mutatorID, i)); err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := s.Set("ctl/set", rec(mutatorID, 999_999)); err != nil {
+			return err
+		}
+		if err := s.Delete("ctl/del"); err != nil {
+			return err
+		}
+		return os.WriteFile(signal, nil, 0o644)
+	case "appender": // appends until told the store was dropped, then a tail
+		for n := 0; ; n++ {
+			if _, err := os.Stat(signal); err == nil {
+				for m := n; m < n+procTail; m++ {
+					if err := s.Append(map[string][]byte{"k": rec(1, m)}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if err := s.Append(map[string][]byte{"k": rec(1, n)}); err != nil {
+				return err
+			}
+			if n == 500 {
+				os.WriteFile(arg, nil, 0o644) // tell the test appends are flowing
+			}
+		}
+	case "crasher": // appends 64 KiB values, printing each seq once Append returned
+		out := bufio.NewWriter(os.Stdout)
+		for n := 0; ; n++ {
+			v := bytes.Repeat(rec(0, n), 64<<10/recLen)
+			if err := s.Append(map[string][]byte{"big": v, "small": rec(0, n)}); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, n)
+			out.Flush()
+		}
+	}
+	return nil
+}
+
+func TestManyProcessesOneDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	done := filepath.Join(t.TempDir(), "mutator-done")
+	var cmds []*exec.Cmd
+	for w := range procWriters {
+		cmds = append(cmds, startHelper(t, "writer", dir, strconv.Itoa(w), done))
+	}
+	cmds = append(cmds, startHelper(t, "mutator", dir, "-", done))
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v: %v", c.Args, err)
+		}
+	}
+	s, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Keys nobody deleted: every record exactly once, each writer in order.
+	for w := range procWriters {
+		k := fmt.Sprintf("private/%d", w)
+		v, _ := s.Get(k)
+		recs := parseRecs(t, k, v[0])
+		if len(recs) != procRecords {
+			t.Fatalf("%s holds %d records, want %d", k, len(recs), procRecords)
+		}
+		for n, r := range recs {
+			if r != [2]int{w, n} {
+				t.Fatalf("%s record %d is %v", k, n, r)
+			}
+		}
+	}
+	for j, k := range sharedKeys() {
+		v, _ := s.Get(k)
+		next := map[int]int{}
+		for _, r := range parseRecs(t, k, v[0]) {
+			if r[1] < next[r[0]] || (r[1]+j)%2 != r[0]%2 {
+				t.Fatalf("%s: record %v out of order, duplicated or foreign", k, r)
+			}
+			next[r[0]] = r[1] + 1
+		}
+		for w := range procWriters {
+			count := 0
+			for n := range procRecords {
+				if (n+j)%2 == w%2 {
+					count++
+				}
+			}
+			got := 0
+			for _, r := range parseRecs(t, k, v[0]) {
+				if r[0] == w {
+					got++
+				}
+			}
+			if got != count {
+				t.Fatalf("%s holds %d records of writer %d, want %d", k, got, w, count)
+			}
+		}
+	}
+	// Keys the mutator changed: its last Set comes first, and after its last
+	// change every writer's appends are all there, in order, through the tail:
+	// no writer kept appending to a file that another process had unlinked.
+	for _, k := range ctlKeys() {
+		v, _ := s.Get(k)
+		recs := parseRecs(t, k, v[0])
+		if k == "ctl/set" {
+			if len(recs) == 0 || recs[0] != [2]int{mutatorID, 999_999} {
+				t.Fatalf("%s does not start with the mutator's last Set: %v", k, recs[:min(len(recs), 3)])
+			}
+			recs = recs[1:]
+		}
+		last := map[int]int{}
+		for _, r := range recs {
+			if prev, ok := last[r[0]]; ok && r[1] != prev+3 && !(prev >= procRecords-1 && r[1] == max(prev+1, procRecords)) {
+				t.Fatalf("%s: writer %d jumps from %d to %d (appends lost)", k, r[0], prev, r[1])
+			}
+			last[r[0]] = r[1]
+		}
+		for w := range procWriters {
+			if last[w] != procRecords+procTail-1 {
+				t.Fatalf("%s: writer %d's last record is %d, want %d", k, w, last[w], procRecords+procTail-1)
+			}
+		}
+	}
+}
+
+func TestDropSeenByAnotherProcess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	flowing := filepath.Join(t.TempDir(), "flowing")
+	dropped := filepath.Join(t.TempDir(), "dropped")
+	cmd := startHelper(t, "appender", dir, flowing, dropped)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for {
+		if _, err := os.Stat(flowing); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Drop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dropped, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Get("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := parseRecs(t, "k", v[0])
+	if len(recs) < procTail {
+		t.Fatalf("after Drop the other process's %d later appends left %d records: its handle outlived the Drop", procTail, len(recs))
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i][1] != recs[i-1][1]+1 {
+			t.Fatalf("records after Drop not contiguous: %v then %v", recs[i-1], recs[i])
+		}
+	}
+}
+
+func TestCrashMidAppendKeepsReturnedAppends(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	cmd := startHelper(t, "crasher", dir, "-", "-")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	acked := -1
+	for sc.Scan() {
+		acked, _ = strconv.Atoi(sc.Text())
+		if acked == 200 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() { // appends acknowledged before the kill landed
+		if n, err := strconv.Atoi(sc.Text()); err == nil {
+			acked = n
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("crasher ended with %v, want SIGKILL", err)
+	}
+	s, err := partd.NewFile(dir) // the lock died with the process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.Get("small", "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := parseRecs(t, "small", v[0][:len(v[0])/recLen*recLen])
+	if len(small) < acked+1 {
+		t.Fatalf("small holds %d records, but %d appends returned before the kill", len(small), acked+1)
+	}
+	for n := 0; n <= acked; n++ {
+		if small[n] != [2]int{0, n} {
+			t.Fatalf("small record %d is %v", n, small[n])
+		}
+		want := bytes.Repeat(rec(0, n), 64<<10/recLen)
+		off := n * len(want)
+		if len(v[1]) < off+len(want) || !bytes.Equal(v[1][off:off+len(want)], want) {
+			t.Fatalf("big: value %d of the returned appends is not intact", n)
+		}
+	}
+	if err := s.Append(map[string][]byte{"after": []byte("crash")}); err != nil {
+		t.Fatalf("store unusable after a crash: %v", err)
+	}
+}
