@@ -135,6 +135,13 @@ func (e *Encoded[T]) Append(data map[string]T) error {
 		}
 	}
 	framed, err := encodeBatch(data, e.encodeFrame)
+	// Stores do not retain the values they are given, so the encoded
+	// buffers go back to the pool once the inner Append returns.
+	defer func() {
+		for _, b := range framed {
+			putBuf(b)
+		}
+	}()
 	if err != nil {
 		return err
 	}
@@ -147,6 +154,26 @@ func (e *Encoded[T]) Append(data map[string]T) error {
 	return nil
 }
 
+// bufPool holds encoding buffers; maxPooledBuf bounds what it keeps.
+var bufPool sync.Pool
+
+const maxPooledBuf = 4 << 20
+
+func getBuf() []byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, 4096)
+}
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
 // parallelMin is the smallest batch that Append encodes on more than one
 // goroutine; BenchmarkEncodeBatch measured the crossover.
 const parallelMin = 16
@@ -154,16 +181,23 @@ const parallelMin = 16
 // encodeBatch encodes every value of data with enc, in parallel when the
 // batch is large. Empty encodings are left out of the result.
 func encodeBatch[T any](data map[string]T, enc func([]byte, T) ([]byte, error)) (map[string][]byte, error) {
+	return encodeBatchOn(data, enc, min(runtime.GOMAXPROCS(0), len(data)/(parallelMin/2)))
+}
+
+// encodeBatchOn is encodeBatch on the given number of goroutines.
+func encodeBatchOn[T any](data map[string]T, enc func([]byte, T) ([]byte, error), workers int) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(data))
-	workers := min(runtime.GOMAXPROCS(0), len(data)/(parallelMin/2))
 	if workers <= 1 {
 		for k, v := range data {
-			b, err := enc(nil, v)
+			b, err := enc(getBuf(), v)
 			if err != nil {
-				return nil, fmt.Errorf("encode: append %q: %w", k, err)
+				putBuf(b)
+				return out, fmt.Errorf("encode: append %q: %w", k, err)
 			}
 			if len(b) > 0 {
 				out[k] = b
+			} else {
+				putBuf(b)
 			}
 		}
 		return out, nil
@@ -187,26 +221,25 @@ func encodeBatch[T any](data map[string]T, enc func([]byte, T) ([]byte, error)) 
 				if i >= len(keys) {
 					return
 				}
-				b, err := enc(nil, data[keys[i]])
+				b, err := enc(getBuf(), data[keys[i]])
+				enced[i] = b
 				if err != nil {
 					errOnce.Do(func() { first = fmt.Errorf("encode: append %q: %w", keys[i], err) })
 					failed.Store(true)
 					return
 				}
-				enced[i] = b
 			}
 		})
 	}
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
 	for i, k := range keys {
 		if len(enced[i]) > 0 {
 			out[k] = enced[i]
+		} else if enced[i] != nil {
+			putBuf(enced[i])
 		}
 	}
-	return out, nil
+	return out, first
 }
 
 // Get returns each key's values, decoded and joined; an unknown key yields
