@@ -1,7 +1,10 @@
 package encode
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -271,5 +274,35 @@ func BenchmarkDictAppendBaseline(b *testing.B) {
 		if err := d.Append(batch); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPythonBaseline runs testdata/bench.py, Python partd's
+// partd.Python and partd.Numpy over partd.Dict on the sizes of the
+// benchmarks above, and reports the MB/s Python measured (without
+// interpreter start-up), to compare with BenchmarkMsgpackAppend,
+// BenchmarkMsgpackGet, BenchmarkNumericAppend and BenchmarkNumericGet in the
+// same run.
+func BenchmarkPythonBaseline(b *testing.B) {
+	var sum map[string]float64
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(python, "testdata/bench.py", "1")
+		out, err := cmd.Output() // stderr: partd's Numpy.__del__ complains about Dict
+		if err != nil {
+			b.Fatalf("%v: %v", cmd, err)
+		}
+		var res map[string]float64
+		if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil {
+			b.Fatalf("%s: %v", out, err)
+		}
+		if sum == nil {
+			sum = map[string]float64{}
+		}
+		for k, v := range res {
+			sum[k] += v
+		}
+	}
+	for _, k := range []string{"msgpack_append", "msgpack_get", "numpy_append", "numpy_get"} {
+		b.ReportMetric(sum[k]/float64(b.N), k+"-MB/s")
 	}
 }
