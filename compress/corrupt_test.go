@@ -61,7 +61,7 @@ func TestZLibDetectsMostBitFlips(t *testing.T) {
 }
 
 func TestTornTail(t *testing.T) {
-	for _, l := range layers {
+	for _, l := range levels {
 		t.Run(l.name, func(t *testing.T) {
 			inner := partd.NewDict()
 			s := l.wrap(inner)

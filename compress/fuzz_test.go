@@ -114,9 +114,10 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 					t.Errorf("Get of a 64 MiB value with a 1 MiB limit: err = %v, want ErrCorrupt", err)
 				}
 			})
-			stored := len(get1(t, inner, "bomb"))
-			if n > 3*limit+uint64(4*stored) {
-				t.Fatalf("refusing a %d-byte bomb stored in %d bytes allocated %d bytes", len(bomb), stored, n)
+			// Some MiB for the reader and the output it grows up to the
+			// limit, nothing like the bomb's 64.
+			if n > 8*limit {
+				t.Fatalf("refusing a %d-byte bomb allocated %d bytes", len(bomb), n)
 			}
 		})
 	}
