@@ -47,6 +47,16 @@
 // [partd.ErrInvalidKey], a closed layer [partd.ErrClosed]. No input makes
 // these layers panic.
 //
+// # Untrusted bytes
+//
+// Stored bytes may come from another process or another language, so
+// decoding trusts no length. Msgpack frames are walked once, without
+// allocating, before they are decoded: every array, map, string and binary
+// length must be backed by bytes that are really there and nesting may not
+// pass 1024 levels, so a hostile header claiming four billion elements
+// costs nothing. Fuzz targets (go test -fuzz) cover frames, msgpack,
+// numeric and columns decoding.
+//
 // # Close
 //
 // Every layer owns the store it wraps: Close closes the inner store too (as

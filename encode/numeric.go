@@ -189,7 +189,9 @@ func (a *Array[N]) Append(data map[string][]N) error {
 }
 
 // Get returns each key's numbers; an unknown key yields nil. The slices
-// belong to the caller.
+// belong to the caller. On little-endian hosts they are the inner store's
+// Get results (which the store hands over to its caller) viewed as []N, not
+// copies; a result that is not aligned for N is copied.
 func (a *Array[N]) Get(keys ...string) ([][]N, error) {
 	if a.closed.Load() {
 		return nil, fmt.Errorf("encode: get: %w", partd.ErrClosed)

@@ -116,7 +116,7 @@ func TestNumericUnaligned(t *testing.T) {
 	}
 }
 
-// unsafe_bytes returns the memory of *p.
-func unsafe_bytes[N Number](p *N) []byte {
+// rawBytes returns the memory of *p.
+func rawBytes[N Number](p *N) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
 }

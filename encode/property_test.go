@@ -152,7 +152,7 @@ func numEq[N Number](a, b []N) bool { return bytes.Equal(numBytes(a), numBytes(b
 func randNum[N Number](r *rand.Rand) func() N {
 	return func() N {
 		var n N
-		b := unsafe_bytes(&n)
+		b := rawBytes(&n)
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
