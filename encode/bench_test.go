@@ -108,12 +108,47 @@ func BenchmarkEncodeBatch(b *testing.B) {
 					b.SetBytes(encodedSize(batch))
 					b.ReportAllocs()
 					for b.Loop() {
-						if _, err := encodeBatchOn(batch, enc, workers); err != nil {
+						out, err := encodeBatchOn(batch, enc, workers)
+						if err != nil {
 							b.Fatal(err)
+						}
+						for _, v := range out {
+							putBuf(v)
 						}
 					}
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkDecodeAll measures the crossover of parallel decoding in Get.
+func BenchmarkDecodeAll(b *testing.B) {
+	for _, keys := range []int{2, 8, 16, 100} {
+		m := Msgpack[BenchRow](partd.NewDict())
+		var size int64
+		for i := range 10 {
+			batch := make(map[string][]BenchRow, keys)
+			for k := range keys {
+				batch["key-"+strconv.Itoa(k)] = benchRows(benchRowsPerKey, i*keys+k)
+			}
+			size += encodedSize(batch)
+			if err := m.Append(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		names, _ := m.Keys()
+		raw, _ := m.Inner().Get(names...)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("keys=%d/workers=%d", keys, workers), func(b *testing.B) {
+				b.SetBytes(size)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := m.decodeAll(names, raw, workers); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

@@ -207,6 +207,27 @@ func encodeBatchOn[T any](data map[string]T, enc func([]byte, T) ([]byte, error)
 		keys = append(keys, k)
 	}
 	enced := make([][]byte, len(keys))
+	first := parallelFor(len(keys), workers, func(i int) error {
+		b, err := enc(getBuf(), data[keys[i]])
+		enced[i] = b
+		if err != nil {
+			return fmt.Errorf("encode: append %q: %w", keys[i], err)
+		}
+		return nil
+	})
+	for i, k := range keys {
+		if len(enced[i]) > 0 {
+			out[k] = enced[i]
+		} else if enced[i] != nil {
+			putBuf(enced[i])
+		}
+	}
+	return out, first
+}
+
+// parallelFor runs fn(0) … fn(n-1) on workers goroutines and returns the
+// first error; after an error, indexes not yet started are skipped.
+func parallelFor(n, workers int, fn func(i int) error) error {
 	var (
 		next    atomic.Int64
 		errOnce sync.Once
@@ -218,13 +239,11 @@ func encodeBatchOn[T any](data map[string]T, enc func([]byte, T) ([]byte, error)
 		wg.Go(func() {
 			for !failed.Load() {
 				i := int(next.Add(1) - 1)
-				if i >= len(keys) {
+				if i >= n {
 					return
 				}
-				b, err := enc(getBuf(), data[keys[i]])
-				enced[i] = b
-				if err != nil {
-					errOnce.Do(func() { first = fmt.Errorf("encode: append %q: %w", keys[i], err) })
+				if err := fn(i); err != nil {
+					errOnce.Do(func() { first = err })
 					failed.Store(true)
 					return
 				}
@@ -232,14 +251,7 @@ func encodeBatchOn[T any](data map[string]T, enc func([]byte, T) ([]byte, error)
 		})
 	}
 	wg.Wait()
-	for i, k := range keys {
-		if len(enced[i]) > 0 {
-			out[k] = enced[i]
-		} else if enced[i] != nil {
-			putBuf(enced[i])
-		}
-	}
-	return out, first
+	return first
 }
 
 // Get returns each key's values, decoded and joined; an unknown key yields
@@ -256,11 +268,27 @@ func (e *Encoded[T]) Get(keys ...string) ([]T, error) {
 	if len(raw) != len(keys) {
 		return nil, fmt.Errorf("encode: get: inner store returned %d values for %d keys: %w", len(raw), len(keys), partd.ErrCorrupt)
 	}
+	return e.decodeAll(keys, raw, min(runtime.GOMAXPROCS(0), len(keys)/(parallelMin/2)))
+}
+
+// decodeAll decodes the keys' bytes on the given number of goroutines.
+func (e *Encoded[T]) decodeAll(keys []string, raw [][]byte, workers int) ([]T, error) {
 	out := make([]T, len(keys))
-	for i, b := range raw {
-		if out[i], err = e.decodeKey(keys[i], b); err != nil {
-			return nil, err
+	if workers <= 1 {
+		for i, b := range raw {
+			var err error
+			if out[i], err = e.decodeKey(keys[i], b); err != nil {
+				return nil, err
+			}
 		}
+		return out, nil
+	}
+	err := parallelFor(len(keys), workers, func(i int) (err error) {
+		out[i], err = e.decodeKey(keys[i], raw[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
