@@ -282,8 +282,9 @@ func (c *Client) Get(keys ...string) ([][]byte, error) {
 	return vs, nil
 }
 
-// Set replaces a key's bytes (Python partd's iset; note that Python's
-// client-side iset skips keys it has set before, this Set does not).
+// Set replaces a key's bytes (Python partd's iset). Against a partd Go
+// server it always replaces; Python's server ignores an iset of a key it has
+// iset before (its iset is idempotent).
 func (c *Client) Set(key string, value []byte) error {
 	if err := c.checkKeys(key); err != nil {
 		return err
