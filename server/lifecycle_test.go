@@ -1,0 +1,217 @@
+package server_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/server"
+)
+
+func TestCurve(t *testing.T) {
+	srvPub, srvSec, err := zmq.NewCurveKeypair()
+	must(t, err)
+	okPub, okSec, err := zmq.NewCurveKeypair()
+	must(t, err)
+	badPub, badSec, err := zmq.NewCurveKeypair()
+	must(t, err)
+	s := startServer(t, partd.NewDict(), "", server.WithCurve(srvSec, okPub))
+	// A second CURVE server in the same process with a different list.
+	s2 := startServer(t, partd.NewDict(), "", server.WithCurve(srvSec, badPub))
+
+	c := dial(t, s.Addr(), client.WithCurve(srvPub, okPub, okSec))
+	must(t, c.Append(map[string][]byte{"secret": []byte("data")}))
+	if vs := mustGet(t, c, "secret"); string(vs[0]) != "data" {
+		t.Fatalf("Get over CURVE = %q", vs[0])
+	}
+	c2 := dial(t, s2.Addr(), client.WithCurve(srvPub, badPub, badSec))
+	must(t, c2.Ping())
+
+	short := client.WithTimeout(500 * time.Millisecond)
+	// A key the server does not allow, and no CURVE at all: no answer.
+	if _, err := client.Dial(s.Addr(), short, client.WithCurve(srvPub, badPub, badSec)); !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("Dial with a key that is not allowed: %v, want ErrTimeout", err)
+	}
+	if _, err := client.Dial(s.Addr(), short); !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("Dial without CURVE: %v, want ErrTimeout", err)
+	}
+	// A raw peer without CURVE gets nothing either.
+	p := newRawPeer(t, s.Addr())
+	p.send("get", "secret")
+	if got := p.recv(300 * time.Millisecond); got != nil {
+		t.Fatalf("peer without CURVE got %s", short2(got))
+	}
+	// The allowed client still works.
+	must(t, c.Ping())
+
+	for _, bad := range []server.Option{server.WithCurve("short", okPub), server.WithCurve(srvSec), server.WithCurve(srvSec, "nope")} {
+		if _, err := server.New(partd.NewDict(), "", bad); err == nil {
+			t.Error("bad CURVE option accepted")
+		}
+	}
+}
+
+func short2(msg []string) string { return short(msg) }
+
+func TestRemoteClose(t *testing.T) {
+	store := partd.NewDict()
+	s, err := server.New(store, "", server.WithRemoteClose(true), server.WithLogger(quiet))
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	c := dial(t, s.Addr())
+	must(t, c.Append(map[string][]byte{"a": []byte("1")}))
+	must(t, c.CloseServer())
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after a remote close")
+	}
+	if _, err := store.Get("a"); !errors.Is(err, partd.ErrClosed) {
+		t.Fatalf("store after remote close: %v, want ErrClosed", err)
+	}
+	must(t, s.Close())
+	if err := s.Serve(); !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("Serve again: %v", err)
+	}
+}
+
+// TestGracefulShutdown: Close while clients append; every append that
+// returned nil is in the store after shutdown, which flushed the Buffer to
+// its File and closed it.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	file, err := partd.NewFile(dir)
+	must(t, err)
+	buf := partd.NewBuffer(partd.NewDict(), file, 1<<30)
+	s, err := server.New(buf, "", server.WithLogger(quiet), server.WithWorkers(2))
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	c, err := client.Dial(s.Addr(), client.WithTimeout(time.Second))
+	must(t, err)
+	defer c.Close()
+
+	var wg sync.WaitGroup
+	acked := make([]int, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				err := c.Append(map[string][]byte{fmt.Sprintf("g/%d", g): fmt.Appendf(nil, "%05d", i)})
+				if err != nil {
+					if !errors.Is(err, partd.ErrClosed) && !errors.Is(err, client.ErrTimeout) {
+						t.Errorf("append during shutdown: %v", err)
+					}
+					return
+				}
+				acked[g] = i + 1
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	must(t, s.Close())
+	must(t, <-done)
+	wg.Wait()
+
+	// The data is on disk: a new File over the directory sees it.
+	f2, err := partd.NewFile(dir)
+	must(t, err)
+	defer f2.Close()
+	total := 0
+	for g := range 8 {
+		vs, err := f2.Get(fmt.Sprintf("g/%d", g))
+		must(t, err)
+		var want bytes.Buffer
+		for i := range acked[g] {
+			fmt.Fprintf(&want, "%05d", i)
+		}
+		// Every acked append is there, in order; at most one more (applied
+		// but its answer lost to the shutdown) may follow.
+		if !bytes.HasPrefix(vs[0], want.Bytes()) || len(vs[0]) > want.Len()+5 {
+			t.Fatalf("g/%d holds %d bytes, %d appends were acknowledged", g, len(vs[0]), acked[g])
+		}
+		total += acked[g]
+	}
+	if total == 0 {
+		t.Fatal("no append was acknowledged before Close")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := startServer(t, partd.NewDict(), "", server.WithMetrics(reg))
+	c := dial(t, s.Addr())
+	for range 5 {
+		must(t, c.Append(map[string][]byte{"k": make([]byte, 100)}))
+	}
+	c.Get("k")
+	c.Get("..")
+	p := newRawPeer(t, s.Addr())
+	p.send("bogus")
+	p.expectPyError("bad-request")
+
+	if n := metricValue(t, reg, "partd_server_requests_total", "command", "append"); n != 5 {
+		t.Errorf("append requests = %v", n)
+	}
+	if n := metricValue(t, reg, "partd_server_errors_total", "code", "invalid-key"); n != 1 {
+		t.Errorf("invalid-key errors = %v", n)
+	}
+	if n := metricValue(t, reg, "partd_server_errors_total", "command", "other"); n != 1 {
+		t.Errorf("unknown-command errors = %v", n)
+	}
+	if n := metricValue(t, reg, "partd_server_store_bytes", "", ""); n != 500 {
+		t.Errorf("store bytes = %v", n)
+	}
+	mfs, err := reg.Gather()
+	must(t, err)
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	for _, want := range []string{"partd_server_received_bytes_total", "partd_server_sent_bytes_total",
+		"partd_server_request_duration_seconds", "partd_server_requests_in_flight"} {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("metric %s missing from %q", want, names)
+		}
+	}
+	// A second server on the same registry is refused while the first runs.
+	if _, err := server.New(partd.NewDict(), "", server.WithMetrics(reg)); err == nil {
+		t.Error("duplicate metrics registration accepted")
+	}
+}
+
+// metricValue returns the value of the counter or gauge named name whose
+// label has the value (any, if label is "").
+func metricValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	must(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					match = true
+				}
+			}
+			if match {
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no metric %s{%s=%q}", name, label, value)
+	return 0
+}
