@@ -381,6 +381,18 @@ func (c *Columns) Append(data map[string]Table) error {
 			return fmt.Errorf("encode: append %q: %w: %s", k, ErrSchema, why)
 		}
 	}
+	if len(keys) > 1 {
+		writes := make(map[string]bool)
+		for _, k := range keys {
+			writes[schemaKey(k)] = true
+			for _, col := range data[k].Columns {
+				writes[k+"/"+col.Name], writes[k+"/"+col.Name+DtypeSuffix] = true, true
+			}
+		}
+		if err := checkWrites("append", writes); err != nil {
+			return err
+		}
+	}
 	batch := make(map[string][]byte)
 	for _, k := range keys {
 		for _, col := range data[k].Columns {
@@ -392,15 +404,30 @@ func (c *Columns) Append(data map[string]Table) error {
 			batch[k+"/"+col.Name] = b
 		}
 	}
+	// New tables get their dtypes and schema first; if the batch then fails
+	// (a key conflicts with a stored one), they are removed again.
+	var created []string
+	rollback := func(err error) error {
+		if len(created) > 0 {
+			if derr := c.inner.Delete(created...); derr != nil {
+				return errors.Join(err, fmt.Errorf("encode: append: removing the schemas it set: %w", derr))
+			}
+		}
+		return err
+	}
 	for i, k := range keys {
 		if stored[i] == nil {
+			created = append(created, schemaKey(k))
+			for _, f := range schemas[k] {
+				created = append(created, k+"/"+f.Name+DtypeSuffix)
+			}
 			if err := c.createTable(k, schemas[k]); err != nil {
-				return fmt.Errorf("encode: append %q: %w", k, err)
+				return rollback(fmt.Errorf("encode: append %q: %w", k, err))
 			}
 		}
 	}
 	if err := c.inner.Append(batch); err != nil {
-		return fmt.Errorf("encode: append: %w", err)
+		return rollback(fmt.Errorf("encode: append: %w", err))
 	}
 	return nil
 }
@@ -524,17 +551,27 @@ func (c *Columns) Set(key string, t Table) error {
 	if err != nil && !isCorrupt(err) {
 		return err
 	}
+	// A new table that cannot be written whole (a column key conflicts with
+	// a stored key) is removed again.
+	fail := func(err error) error {
+		if old == nil || old[0] == nil {
+			if derr := c.Delete(key); derr != nil {
+				return errors.Join(err, derr)
+			}
+		}
+		return err
+	}
 	if err := c.createTable(key, fields); err != nil {
-		return fmt.Errorf("encode: set %q: %w", key, err)
+		return fail(fmt.Errorf("encode: set %q: %w", key, err))
 	}
 	for _, col := range t.Columns {
 		ct, _ := typeOfData(col.Data)
 		b, err := ct.encode(col.Data)
 		if err != nil {
-			return fmt.Errorf("encode: set %q, column %q: %w", key, col.Name, err)
+			return fail(fmt.Errorf("encode: set %q, column %q: %w", key, col.Name, err))
 		}
 		if err := c.inner.Set(key+"/"+col.Name, b); err != nil {
-			return fmt.Errorf("encode: set %q: %w", key, err)
+			return fail(fmt.Errorf("encode: set %q: %w", key, err))
 		}
 	}
 	var gone []string

@@ -192,3 +192,24 @@ func TestColumnsRaggedStoredIsCorrupt(t *testing.T) {
 		t.Fatalf("columns of different lengths: err = %v, want ErrCorrupt", err)
 	}
 }
+
+func TestColumnsNothingWrittenOnConflict(t *testing.T) {
+	d := partd.NewDict()
+	c := NewColumns(d)
+	two := Table{Columns: []Column{{"u", []int64{1}}}}
+	// Table t's column u is the key t/u, which table t/u needs as a parent.
+	if err := c.Append(map[string]Table{"t": two, "t/u": two}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("t with column u and table t/u: err = %v", err)
+	}
+	wantInnerKeys(t, d)
+	must(t, Numeric[int64](d).Append(map[string][]int64{"z": {1}}))
+	if err := c.Append(map[string]Table{"new": two, "z/w": two}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("table under a stored key: err = %v", err)
+	}
+	wantInnerKeys(t, d, "z", "z.dtype")
+	must(t, d.Append(map[string][]byte{"s/u/deep": []byte("x")}))
+	if err := c.Set("s", two); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("Set of a table whose column conflicts: err = %v", err)
+	}
+	wantInnerKeys(t, d, "s/u/deep", "z", "z.dtype")
+}

@@ -216,7 +216,20 @@ func (s suite[E]) testInvalid(t *testing.T, st Store[[]E]) {
 	if err := st.Append(map[string][]E{"x/y": s.vals(0, 1), "other": s.vals(0, 1)}); !errors.Is(err, partd.ErrInvalidKey) {
 		t.Fatalf("x then x/y: err = %v, want ErrInvalidKey", err)
 	}
-	wantKeys(t, st, "x")
+	must(t, st.Append(map[string][]E{"p/q/r": s.vals(1, 2)}))
+	for _, k := range []string{"p", "p/q", "p/q/r/s"} {
+		if err := st.Append(map[string][]E{k: s.vals(2, 3), "other": s.vals(3, 4)}); !errors.Is(err, partd.ErrInvalidKey) {
+			t.Fatalf("p/q/r then %s: err = %v, want ErrInvalidKey", k, err)
+		}
+		if err := st.Set(k, s.vals(2, 3)); !errors.Is(err, partd.ErrInvalidKey) {
+			t.Fatalf("p/q/r then Set(%s): err = %v, want ErrInvalidKey", k, err)
+		}
+	}
+	if err := st.Append(map[string][]E{"m": s.vals(0, 1), "m/n": s.vals(0, 1)}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("m and m/n in one batch: err = %v, want ErrInvalidKey", err)
+	}
+	wantKeys(t, st, "p/q/r", "x")
+	s.want(t, st, "p/q/r", s.vals(1, 2))
 }
 
 func (s suite[E]) testDrop(t *testing.T, st Store[[]E]) {

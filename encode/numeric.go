@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -134,6 +135,9 @@ func checkNumericKey(op, key string) error {
 	if strings.HasSuffix(key, DtypeSuffix) {
 		return fmt.Errorf("encode: %s %q: %w: keys ending in %q hold dtypes", op, key, partd.ErrInvalidKey, DtypeSuffix)
 	}
+	if err := partd.ValidateKey(key + DtypeSuffix); err != nil {
+		return fmt.Errorf("encode: %s %q: no room for its dtype key: %w", op, key, err)
+	}
 	return nil
 }
 
@@ -159,6 +163,15 @@ func (a *Array[N]) Append(data map[string][]N) error {
 	for i, k := range keys {
 		dkeys[i] = k + DtypeSuffix
 	}
+	if len(keys) > 1 {
+		writes := make(map[string]bool, 2*len(keys))
+		for i, k := range keys {
+			writes[k], writes[dkeys[i]] = true, true
+		}
+		if err := checkWrites("append", writes); err != nil {
+			return err
+		}
+	}
 	stored, err := a.inner.Get(dkeys...)
 	if err != nil {
 		return fmt.Errorf("encode: append: %w", err)
@@ -171,11 +184,24 @@ func (a *Array[N]) Append(data map[string][]N) error {
 			return fmt.Errorf("encode: append %q: %w: key holds dtype %q, appending %q", keys[i], ErrSchema, dt, a.dtype)
 		}
 	}
+	// New keys get their dtype first, so that no reader sees bytes without
+	// one. If the batch then fails (a key conflicts with a stored one), the
+	// dtypes set here are removed again.
+	var created []string
+	rollback := func(err error) error {
+		if len(created) > 0 {
+			if derr := a.inner.Delete(created...); derr != nil {
+				return errors.Join(err, fmt.Errorf("encode: append: removing the dtypes it set: %w", derr))
+			}
+		}
+		return err
+	}
 	for i, dt := range stored {
 		if len(dt) == 0 {
 			if err := a.inner.Set(dkeys[i], []byte(a.dtype)); err != nil {
-				return fmt.Errorf("encode: append %q: %w", keys[i], err)
+				return rollback(fmt.Errorf("encode: append %q: %w", keys[i], err))
 			}
+			created = append(created, dkeys[i])
 		}
 	}
 	batch := make(map[string][]byte, len(keys))
@@ -183,7 +209,7 @@ func (a *Array[N]) Append(data map[string][]N) error {
 		batch[k] = numBytes(data[k])
 	}
 	if err := a.inner.Append(batch); err != nil {
-		return fmt.Errorf("encode: append: %w", err)
+		return rollback(fmt.Errorf("encode: append: %w", err))
 	}
 	return nil
 }
@@ -253,7 +279,15 @@ func (a *Array[N]) Set(key string, v []N) error {
 		return fmt.Errorf("encode: set: %w", err)
 	}
 	if err := a.inner.Set(key, numBytes(v)); err != nil {
-		return fmt.Errorf("encode: set: %w", err)
+		err = fmt.Errorf("encode: set: %w", err)
+		if errors.Is(err, partd.ErrInvalidKey) {
+			// The key cannot hold numbers (it conflicts with a stored key),
+			// so the dtype just set describes nothing.
+			if derr := a.inner.Delete(key + DtypeSuffix); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+		return err
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package encode
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -119,4 +120,40 @@ func TestNumericUnaligned(t *testing.T) {
 // rawBytes returns the memory of *p.
 func rawBytes[N Number](p *N) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+}
+
+func TestNumericNothingWrittenOnConflict(t *testing.T) {
+	d := partd.NewDict()
+	n := Numeric[int64](d)
+	if err := n.Append(map[string][]int64{"x": {1}, "x/y": {2}}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("x and x/y in one batch: err = %v", err)
+	}
+	wantInnerKeys(t, d)
+	must(t, n.Append(map[string][]int64{"p/q": {1}}))
+	for _, batch := range []map[string][]int64{
+		{"new": {1}, "p": {2}},     // p is a parent of the stored p/q
+		{"new": {1}, "p/q/r": {2}}, // p/q is stored
+	} {
+		if err := n.Append(batch); !errors.Is(err, partd.ErrInvalidKey) {
+			t.Fatalf("%v: err = %v, want ErrInvalidKey", batch, err)
+		}
+		wantInnerKeys(t, d, "p/q", "p/q.dtype")
+	}
+	if err := n.Set("p", []int64{1}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("Set(p): err = %v", err)
+	}
+	wantInnerKeys(t, d, "p/q", "p/q.dtype")
+	long := strings.Repeat("k", 250) // fits, but k….dtype does not
+	if err := n.Append(map[string][]int64{long: {1}}); !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("key without room for .dtype: err = %v", err)
+	}
+}
+
+func wantInnerKeys(t *testing.T, s partd.Store, want ...string) {
+	t.Helper()
+	got, err := s.Keys()
+	must(t, err)
+	if len(got) != len(want) || (len(want) > 0 && !slices.Equal(got, want)) {
+		t.Fatalf("inner keys = %q, want %q", got, want)
+	}
 }
