@@ -188,6 +188,10 @@ func typeNamed(name string) (*colType, bool) {
 // rows creates nothing. Get returns the columns in the stored schema's
 // order.
 //
+// Table keys follow the key rules, and may nest: tables "x" and "x/y" can
+// both exist, since their inner keys differ, unless a column of "x" is
+// named "y" (then the second is partd.ErrInvalidKey, nothing written).
+//
 // Reads of a table that another goroutine is appending to see whole
 // appends only if the inner store applies an Append batch atomically (Dict
 // does); otherwise its columns may differ in length, which Get reports as

@@ -213,3 +213,22 @@ func TestColumnsNothingWrittenOnConflict(t *testing.T) {
 	}
 	wantInnerKeys(t, d, "s/u/deep", "z", "z.dtype")
 }
+
+func TestColumnsNest(t *testing.T) {
+	c := NewColumns(partd.NewDict())
+	must(t, c.Append(map[string]Table{"x": sampleTable(0, 2), "x/y": sampleTable(5, 6)}))
+	if keys, _ := c.Keys(); !slices.Equal(keys, []string{"x", "x/y"}) {
+		t.Fatalf("Keys = %q", keys)
+	}
+	must(t, c.Delete("x"))
+	got, err := c.Get("x", "x/y")
+	must(t, err)
+	if got[0].Len() != 0 || !reflect.DeepEqual(got[1], sampleTable(5, 6)) {
+		t.Fatalf("after Delete(x): %+v", got)
+	}
+	// A column named like the nested table's last part conflicts.
+	err = c.Append(map[string]Table{"x": {Columns: []Column{{"y", []int64{1}}}}})
+	if !errors.Is(err, partd.ErrInvalidKey) {
+		t.Fatalf("column y of x beside table x/y: err = %v", err)
+	}
+}
