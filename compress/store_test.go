@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -207,4 +208,40 @@ func TestConformanceBuffer(t *testing.T) {
 		check(t, err)
 		return partd.NewBuffer(partd.NewDict(), compress.Zstd(f), 1<<10)
 	})
+}
+
+// Batches and Gets big enough to be spread over goroutines come back whole
+// and in order, key by key.
+func TestParallelBatch(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, l := range layers {
+		t.Run(l.name, func(t *testing.T) {
+			s := l.wrap(partd.NewDict())
+			defer s.Close()
+			const nkeys, rounds = 97, 3
+			want := make(map[string][]byte)
+			keys := make([]string, nkeys)
+			for r := range rounds {
+				batch := make(map[string][]byte)
+				for k := range nkeys {
+					keys[k] = fmt.Sprintf("k%03d", k)
+					v := fmt.Appendf(nil, "<%d:%d>", r, k)
+					v = append(v, bytes.Repeat([]byte{byte(k)}, 512*k)...) // 0 to 48 KiB
+					if k%5 == 0 {
+						v = append(v, randBytes(uint64(k*rounds+r), 3000)...)
+					}
+					batch[keys[k]] = v
+					want[keys[k]] = append(want[keys[k]], v...)
+				}
+				check(t, s.Append(batch))
+			}
+			got, err := s.Get(keys...)
+			check(t, err)
+			for i, k := range keys {
+				if !bytes.Equal(got[i], want[k]) {
+					t.Fatalf("%s: got %d bytes, want %d", k, len(got[i]), len(want[k]))
+				}
+			}
+		})
+	}
 }
