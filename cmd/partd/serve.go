@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/server"
+)
+
+// serveFlags are the options of `partd serve`.
+type serveFlags struct {
+	addr        string
+	dir         string
+	memory      string
+	workers     int
+	maxMessage  string
+	remoteClose bool
+	curveSecret string
+	curveAllow  []string
+	metrics     string
+	logLevel    string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a store over ZeroMQ to Go and Python partd clients",
+		Long: `Serve a store over ZeroMQ. Python partd's partd.zmq.Client and the Go
+client (package client) both work against it.
+
+The store is a Buffer: up to --memory bytes in memory, the largest keys
+spilled to a File store in --dir (a temporary directory, removed at exit, if
+--dir is not given). On SIGINT or SIGTERM the server stops accepting
+requests, finishes those in flight, flushes the buffer to --dir and exits.
+
+The address the server listens on is printed to stdout as one line.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "ZeroMQ endpoint to bind: tcp://HOST:PORT (PORT may be *) or ipc://PATH")
+	fl.StringVar(&f.dir, "dir", "", "directory of the File store (default: a temporary directory removed at exit)")
+	fl.StringVar(&f.memory, "memory", "1GiB", "bytes kept in memory before the largest keys spill to disk (0: write straight to disk)")
+	fl.IntVar(&f.workers, "workers", 0, "goroutines running store operations (default 2×GOMAXPROCS, at least 4)")
+	fl.StringVar(&f.maxMessage, "max-message", "256MiB", "largest request accepted")
+	fl.BoolVar(&f.remoteClose, "allow-remote-close", false, "let clients shut the server down with the close command")
+	fl.StringVar(&f.curveSecret, "curve-secret", "", "require CURVE: the server's Z85 secret key, or @FILE to read it from FILE")
+	fl.StringSliceVar(&f.curveAllow, "curve-allow", nil, "Z85 public keys of allowed clients (repeatable, comma-separated, @FILE for one key per line, * for any)")
+	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, f serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	memory, err := parseSize(f.memory)
+	if err != nil {
+		return usageError{fmt.Errorf("--memory: %w", err)}
+	}
+	maxMsg, err := parseSize(f.maxMessage)
+	if err != nil {
+		return usageError{fmt.Errorf("--max-message: %w", err)}
+	}
+	opts := []server.Option{server.WithLogger(logger), server.WithMaxMessageSize(maxMsg), server.WithRemoteClose(f.remoteClose)}
+	if f.workers != 0 {
+		opts = append(opts, server.WithWorkers(f.workers))
+	}
+	if f.curveSecret != "" || len(f.curveAllow) > 0 {
+		secret, err := readKey(f.curveSecret)
+		if err != nil {
+			return usageError{fmt.Errorf("--curve-secret: %w", err)}
+		}
+		var allow []string
+		for _, a := range f.curveAllow {
+			keys, err := readKeys(a)
+			if err != nil {
+				return usageError{fmt.Errorf("--curve-allow: %w", err)}
+			}
+			allow = append(allow, keys...)
+		}
+		opts = append(opts, server.WithCurve(secret, allow...))
+	}
+	reg := prometheus.NewRegistry()
+	if f.metrics != "" {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts = append(opts, server.WithMetrics(reg))
+	}
+
+	file, err := partd.NewFile(f.dir)
+	if err != nil {
+		return err
+	}
+	var store partd.Store = file
+	if memory > 0 {
+		store = partd.NewBuffer(partd.NewDict(), file, memory)
+	}
+	srv, err := server.New(store, f.addr, opts...)
+	if err != nil {
+		store.Close()
+		return err
+	}
+
+	var metricsSrv *http.Server
+	if f.metrics != "" {
+		ln, err := net.Listen("tcp", f.metrics)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+		go func() {
+			if err := metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics server", "err", err)
+			}
+		}()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	fmt.Fprintln(cmd.OutOrStdout(), srv.Addr())
+	logger.Info("serving", "addr", srv.Addr(), "dir", dirOrTemp(f.dir), "memory", memory)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("signal received, shutting down")
+		stop() // a second signal kills the process the default way
+		serveErr = srv.Close()
+		if err := <-served; err != nil && serveErr == nil {
+			serveErr = err
+		}
+	case serveErr = <-served: // a permitted remote close
+		if err := srv.Close(); err != nil && serveErr == nil {
+			serveErr = err
+		}
+	}
+	if metricsSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		metricsSrv.Shutdown(sctx)
+		cancel()
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}
+
+func dirOrTemp(dir string) string {
+	if dir == "" {
+		return "(temporary)"
+	}
+	return dir
+}
+
+// readKey returns s, or the first line of file F if s is "@F".
+func readKey(s string) (string, error) {
+	keys, err := readKeys(s)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) != 1 {
+		return "", fmt.Errorf("want one key, got %d", len(keys))
+	}
+	return keys[0], nil
+}
+
+// readKeys returns s, or the non-empty lines of file F if s is "@F".
+func readKeys(s string) ([]string, error) {
+	name, ok := strings.CutPrefix(s, "@")
+	if !ok {
+		return []string{s}, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	return keys, nil
+}
+
+// parseSize parses a byte count: "1048576", "512KiB", "1GiB", "1.5GB", "64MB".
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	}
+	mult := 1.0
+	for _, u := range units {
+		if n := len(t) - len(u.suffix); n > 0 && strings.EqualFold(t[n:], u.suffix) {
+			t, mult = strings.TrimSpace(t[:n]), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 512KiB, 1GiB, 1.5GB)", s)
+	}
+	return int64(v * mult), nil
+}
