@@ -37,6 +37,8 @@ type Buffer struct {
 	sizes  *sizeheap.Heap // bytes held in fast, by key
 	nbytes int64          // bytes held in fast
 	tree   *keypath.Tree  // keys held in fast or slow, to reject "x" beside "x/y"
+
+	spillBuf []byte // reused by spills from a *Dict
 }
 
 var _ Store = (*Buffer)(nil)
@@ -128,12 +130,26 @@ func (b *Buffer) Append(data map[string][]byte) error {
 }
 
 // spillLocked moves the largest keys from fast to slow until fast holds at
-// most target bytes. b.mu must be held for writing. On error nothing moved.
+// most target bytes, in rounds of about a tenth of the limit so that the
+// bytes in flight stay small. b.mu must be held for writing. On error, the
+// round that failed moved nothing.
 func (b *Buffer) spillLocked(target int64) error {
+	round := min(max(b.limit/10, 1<<20), 64<<20)
+	for b.nbytes > target {
+		if err := b.spillRoundLocked(min(b.nbytes-target, round)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spillRoundLocked moves the largest keys, at least want bytes of them
+// (fewer if fast holds less), from fast to slow.
+func (b *Buffer) spillRoundLocked(want int64) error {
 	var keys []string
 	var sizes []int64
 	var freed int64
-	for b.nbytes-freed > target {
+	for freed < want {
 		k, size, ok := b.sizes.Pop()
 		if !ok {
 			break
@@ -143,6 +159,7 @@ func (b *Buffer) spillLocked(target int64) error {
 		freed += size
 	}
 	if len(keys) == 0 {
+		b.nbytes = 0 // nothing left to move: the count had drifted
 		return nil
 	}
 	restore := func() {
@@ -152,7 +169,16 @@ func (b *Buffer) spillLocked(target int64) error {
 	}
 	var vals [][]byte
 	if d, ok := b.fast.(*Dict); ok {
-		vals = d.peek(keys) // no copy: the Buffer alone changes fast
+		// Copy into a buffer the Buffer reuses from spill to spill, so
+		// spilling makes no garbage.
+		var ends []int
+		b.spillBuf, ends = d.appendTo(b.spillBuf[:0], keys)
+		vals = make([][]byte, len(keys))
+		start := 0
+		for i, end := range ends {
+			vals[i] = b.spillBuf[start:end:end]
+			start = end
+		}
 	} else {
 		var err error
 		if vals, err = b.fast.Get(keys...); err != nil {
@@ -315,5 +341,6 @@ func (b *Buffer) Close() error {
 		err = b.spillLocked(0)
 	}
 	b.closed = true
+	b.spillBuf = nil
 	return errors.Join(err, b.fast.Close(), b.slow.Close())
 }

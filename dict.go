@@ -2,6 +2,7 @@ package partd
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -10,51 +11,162 @@ import (
 
 // Dict is an in-memory Store, Python partd's Dict. The zero value is not
 // usable; call NewDict.
+//
+// A key's bytes live in chunks that grow with the key (each at most an
+// eighth of what the key holds, so at most about 12% is slack), appends copy
+// each byte once, and the chunks of deleted keys are reused by later
+// appends, so a Dict that is filled and emptied over and over, as a
+// Buffer's fast store is, makes little garbage.
 type Dict struct {
-	mu     sync.RWMutex // guards everything below
-	closed bool
-	data   map[string][]byte
-	tree   *keypath.Tree
-	nbytes int64
+	mu      sync.RWMutex // guards everything below
+	closed  bool
+	data    map[string]*entry
+	tree    *keypath.Tree
+	nbytes  int64
+	free    [numClasses][][]byte // chunks of deleted keys, by size class
+	freeLen int64                // bytes in free
+	pending []pendingAppend      // scratch for Append
 }
+
+type entry struct {
+	chunks [][]byte // every chunk is full but the last
+	size   int64
+}
+
+type pendingAppend struct {
+	e *entry
+	v []byte
+}
+
+const (
+	minChunkShift = 7  // 128 B
+	maxChunkShift = 16 // 64 KiB; larger values get a chunk of their own size
+	numClasses    = maxChunkShift - minChunkShift + 1
+	maxFreeBytes  = 64 << 20
+)
 
 var _ Store = (*Dict)(nil)
 
 // NewDict returns an empty in-memory store.
 func NewDict() *Dict {
-	return &Dict{data: make(map[string][]byte), tree: keypath.NewTree()}
+	return &Dict{data: make(map[string]*entry), tree: keypath.NewTree()}
 }
 
 // Append adds each value to the end of its key. It copies the values.
 func (d *Dict) Append(data map[string][]byte) error {
-	if err := validateBatch(data); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return fmt.Errorf("partd: append: %w", ErrClosed)
 	}
+	// Keys already held were validated when they were added; only new keys
+	// need the rules checked, before anything is written.
+	pending := d.pending[:0]
+	var fresh map[string][]byte
 	for k, v := range data {
-		if len(v) == 0 {
+		if e, ok := d.data[k]; ok {
+			if len(v) > 0 {
+				pending = append(pending, pendingAppend{e, v})
+			}
 			continue
 		}
-		if c := d.tree.Conflict(k); c != "" {
-			return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
+		if fresh == nil {
+			fresh = make(map[string][]byte)
 		}
+		fresh[k] = v
 	}
-	for k, v := range data {
-		if len(v) == 0 {
-			continue
+	d.pending = pending[:0]
+	if fresh != nil {
+		if err := validateBatch(fresh); err != nil {
+			return err
 		}
-		old, ok := d.data[k]
-		if !ok {
+		for k, v := range fresh {
+			if len(v) == 0 {
+				continue
+			}
+			if c := d.tree.Conflict(k); c != "" {
+				return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
+			}
+		}
+		for k, v := range fresh {
+			if len(v) == 0 {
+				continue
+			}
+			e := &entry{}
+			d.data[k] = e
 			d.tree.Add(k)
+			pending = append(pending, pendingAppend{e, v})
 		}
-		d.data[k] = append(old, v...)
-		d.nbytes += int64(len(v))
 	}
+	for _, p := range pending {
+		d.appendLocked(p.e, p.v)
+	}
+	clear(pending) // drop references to the caller's values
 	return nil
+}
+
+// appendLocked copies v to the end of e. d.mu must be held for writing.
+func (d *Dict) appendLocked(e *entry, v []byte) {
+	d.nbytes += int64(len(v))
+	e.size += int64(len(v))
+	if n := len(e.chunks); n > 0 {
+		last := e.chunks[n-1]
+		k := min(cap(last)-len(last), len(v))
+		e.chunks[n-1] = append(last, v[:k]...)
+		v = v[k:]
+	}
+	for len(v) > 0 {
+		c := d.newChunk(e.size, len(v))
+		k := min(cap(c), len(v))
+		e.chunks = append(e.chunks, append(c, v[:k]...))
+		v = v[k:]
+	}
+}
+
+// chunkClass returns the size class of the next chunk for a key holding
+// size bytes (counting the value being added).
+func chunkClass(size int64) int {
+	shift := bits.Len64(uint64(size) >> 3)
+	return min(max(shift, minChunkShift), maxChunkShift) - minChunkShift
+}
+
+// newChunk returns an empty chunk for a key that will hold size bytes and
+// still needs need bytes of room. d.mu must be held for writing.
+func (d *Dict) newChunk(size int64, need int) []byte {
+	class := chunkClass(size)
+	if capacity := 1 << (class + minChunkShift); need >= capacity && class == numClasses-1 {
+		return make([]byte, 0, need) // a large value: a chunk of its own size
+	}
+	if n := len(d.free[class]); n > 0 {
+		c := d.free[class][n-1]
+		d.free[class] = d.free[class][:n-1]
+		d.freeLen -= int64(cap(c))
+		return c
+	}
+	return make([]byte, 0, 1<<(class+minChunkShift))
+}
+
+// release keeps e's chunks for reuse, up to maxFreeBytes. d.mu must be held
+// for writing.
+func (d *Dict) release(e *entry) {
+	for _, c := range e.chunks {
+		shift := bits.Len(uint(cap(c))) - 1
+		if 1<<shift != cap(c) || shift < minChunkShift || shift > maxChunkShift || d.freeLen+int64(cap(c)) > maxFreeBytes {
+			continue
+		}
+		d.free[shift-minChunkShift] = append(d.free[shift-minChunkShift], c[:0])
+		d.freeLen += int64(cap(c))
+	}
+	e.chunks = nil
+}
+
+// bytes returns a copy of e's bytes in one slice.
+func (e *entry) bytes() []byte {
+	out := make([]byte, 0, e.size)
+	for _, c := range e.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // Get returns a copy of each key's bytes.
@@ -66,23 +178,29 @@ func (d *Dict) Get(keys ...string) ([][]byte, error) {
 	}
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		if v, ok := d.data[k]; ok {
-			out[i] = slices.Clone(v)
+		if e, ok := d.data[k]; ok {
+			out[i] = e.bytes()
 		}
 	}
 	return out, nil
 }
 
-// peek returns the stored slices of keys without copying them. The caller
-// must not change them and must own every change to d while it uses them.
-func (d *Dict) peek(keys []string) [][]byte {
+// appendTo appends the bytes of keys to dst, one after the other, and
+// returns the extended slice and where each key's bytes end in it. Buffer
+// uses it to spill into a buffer it reuses.
+func (d *Dict) appendTo(dst []byte, keys []string) ([]byte, []int) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := make([][]byte, len(keys))
+	ends := make([]int, len(keys))
 	for i, k := range keys {
-		out[i] = d.data[k]
+		if e, ok := d.data[k]; ok {
+			for _, c := range e.chunks {
+				dst = append(dst, c...)
+			}
+		}
+		ends[i] = len(dst)
 	}
-	return out
+	return dst, ends
 }
 
 // Set replaces a key's bytes with a copy of value.
@@ -103,9 +221,10 @@ func (d *Dict) Set(key string, value []byte) error {
 		return fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
 	}
 	d.deleteLocked(key)
+	e := &entry{}
+	d.data[key] = e
 	d.tree.Add(key)
-	d.data[key] = slices.Clone(value)
-	d.nbytes += int64(len(value))
+	d.appendLocked(e, value)
 	return nil
 }
 
@@ -122,10 +241,11 @@ func (d *Dict) Delete(keys ...string) error {
 	return nil
 }
 
-// deleteLocked removes key. d.mu must be held.
+// deleteLocked removes key. d.mu must be held for writing.
 func (d *Dict) deleteLocked(key string) {
-	if v, ok := d.data[key]; ok {
-		d.nbytes -= int64(len(v))
+	if e, ok := d.data[key]; ok {
+		d.nbytes -= e.size
+		d.release(e)
 		delete(d.data, key)
 		d.tree.Remove(key)
 	}
@@ -146,17 +266,24 @@ func (d *Dict) Keys() ([]string, error) {
 	return keys, nil
 }
 
-// Drop removes every key.
+// Drop removes every key and lets go of the memory.
 func (d *Dict) Drop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return fmt.Errorf("partd: drop: %w", ErrClosed)
 	}
-	d.data = make(map[string][]byte)
+	d.resetLocked()
 	d.tree.Clear()
-	d.nbytes = 0
 	return nil
+}
+
+func (d *Dict) resetLocked() {
+	d.data = make(map[string]*entry)
+	d.nbytes = 0
+	d.free = [numClasses][][]byte{}
+	d.freeLen = 0
+	d.pending = nil
 }
 
 // Size returns the number of bytes held.
@@ -171,6 +298,6 @@ func (d *Dict) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
-	d.data, d.tree, d.nbytes = nil, nil, 0
+	d.resetLocked()
 	return nil
 }

@@ -55,16 +55,17 @@ type FileOptions struct {
 // An I/O error in the middle of an Append can leave the values written before
 // it in place; values are never torn by another process's appends.
 type File struct {
-	dir  string
-	temp bool // dir was made by NewFile("") and is removed by Close
-	opts FileOptions
-	root *os.Root
-	lock *os.File // dir/.lock: the flock, and the generation counter at offset 0
+	dir   string
+	temp  bool // dir was made by NewFile("") and is removed by Close
+	opts  FileOptions
+	root  *os.Root
+	dirfd int      // the directory, for openat2; -1 where openat2 is unavailable
+	lock  *os.File // dir/.lock: the flock, and the generation counter at offset 0
 
 	mu      sync.RWMutex // guards the fields below; taken before the flock
 	closed  bool
-	gen     uint64              // generation the cached handles belong to
-	handles map[string]*os.File // cached append handles by key; changed under mu.Lock only
+	gen     uint64         // generation the cached handles belong to
+	handles map[string]int // cached append file descriptors by key; changed under mu.Lock only
 
 	shared struct { // reference count of the shared flock held by readers under mu.RLock
 		sync.Mutex
@@ -81,7 +82,7 @@ func NewFile(dir string) (*File, error) { return OpenFile(dir, nil) }
 
 // OpenFile is NewFile with options.
 func OpenFile(dir string, opts *FileOptions) (*File, error) {
-	f := &File{handles: make(map[string]*os.File)}
+	f := &File{handles: make(map[string]int), dirfd: -1}
 	if opts != nil {
 		f.opts = *opts
 	}
@@ -111,7 +112,74 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 		return nil, fmt.Errorf("partd: file: lock: %w", err)
 	}
 	f.lock = lock
+	if fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		f.dirfd = fd
+		probe, err := f.openat2(lockName, unix.O_RDONLY, 0)
+		if err == nil {
+			unix.Close(probe)
+		} else {
+			unix.Close(fd) // no openat2 here (an old kernel, a seccomp filter): use os.Root
+			f.dirfd = -1
+		}
+	}
 	return f, nil
+}
+
+// openat2 opens name (a relative path with "/" separators) beneath the
+// store's directory without following any symlink.
+func (f *File) openat2(name string, flags int, mode uint32) (int, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if flags&unix.O_CREAT != 0 {
+		how.Mode = uint64(mode)
+	}
+	for {
+		fd, err := unix.Openat2(f.dirfd, name, &how)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// openKey opens the file name beneath the store's directory and returns its
+// descriptor. It takes one system call where openat2 is available; elsewhere
+// it goes through os.Root. Either way no key escapes the directory.
+func (f *File) openKey(name string, flags int, mode uint32) (int, error) {
+	if f.dirfd >= 0 {
+		fd, err := f.openat2(name, flags, mode)
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, nil
+	}
+	h, err := f.root.OpenFile(name, flags, fs.FileMode(mode))
+	if err != nil {
+		return -1, err
+	}
+	defer h.Close()
+	fd, err := unix.Dup(int(h.Fd()))
+	if err != nil {
+		return -1, &fs.PathError{Op: "dup", Path: name, Err: err}
+	}
+	unix.CloseOnExec(fd)
+	return fd, nil
+}
+
+// writeAll writes all of b to fd.
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 func defaultMaxOpenFiles() int {
@@ -211,15 +279,15 @@ func (f *File) bumpGenLocked() error {
 }
 
 func (f *File) closeHandlesLocked() {
-	for k, h := range f.handles {
-		h.Close()
+	for k, fd := range f.handles {
+		unix.Close(fd)
 		delete(f.handles, k)
 	}
 }
 
 func (f *File) closeHandleLocked(key string) {
-	if h, ok := f.handles[key]; ok {
-		h.Close()
+	if fd, ok := f.handles[key]; ok {
+		unix.Close(fd)
 		delete(f.handles, key)
 	}
 }
@@ -256,11 +324,11 @@ func (f *File) Append(data map[string][]byte) error {
 
 	// Open every file first, so a key that conflicts with a stored one
 	// rejects the batch before anything is written.
-	opened := make(map[string]*os.File)
+	opened := make(map[string]int)
 	var create []string
 	closeOpened := func() {
-		for _, h := range opened {
-			h.Close()
+		for _, fd := range opened {
+			unix.Close(fd)
 		}
 	}
 	for k, v := range data {
@@ -270,10 +338,10 @@ func (f *File) Append(data map[string][]byte) error {
 		if _, ok := f.handles[k]; ok {
 			continue
 		}
-		h, err := f.root.OpenFile(keypath.Encode(k), os.O_WRONLY|os.O_APPEND, 0)
+		fd, err := f.openKey(keypath.Encode(k), unix.O_WRONLY|unix.O_APPEND, 0)
 		switch {
 		case err == nil:
-			opened[k] = h
+			opened[k] = fd
 		case errors.Is(err, fs.ErrNotExist):
 			create = append(create, k)
 		default:
@@ -285,35 +353,32 @@ func (f *File) Append(data map[string][]byte) error {
 		}
 	}
 	for _, k := range create {
-		h, err := f.createLocked(keypath.Encode(k), k, os.O_WRONLY|os.O_APPEND)
+		fd, err := f.createLocked(keypath.Encode(k), k, unix.O_WRONLY|unix.O_APPEND)
 		if err != nil {
 			closeOpened()
 			return fmt.Errorf("partd: append %q: %w", k, err)
 		}
-		opened[k] = h
+		opened[k] = fd
 	}
 
 	var werr error
-	var synced []*os.File
 	for k, v := range data {
 		if len(v) == 0 {
 			continue
 		}
-		h := f.handles[k]
-		if h == nil {
-			h = opened[k]
+		fd, ok := f.handles[k]
+		if !ok {
+			fd = opened[k]
 		}
-		if _, err := h.Write(v); err != nil {
+		if err := writeAll(fd, v); err != nil {
 			werr = fmt.Errorf("partd: append %q: %w", k, err)
 			break
 		}
 		if f.opts.Sync {
-			synced = append(synced, h)
-		}
-	}
-	for _, h := range synced {
-		if err := h.Sync(); err != nil && werr == nil {
-			werr = fmt.Errorf("partd: append: sync %s: %w", h.Name(), err)
+			if err := unix.Fsync(fd); err != nil {
+				werr = fmt.Errorf("partd: append %q: sync: %w", k, err)
+				break
+			}
 		}
 	}
 	f.keepHandlesLocked(opened)
@@ -322,43 +387,43 @@ func (f *File) Append(data map[string][]byte) error {
 
 // keepHandlesLocked caches new append handles, evicting others to stay
 // within MaxOpenFiles.
-func (f *File) keepHandlesLocked(opened map[string]*os.File) {
-	max := f.opts.MaxOpenFiles
-	for k, h := range opened {
-		if len(f.handles) >= max {
-			if max <= 0 || len(opened) > max {
-				h.Close()
+func (f *File) keepHandlesLocked(opened map[string]int) {
+	limit := f.opts.MaxOpenFiles
+	for k, fd := range opened {
+		if len(f.handles) >= limit {
+			if limit <= 0 || len(opened) > limit {
+				unix.Close(fd)
 				continue
 			}
-			for old, oh := range f.handles { // map order is random: random eviction
-				oh.Close()
+			for old, ofd := range f.handles { // map order is random: random eviction
+				unix.Close(ofd)
 				delete(f.handles, old)
 				break
 			}
 		}
-		f.handles[k] = h
+		f.handles[k] = fd
 	}
 }
 
 // createLocked creates the file name (and its parent directories) for key
 // and opens it with flag. The exclusive flock must be held.
-func (f *File) createLocked(name, key string, flag int) (*os.File, error) {
+func (f *File) createLocked(name, key string, flag int) (int, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := f.root.MkdirAll(dir, 0o755); err != nil {
 			if cerr := conflictErr("create", key, err); cerr != nil {
-				return nil, cerr
+				return -1, cerr
 			}
-			return nil, err
+			return -1, err
 		}
 	}
-	h, err := f.root.OpenFile(name, flag|os.O_CREATE, 0o644)
+	fd, err := f.openKey(name, flag|unix.O_CREAT, 0o644)
 	if err != nil {
 		if cerr := conflictErr("create", key, err); cerr != nil {
-			return nil, cerr
+			return -1, cerr
 		}
-		return nil, err
+		return -1, err
 	}
-	return h, nil
+	return fd, nil
 }
 
 // Get reads each key's file.
@@ -389,45 +454,46 @@ func (f *File) Get(keys ...string) ([][]byte, error) {
 // readKey returns a key's bytes, nil for a key that holds none.
 func (f *File) readKey(key string) ([]byte, error) {
 	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
-	h, err := f.root.OpenFile(keypath.Encode(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	fd, err := f.openKey(keypath.Encode(key), unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	defer h.Close()
-	st, err := h.Stat()
-	if err != nil {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	switch {
-	case st.IsDir():
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
 		return nil, nil // a directory holding tuple keys under this one
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file", st.Mode().Type())
+	default:
+		return nil, fmt.Errorf("not a regular file (mode %o)", st.Mode)
 	}
-	size := st.Size()
-	if size == 0 {
+	if st.Size == 0 {
 		return nil, nil
 	}
-	buf := make([]byte, size)
-	n, err := io.ReadFull(h, buf)
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return nil, err
-	}
-	// The file cannot change under the shared flock unless a process that
-	// ignores the lock writes it; read what is there either way.
-	if n == len(buf) {
-		rest, err := io.ReadAll(h)
+	// The size cannot change under the shared flock (unless a process that
+	// ignores the lock writes): read exactly that much.
+	buf := make([]byte, st.Size)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		buf = append(buf, rest...)
-	} else {
-		buf = buf[:n]
+		if m == 0 {
+			break // truncated under us: return what is there
+		}
+		n += m
 	}
-	return buf, nil
+	return buf[:n], nil
 }
 
 // Set replaces a key's file atomically: it writes a temporary file beside it
@@ -454,18 +520,18 @@ func (f *File) Set(key string, value []byte) error {
 		return fmt.Errorf("partd: set %q: %w: stored keys live under it", key, ErrInvalidKey)
 	}
 	tmp := path.Join(path.Dir(name), fmt.Sprintf("%s%016x", tmpPrefix, rand.Uint64()))
-	h, err := f.createLocked(tmp, key, os.O_WRONLY|os.O_EXCL)
+	fd, err := f.createLocked(tmp, key, unix.O_WRONLY|unix.O_EXCL)
 	if err != nil {
 		if errors.Is(err, ErrInvalidKey) {
 			return fmt.Errorf("partd: set %q: %w: a stored key is a parent of it", key, ErrInvalidKey)
 		}
 		return fmt.Errorf("partd: set %q: %w", key, err)
 	}
-	_, err = h.Write(value)
+	err = writeAll(fd, value)
 	if err == nil && f.opts.Sync {
-		err = h.Sync()
+		err = unix.Fsync(fd)
 	}
-	if cerr := h.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -648,6 +714,9 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	f.closeHandlesLocked()
+	if f.dirfd >= 0 {
+		unix.Close(f.dirfd)
+	}
 	err := errors.Join(f.lock.Close(), f.root.Close())
 	if f.temp {
 		err = errors.Join(err, os.RemoveAll(f.dir))

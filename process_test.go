@@ -21,7 +21,11 @@ import (
 
 func TestMain(m *testing.M) {
 	if role := os.Getenv("PARTD_HELPER"); role != "" {
-		if err := runHelper(role, os.Args[len(os.Args)-3:]); err != nil {
+		run := runHelper
+		if role == "workload" {
+			run = func(_ string, args []string) error { return runWorkloadHelper(args) }
+		}
+		if err := run(role, os.Args[len(os.Args)-3:]); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(1)
 		}

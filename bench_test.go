@@ -1,0 +1,156 @@
+package partd_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/workload"
+)
+
+// The benchmarks run the canonical workloads of shared/WORKLOADS.md.
+//
+//	go test -run '^$' -bench 'W[1235]' -benchtime 3x .
+//
+// PARTD_BENCH_SCALE=0.1 shrinks every workload; PARTD_BENCH_PYTHON=1 also
+// runs Python partd 1.3 on the same workload in the same run and reports the
+// ratios (x-python-append, x-python-get).
+
+func benchScale() float64 {
+	if f, err := strconv.ParseFloat(os.Getenv("PARTD_BENCH_SCALE"), 64); err == nil && f > 0 {
+		return f
+	}
+	return 1
+}
+
+// stacks the benchmarks and the workload helper process can build.
+func openStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
+	switch stack {
+	case "dict":
+		return partd.NewDict(), nil
+	case "file":
+		return partd.NewFile(dir)
+	case "buffer":
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			return nil, err
+		}
+		return partd.NewBuffer(partd.NewDict(), f, spec.MemLimit), nil
+	}
+	return nil, fmt.Errorf("unknown stack %q", stack)
+}
+
+func benchWorkload(b *testing.B, spec workload.Spec, stack string) {
+	spec = spec.Scaled(benchScale())
+	b.SetBytes(spec.TotalBytes())
+	b.ReportAllocs()
+	var res workload.Result
+	for i := 0; b.Loop(); i++ {
+		s, err := openStack(stack, spec, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res, err = workload.Run(spec, s, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	reportResult(b, res, stack)
+}
+
+func reportResult(b *testing.B, res workload.Result, stack string) {
+	b.ReportMetric(res.AppendMBps(), "append-MB/s")
+	b.ReportMetric(res.GetMBps(), "get-MB/s")
+	if os.Getenv("PARTD_BENCH_PYTHON") == "" {
+		return
+	}
+	py, err := workload.RunPython(res.Spec, stack, "", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(py.AppendMBps(), "py-append-MB/s")
+	b.ReportMetric(py.GetMBps(), "py-get-MB/s")
+	b.ReportMetric(res.AppendMBps()/py.AppendMBps(), "x-python-append")
+	b.ReportMetric(res.GetMBps()/py.GetMBps(), "x-python-get")
+	if stack == "buffer" {
+		b.ReportMetric(float64(py.PeakRSS)/(1<<20), "py-peak-RSS-MiB")
+	}
+}
+
+func BenchmarkW1(b *testing.B) {
+	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W1, "file") })
+	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W1, "dict") })
+}
+
+func BenchmarkW2(b *testing.B) {
+	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W2, "file") })
+	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W2, "dict") })
+}
+
+func BenchmarkW3(b *testing.B) {
+	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W3, "file") })
+	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W3, "dict") })
+}
+
+// BenchmarkW5 runs Buffer(Dict, File) with a 64 MiB limit in a child process,
+// so that the peak RSS it reports is the workload's alone.
+func BenchmarkW5(b *testing.B) {
+	spec := workload.W5.Scaled(benchScale())
+	b.SetBytes(spec.TotalBytes())
+	var res workload.Result
+	for b.Loop() {
+		res = runWorkloadProcess(b, spec, "buffer")
+	}
+	b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(spec.MemLimit)/(1<<20), "limit-MiB")
+	reportResult(b, res, "buffer")
+}
+
+// runWorkloadProcess runs a workload in a re-executed test binary (see
+// runHelper's "workload" role) and returns its result.
+func runWorkloadProcess(b *testing.B, spec workload.Spec, stack string) workload.Result {
+	b.Helper()
+	arg, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^$", string(arg), stack, b.TempDir())
+	cmd.Env = append(os.Environ(), "PARTD_HELPER=workload")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("workload process: %v", err)
+	}
+	var res workload.Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("workload process printed %q: %v", out, err)
+	}
+	return res
+}
+
+// runWorkloadHelper is the "workload" role: args are the JSON spec, the
+// stack and a directory.
+func runWorkloadHelper(args []string) error {
+	var spec workload.Spec
+	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
+		return err
+	}
+	s, err := openStack(args[1], spec, args[2])
+	if err != nil {
+		return err
+	}
+	res, err := workload.Run(spec, s, 1)
+	if err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// BenchmarkW5InProcess is W5 in the benchmark's own process, for profiling.
+func BenchmarkW5InProcess(b *testing.B) { benchWorkload(b, workload.W5, "buffer") }
