@@ -1,0 +1,46 @@
+# The two commands a new user needs:
+#   make demo   runs the main job: a multi-process shuffle through a partd server
+#   make test   installs what is missing, then checks formatting, vets, lints and runs every test with -race
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2026.2.2
+SCALE       ?= 1
+
+.PHONY: demo test deps fmt-check vet lint unit bench bench-python fuzz build
+
+demo: deps build
+	./bin/partd shuffle
+
+build: deps
+	$(GO) build -o bin/partd ./cmd/partd
+
+test: deps fmt-check vet lint unit
+
+deps:
+	@scripts/deps.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -timeout 30m ./...
+
+# Benchmarks of the canonical workloads (shared/WORKLOADS.md), with Python
+# partd 1.3 measured in the same run. SCALE=0.1 makes them quick.
+bench: deps
+	PARTD_BENCH_SCALE=$(SCALE) PARTD_BENCH_PYTHON=1 $(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# Each fuzz target for a while (go test -fuzz takes one target at a time).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the project needs beyond Go on a Debian machine: libzmq for
+# the server and client (cgo), and Python partd 1.3 with its codecs for the
+# interoperability tests and the benchmark baselines. Idempotent: it installs
+# only what is missing.
+set -euo pipefail
+
+pkgs=(gcc make pkg-config libzmq3-dev
+      python3 python3-partd python3-zmq python3-snappy python3-msgpack
+      python3-numpy python3-pandas python3-zstandard)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
