@@ -216,7 +216,7 @@ func (snappyCodec) sizeHint(src []byte, maxValue int) (int, error) {
 	if n > maxValue {
 		return 0, fmt.Errorf("declares %d bytes: %w", n, errTooLong)
 	}
-	if n > len(src)*maxSnappyRatio {
+	if int64(n) > int64(len(src))*maxSnappyRatio {
 		return 0, fmt.Errorf("declares %d bytes, impossible for %d compressed bytes", n, len(src))
 	}
 	return n, nil
@@ -332,11 +332,14 @@ func readLimited(dst []byte, r io.Reader, maxValue int) ([]byte, error) {
 			dst = slices.Grow(dst, max(len(dst)-start, 32<<10))
 		}
 		// Room for one byte past the maximum, to tell "exactly max" from more.
-		limit := min(cap(dst), start+maxValue+1)
-		if len(dst) >= limit {
+		room := cap(dst) - len(dst)
+		if left := maxValue - (len(dst) - start); left < room {
+			room = left + 1
+		}
+		if room <= 0 {
 			return dst, errTooLong
 		}
-		n, err := r.Read(dst[len(dst):limit])
+		n, err := r.Read(dst[len(dst) : len(dst)+room])
 		dst = dst[:len(dst)+n]
 		if err == io.EOF {
 			if len(dst)-start > maxValue {

@@ -3,6 +3,7 @@ package compress
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gopartd/partd"
 	"github.com/klauspost/compress/zlib"
@@ -36,10 +37,11 @@ func defaultOptions() options { return options{maxValue: DefaultMaxValueSize} }
 // decompresses. Append and Set refuse longer values with ErrTooLarge, and Get
 // returns partd.ErrCorrupt for a frame that would decompress to more, before
 // allocating for it, so hostile stored bytes cannot make Get allocate much
-// more than n bytes per frame. n must be in [1, MaxValueSizeLimit].
+// more than n bytes per frame. n must be in [1, MaxValueSizeLimit] (and fit
+// in an int).
 func WithMaxValueSize(n int64) Option {
 	return func(o *options) error {
-		if n < 1 || n > MaxValueSizeLimit {
+		if n < 1 || n > MaxValueSizeLimit || uint64(n) > math.MaxInt {
 			return fmt.Errorf("partd: compress: max value size %d out of range [1, %d]", n, int64(MaxValueSizeLimit))
 		}
 		o.maxValue = int(n)
