@@ -12,6 +12,11 @@
 // key's bytes into frames, decompresses each and returns their concatenation.
 // Set stores its value as a single frame.
 //
+// An empty value is not compressed: appending one stores nothing, and Set
+// with one deletes the key, as for every partd store. (Python partd stores a
+// frame for an empty append; such a key reads back empty, yet Keys, which
+// passes through like Delete and Drop, lists it.)
+//
 // ZLib (a zlib stream, RFC 1950) and Snappy (the snappy block format, as
 // python-snappy's snappy.compress writes it) are byte-compatible with Python
 // partd 1.3's partd.ZLib and partd.Snappy over the same store: each reads what
@@ -24,8 +29,10 @@
 // that fails to decompress, a failed zstd or zlib checksum, and a value that
 // claims to decompress to more than the layer's maximum value size
 // ([DefaultMaxValueSize] unless set with [WithMaxValueSize]). Zstd detects a
-// flipped bit anywhere in a key's bytes; zlib's Adler-32 catches most flips;
-// snappy has no checksum, so a flip inside a literal can go unnoticed.
+// flipped bit anywhere in a key's bytes, frame lengths included (but for the
+// 2^-32 chance that its checksum matches anyway); zlib detects all but flips
+// in the padding bits deflate ignores; snappy has no checksum, so a flip
+// inside a literal goes unnoticed.
 //
 // [Repair] cuts a key back to its whole frames, so a torn last frame does not
 // cost the whole key, and [Salvage] returns the values of the intact frames
@@ -34,7 +41,7 @@
 // # Resources
 //
 // Encoders and decoders are shared by every layer of the process: one
-// zstd.Encoder per level and one zstd.Decoder per maximum value size (both
+// zstd.Encoder per encoder speed and one zstd.Decoder per maximum value size (both
 // used through EncodeAll and DecodeAll), and pools of zlib writers and
 // readers. The values of one Append are compressed in parallel, on at most
 // GOMAXPROCS goroutines that end before Append returns; small batches are
