@@ -35,10 +35,10 @@ type Row struct {
 	//lint:ignore U1000 msgpack reads the tag through reflection.
 	_msgpack struct{} `msgpack:",as_array"`
 
-	ID       uint64   // worker<<40 | sequence number: unique across workers
-	Key      uint64   // the shuffle key: decides the partition
-	Value    float64
-	Name     string
+	ID    uint64 // worker<<40 | sequence number: unique across workers
+	Key   uint64 // the shuffle key: decides the partition
+	Value float64
+	Name  string
 }
 
 // Hash returns the row's 64-bit hash, from every field.
