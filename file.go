@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -323,66 +324,105 @@ func (f *File) Append(data map[string][]byte) error {
 	defer f.unlockExclusive()
 
 	// Open every file first, so a key that conflicts with a stored one
-	// rejects the batch before anything is written.
-	opened := make(map[string]int)
-	var create []string
-	closeOpened := func() {
-		for _, fd := range opened {
-			unix.Close(fd)
-		}
-	}
+	// rejects the batch before anything is written. The values of a batch go
+	// to distinct files, so opens and writes run on all cores.
+	jobs := make([]appendJob, 0, len(data))
 	for k, v := range data {
 		if len(v) == 0 {
 			continue
 		}
-		if _, ok := f.handles[k]; ok {
-			continue
+		fd, cached := f.handles[k]
+		if !cached {
+			fd = -1
 		}
-		fd, err := f.openKey(keypath.Encode(k), unix.O_WRONLY|unix.O_APPEND, 0)
+		jobs = append(jobs, appendJob{key: k, value: v, fd: fd, cached: cached})
+	}
+	closeOpened := func() {
+		for i := range jobs {
+			if !jobs[i].cached && jobs[i].fd >= 0 {
+				unix.Close(jobs[i].fd)
+			}
+		}
+	}
+	parallel(len(jobs), func(i int) {
+		j := &jobs[i]
+		if !j.cached {
+			j.fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0)
+		}
+	})
+	for i := range jobs {
+		j := &jobs[i]
 		switch {
-		case err == nil:
-			opened[k] = fd
-		case errors.Is(err, fs.ErrNotExist):
-			create = append(create, k)
+		case j.err == nil:
+		case errors.Is(j.err, fs.ErrNotExist):
+			j.err = nil
+			if j.fd, j.err = f.createLocked(keypath.Encode(j.key), j.key, unix.O_WRONLY|unix.O_APPEND); j.err != nil {
+				closeOpened()
+				return fmt.Errorf("partd: append %q: %w", j.key, j.err)
+			}
 		default:
 			closeOpened()
-			if cerr := conflictErr("append", k, err); cerr != nil {
+			if cerr := conflictErr("append", j.key, j.err); cerr != nil {
 				return cerr
 			}
-			return fmt.Errorf("partd: append %q: %w", k, err)
+			return fmt.Errorf("partd: append %q: %w", j.key, j.err)
 		}
 	}
-	for _, k := range create {
-		fd, err := f.createLocked(keypath.Encode(k), k, unix.O_WRONLY|unix.O_APPEND)
-		if err != nil {
-			closeOpened()
-			return fmt.Errorf("partd: append %q: %w", k, err)
+	parallel(len(jobs), func(i int) {
+		j := &jobs[i]
+		if j.err = writeAll(j.fd, j.value); j.err == nil && f.opts.Sync {
+			j.err = unix.Fsync(j.fd)
 		}
-		opened[k] = fd
-	}
-
+	})
 	var werr error
-	for k, v := range data {
-		if len(v) == 0 {
-			continue
+	opened := make(map[string]int)
+	for i := range jobs {
+		j := &jobs[i]
+		if j.err != nil && werr == nil {
+			werr = fmt.Errorf("partd: append %q: %w", j.key, j.err)
 		}
-		fd, ok := f.handles[k]
-		if !ok {
-			fd = opened[k]
-		}
-		if err := writeAll(fd, v); err != nil {
-			werr = fmt.Errorf("partd: append %q: %w", k, err)
-			break
-		}
-		if f.opts.Sync {
-			if err := unix.Fsync(fd); err != nil {
-				werr = fmt.Errorf("partd: append %q: sync: %w", k, err)
-				break
-			}
+		if !j.cached {
+			opened[j.key] = j.fd
 		}
 	}
 	f.keepHandlesLocked(opened)
 	return werr
+}
+
+// appendJob is one value of an Append batch.
+type appendJob struct {
+	key    string
+	value  []byte
+	fd     int
+	cached bool // fd belongs to f.handles
+	err    error
+}
+
+// minParallel is the smallest number of system calls worth splitting
+// across goroutines.
+const minParallel = 64
+
+// parallel calls fn(i) for every i in [0, n), on up to GOMAXPROCS goroutines
+// when n is large enough to pay for them.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/minParallel)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // keepHandlesLocked caches new append handles, evicting others to stay

@@ -45,15 +45,16 @@ func ByID(id string) (Spec, bool) {
 	return Spec{}, false
 }
 
-// Scaled returns the workload with Appends (and Keys, if they would exceed
-// Appends) multiplied by f, for quick runs. The memory limit scales too.
+// Scaled returns the workload with Appends, Keys and the memory limit
+// multiplied by f, for quick runs: appends per key, the workload's shape,
+// stay the same. A batch never holds more pairs than there are keys.
 func (s Spec) Scaled(f float64) Spec {
 	if f == 1 {
 		return s
 	}
 	s.Appends = max(1, int(float64(s.Appends)*f))
-	s.Batch = min(s.Batch, s.Appends)
-	s.Keys = min(s.Keys, s.Appends)
+	s.Keys = max(1, min(int(float64(s.Keys)*f), s.Appends))
+	s.Batch = min(s.Batch, s.Keys, s.Appends)
 	if s.MemLimit > 0 {
 		s.MemLimit = max(1<<20, int64(float64(s.MemLimit)*f))
 	}
