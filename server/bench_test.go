@@ -1,0 +1,402 @@
+package server_test
+
+// Benchmarks of W4 (server-shuffle, shared/WORKLOADS.md) against Python
+// partd's server with its own Python clients and against a raw libzmq
+// DEALER→ROUTER stream, all in one run, plus the small-message (100 B)
+// request rate. Client processes are this test binary re-executed with
+// PARTD_BENCH_ROLE set (see TestMain) or testdata/w4.py.
+//
+//	go test -run '^$' -bench 'W4|Small' -benchtime 3x ./server/
+//
+// PARTD_W4_SCALE (default 1) scales the appends per client.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/internal/workload"
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv("PARTD_BENCH_ROLE"); role != "" {
+		if err := runRole(role); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// w4Spec is W4 scaled by PARTD_W4_SCALE.
+func w4Spec() workload.Spec {
+	scale := 1.0
+	if s := os.Getenv("PARTD_W4_SCALE"); s != "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+			scale = f
+		}
+	}
+	return workload.W4.Scaled(scale)
+}
+
+// pregenerate returns a client's batches with values it owns.
+func pregenerate(spec workload.Spec, seed uint64) []map[string][]byte {
+	var out []map[string][]byte
+	for batch := range spec.Batches(seed) {
+		m := make(map[string][]byte, len(batch))
+		for k, v := range batch {
+			m[k] = slices.Clone(v)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// runRole is the body of a benchmark client process. Protocol on
+// stdin/stdout: print "ready", wait for a line, work, print "done …", wait
+// for stdin to close.
+func runRole(role string) error {
+	addr := os.Getenv("PARTD_ADDR")
+	seed, _ := strconv.ParseUint(os.Getenv("PARTD_SEED"), 10, 64)
+	spec := w4Spec()
+	in := bufio.NewReader(os.Stdin)
+	ready := func() { fmt.Println("ready"); in.ReadString('\n') }
+	finish := func(s string) { fmt.Println("done" + s); io.Copy(io.Discard, in) }
+	switch role {
+	case "w4-go-client":
+		batches := pregenerate(spec, seed)
+		workers, _ := strconv.Atoi(os.Getenv("PARTD_W4_GOROUTINES"))
+		workers = max(workers, 1)
+		c, err := client.Dial(addr, client.WithConns(workers))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ready()
+		// Each goroutine appends every workers-th batch, waiting for each.
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				for i := w; i < len(batches); i += workers {
+					if err := c.Append(batches[i]); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+		finish("")
+	case "w4-go-reader":
+		c, err := client.Dial(addr, client.WithConns(1))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		keys := spec.KeyNames()
+		ready()
+		total := 0
+		for i := 0; i < len(keys); i += 16 {
+			vs, err := c.Get(keys[i:min(i+16, len(keys))]...)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				total += len(v)
+			}
+		}
+		finish(fmt.Sprintf(" %d", total))
+	case "w4-raw-client":
+		batches := pregenerate(spec, seed)
+		sock, err := zmq.NewSocket(zmq.DEALER)
+		if err != nil {
+			return err
+		}
+		defer sock.Close()
+		sock.SetSndhwm(8)
+		if err := sock.Connect(addr); err != nil {
+			return err
+		}
+		ready()
+		for _, b := range batches {
+			frames := make([]any, 0, 2*len(b))
+			for k, v := range b {
+				frames = append(frames, k, v)
+			}
+			if _, err := sock.SendMessage(frames...); err != nil {
+				return err
+			}
+		}
+		if _, err := sock.SendMessage("done"); err != nil {
+			return err
+		}
+		if _, err := sock.RecvMessage(0); err != nil {
+			return err
+		}
+		finish("")
+	default:
+		return fmt.Errorf("unknown role")
+	}
+	return nil
+}
+
+// proc is a benchmark client process.
+type proc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startProc(b *testing.B, env []string, name string, args ...string) *proc {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	must(b, err)
+	out, err := cmd.StdoutPipe()
+	must(b, err)
+	must(b, cmd.Start())
+	return &proc{cmd: cmd, in: in, out: bufio.NewReader(out)}
+}
+
+func (p *proc) line(b *testing.B, prefix string) string {
+	b.Helper()
+	l, err := p.out.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, prefix) {
+		b.Fatalf("%s: got %q, %v; want %q…", p.cmd.Args, l, err, prefix)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+}
+
+// runGroup waits until every process is ready, starts them together and
+// returns the wall time until the last one is done, and their done lines.
+func runGroup(b *testing.B, procs []*proc) (time.Duration, []string) {
+	b.Helper()
+	for _, p := range procs {
+		p.line(b, "ready")
+	}
+	start := time.Now()
+	for _, p := range procs {
+		io.WriteString(p.in, "go\n")
+	}
+	outs := make([]string, len(procs))
+	for i, p := range procs {
+		outs[i] = p.line(b, "done")
+	}
+	d := time.Since(start)
+	for _, p := range procs {
+		p.in.Close()
+		if err := p.cmd.Wait(); err != nil {
+			b.Fatalf("%s: %v", p.cmd.Args, err)
+		}
+	}
+	return d, outs
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// BenchmarkW4 runs W4 on the Go server with Go client processes, on Python
+// partd's server with Python client processes, and as a raw DEALER→ROUTER
+// stream, once per iteration each, and reports the medians and the ratios.
+func BenchmarkW4(b *testing.B) {
+	spec := w4Spec()
+	py := python(b)
+	total := spec.TotalBytes() * int64(spec.Clients)
+	self, err := os.Executable()
+	must(b, err)
+	only := os.Getenv("PARTD_W4_ONLY") // "go", "python" or "raw": profile one system
+	var goApp, goGet, pyApp, pyGet, raw []float64
+	for i := 0; i < b.N; i++ {
+		if only == "" || only == "go" {
+			a, g := w4Go(b, self, spec)
+			goApp, goGet = append(goApp, mbps(total, a)), append(goGet, mbps(total, g))
+		}
+		if only == "" || only == "python" {
+			a, g := w4Python(b, py, spec)
+			pyApp, pyGet = append(pyApp, mbps(total, a)), append(pyGet, mbps(total, g))
+		}
+		if only == "" || only == "raw" {
+			raw = append(raw, mbps(total, w4Raw(b, self, spec)))
+		}
+	}
+	b.ReportMetric(median(goApp), "go-append-MB/s")
+	b.ReportMetric(median(goGet), "go-get-MB/s")
+	b.ReportMetric(median(pyApp), "py-append-MB/s")
+	b.ReportMetric(median(pyGet), "py-get-MB/s")
+	b.ReportMetric(median(raw), "raw-MB/s")
+	b.ReportMetric(median(goApp)/median(pyApp), "append-x-python")
+	b.ReportMetric(median(goGet)/median(pyGet), "get-x-python")
+	b.ReportMetric(100*median(goApp)/median(raw), "append-%-of-raw")
+	b.Logf("W4 %d clients × %d appends of %d B (%d MB): go append %v get %v, python append %v get %v, raw %v MB/s",
+		spec.Clients, spec.Appends, spec.ValueSize, total/1e6, goApp, goGet, pyApp, pyGet, raw)
+}
+
+func w4Go(b *testing.B, self string, spec workload.Spec) (appendTime, getTime time.Duration) {
+	s := startServer(b, partd.NewDict(), "")
+	defer s.Close()
+	var procs []*proc
+	for c := range spec.Clients {
+		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-client", "PARTD_ADDR=" + s.Addr(),
+			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
+	}
+	appendTime, _ = runGroup(b, procs)
+	r := startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-reader", "PARTD_ADDR=" + s.Addr()}, self, "-test.run=^$")
+	getTime, outs := runGroup(b, []*proc{r})
+	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
+		b.Fatalf("Go reader got %s bytes, want %s", outs[0], want)
+	}
+	return appendTime, getTime
+}
+
+func w4Python(b *testing.B, py string, spec workload.Spec) (appendTime, getTime time.Duration) {
+	srv := startProc(b, nil, py, "testdata/w4.py", "server")
+	port := srv.line(b, "")
+	addr := "tcp://127.0.0.1:" + port
+	defer func() {
+		srv.in.Close()
+		srv.cmd.Wait()
+	}()
+	var procs []*proc
+	for c := range spec.Clients {
+		procs = append(procs, startProc(b, nil, py, "testdata/w4.py", "client", addr, fmt.Sprint(c+1), fmt.Sprint(spec.Appends)))
+	}
+	appendTime, _ = runGroup(b, procs)
+	r := startProc(b, nil, py, "testdata/w4.py", "reader", addr, fmt.Sprint(spec.Keys))
+	getTime, outs := runGroup(b, []*proc{r})
+	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
+		b.Fatalf("Python reader got %s bytes, want %s", outs[0], want)
+	}
+	return appendTime, getTime
+}
+
+// w4Raw streams the same batches from DEALERs to a ROUTER that receives and
+// discards them: the transport's ceiling.
+func w4Raw(b *testing.B, self string, spec workload.Spec) time.Duration {
+	sink, err := zmq.NewSocket(zmq.ROUTER)
+	must(b, err)
+	must(b, sink.Bind("tcp://127.0.0.1:*"))
+	addr, err := sink.GetLastEndpoint()
+	must(b, err)
+	var stop atomic.Bool
+	var received atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() { // owns sink
+		defer sink.Close()
+		poller := zmq.NewPoller()
+		poller.Add(sink, zmq.POLLIN)
+		for !stop.Load() {
+			msg, err := sink.RecvMessageBytes(zmq.DONTWAIT)
+			if err != nil {
+				poller.Poll(100 * time.Millisecond)
+				continue
+			}
+			if len(msg) == 2 && string(msg[1]) == "done" {
+				sink.SendMessage(msg[0], "ok")
+				continue
+			}
+			for _, f := range msg[1:] {
+				received.Add(int64(len(f)))
+			}
+		}
+	})
+	var procs []*proc
+	for c := range spec.Clients {
+		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=w4-raw-client", "PARTD_ADDR=" + addr,
+			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
+	}
+	d, _ := runGroup(b, procs)
+	stop.Store(true)
+	wg.Wait()
+	if min := spec.TotalBytes() * int64(spec.Clients); received.Load() < min {
+		b.Fatalf("raw sink received %d bytes, want at least %d", received.Load(), min)
+	}
+	return d
+}
+
+// BenchmarkSmallAppend measures the request rate of 100-byte appends: a Go
+// client calling sequentially and from 8 goroutines against the Go server,
+// and Python's client against the Go server and against Python's server.
+func BenchmarkSmallAppend(b *testing.B) {
+	value := make([]byte, 100)
+	b.Run("go-client/go-server/sequential", func(b *testing.B) {
+		s := startServer(b, partd.NewDict(), "")
+		c := dial(b, s.Addr())
+		batch := map[string][]byte{"small": value}
+		b.ResetTimer()
+		for b.Loop() {
+			if err := c.Append(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+	b.Run("go-client/go-server/8-goroutines", func(b *testing.B) {
+		s := startServer(b, partd.NewDict(), "")
+		c := dial(b, s.Addr(), client.WithConns(8))
+		var n atomic.Int64
+		b.SetParallelism(8 / max(1, runtimeProcs()))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			k := fmt.Sprintf("small-%d", n.Add(1))
+			batch := map[string][]byte{k: value}
+			for pb.Next() {
+				if err := c.Append(batch); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+	py := python(b)
+	small := func(b *testing.B, addr string) {
+		n := max(b.N, 2000)
+		out, err := exec.Command(py, "testdata/w4.py", "small", addr, fmt.Sprint(n)).Output()
+		must(b, err)
+		secs, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(string(out), "done")), 64)
+		must(b, err)
+		b.ReportMetric(float64(n)/secs, "req/s")
+	}
+	b.Run("python-client/go-server", func(b *testing.B) {
+		s := startServer(b, partd.NewDict(), "")
+		small(b, s.Addr())
+	})
+	b.Run("python-client/python-server", func(b *testing.B) {
+		srv := startProc(b, nil, py, "testdata/w4.py", "server")
+		port := srv.line(b, "")
+		defer func() { srv.in.Close(); srv.cmd.Wait() }()
+		small(b, "tcp://127.0.0.1:"+port)
+	})
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
