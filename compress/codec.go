@@ -167,12 +167,18 @@ func (c zstdCodec) decode(dst, src []byte, maxValue int) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	// Decode into the declared size plus the decoder's slack: with the cap
-	// limit it neither allocates nor writes past that, whatever src says
-	// later, and the slack lets it use its fast (over-writing) copy loops.
-	dst = slices.Grow(dst, n+zstdSlack)
-	at := len(dst)
-	out, err := d.DecodeAll(src, dst[at:at:at+n+zstdSlack])
+	// Decode into the declared size, plus the decoder's slack where dst has
+	// room for it: with the cap limit it neither allocates nor writes past
+	// that, whatever src says later, and the slack lets it use its fast
+	// (over-writing) copy loops. A dst sized exactly is used as it is.
+	if cap(dst)-len(dst) < n {
+		dst = slices.Grow(dst, n+zstdSlack)
+	}
+	at, end := len(dst), len(dst)+n
+	if cap(dst)-end >= zstdSlack {
+		end += zstdSlack
+	}
+	out, err := d.DecodeAll(src, dst[at:at:end])
 	if err != nil {
 		return dst, err
 	}

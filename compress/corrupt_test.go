@@ -3,6 +3,8 @@ package compress_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -161,5 +163,43 @@ func TestZeroFilledTail(t *testing.T) {
 		if _, err := s.Get("k"); !errors.Is(err, partd.ErrCorrupt) {
 			t.Fatalf("%s: zero-filled tail: err = %v, want ErrCorrupt", l.name, err)
 		}
+	}
+}
+
+// A key large enough to be decoded in several parallel runs reports the
+// first bad frame, whichever run holds it.
+func TestLargeKeyRuns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, l := range layers[:3] {
+		t.Run(l.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			s := l.wrap(inner)
+			var want []byte
+			var ends []int // end of each frame in the stored bytes
+			for i := range 300 {
+				v := fmt.Appendf(nil, "value %d:%s", i, bytes.Repeat([]byte{byte(i)}, 4000+i))
+				check(t, s.Append(map[string][]byte{"big": v}))
+				want = append(want, v...)
+				ends = append(ends, len(stored(t, inner, "big")))
+			}
+			if got := get1(t, s, "big"); !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d", len(got), len(want))
+			}
+			raw := stored(t, inner, "big")
+			for _, bad := range [][]int{{299}, {150}, {250, 7}} {
+				garbled := bytes.Clone(raw)
+				for _, b := range bad {
+					for i := ends[b-1] + 8; i < ends[b]; i++ {
+						garbled[i] ^= 0x55
+					}
+				}
+				check(t, inner.Set("big", garbled))
+				_, err := s.Get("big")
+				first := bad[len(bad)-1]
+				if !errors.Is(err, partd.ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("frame %d:", first)) {
+					t.Fatalf("frames %v garbled: err = %v, want ErrCorrupt naming frame %d", bad, err, first)
+				}
+			}
+		})
 	}
 }

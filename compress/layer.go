@@ -161,6 +161,12 @@ func (l *layer) Append(data map[string][]byte) error {
 
 // Get returns the decompressed bytes of each key: the concatenation of its
 // frames' values.
+//
+// Where frames declare their decoded sizes (zstd, snappy), each key's result
+// is allocated once and cut into runs of frames that decode in parallel into
+// their places, so one large key uses every core too. Other keys (zlib, or
+// sizes too large to trust before decoding) decode whole, in parallel with
+// the rest.
 func (l *layer) Get(keys ...string) ([][]byte, error) {
 	if l.closed.Load() {
 		return nil, l.errClosed("get")
@@ -169,22 +175,128 @@ func (l *layer) Get(keys ...string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var total int64
-	for _, r := range raws {
-		total += int64(len(r))
+	out := make([][]byte, len(keys))
+	var runs []run
+	var stored int64
+	for i, raw := range raws {
+		if len(raw) == 0 {
+			continue
+		}
+		frames, err := frame.Split(raw)
+		if err != nil {
+			return nil, fmt.Errorf("partd: %s: key %q: %w", l.c.name(), keys[i], err)
+		}
+		stored += int64(len(raw))
+		if runs, err = l.planKey(runs, i, keys[i], frames, &out[i]); err != nil {
+			return nil, err
+		}
 	}
-	out := make([][]byte, len(raws))
-	errs := make([]error, len(raws))
-	parallel(len(raws), workers(len(raws), total), func(_, i int) {
-		out[i], errs[i] = l.decodeKey(keys[i], raws[i])
-		raws[i] = nil // let the stored bytes go as soon as they are decoded
+	errs := make([]error, len(runs))
+	parallel(len(runs), workers(len(runs), stored), func(_, r int) {
+		errs[r] = l.decodeRun(keys, out, &runs[r])
 	})
+	// Runs are in key order, then frame order: the first error is the
+	// earliest.
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
+	for i, v := range out {
+		if len(v) == 0 {
+			out[i] = nil
+		}
+	}
 	return out, nil
+}
+
+// A run is consecutive frames of one key that one goroutine decodes.
+type run struct {
+	key    int      // index of the key in Get's arguments
+	first  int      // index among the key's frames of frames[0], for errors
+	frames [][]byte // compressed values
+	// dst is where the values go, out[key][from:from:end], sized to them
+	// (plus the slack after the key's last value); nil means decode the
+	// key whole into a buffer of its own.
+	dst []byte
+}
+
+// minRun is the decoded size below which a key's frames are not cut into
+// more runs.
+const minRun = 128 << 10
+
+// planKey appends the runs that decode one key's frames to runs, allocating
+// the key's result in *out when the frames declare sizes it can trust.
+func (l *layer) planKey(runs []run, i int, key string, frames [][]byte, out *[]byte) ([]run, error) {
+	sizes := make([]int, len(frames))
+	var total int64
+	for j, f := range frames {
+		n, err := l.c.sizeHint(f, l.maxValue)
+		if err != nil {
+			return runs, l.corrupt(key, j, err)
+		}
+		if n < 0 {
+			return append(runs, run{key: i, frames: frames}), nil
+		}
+		sizes[j] = n
+		total += int64(n)
+	}
+	var stored int64
+	for _, f := range frames {
+		stored += int64(len(f))
+	}
+	if total > plausible(stored) {
+		// Claims this large are checked frame by frame as they decode,
+		// growing the result only as far as the data proves.
+		return append(runs, run{key: i, frames: frames}), nil
+	}
+	buf := make([]byte, total, total+decodeSlack)
+	*out = buf
+	first, from, acc := 0, 0, 0
+	for j, n := range sizes {
+		acc += n
+		if acc < minRun && j < len(sizes)-1 {
+			continue
+		}
+		to, end := from+acc, from+acc
+		if j == len(sizes)-1 {
+			end = cap(buf)
+		}
+		runs = append(runs, run{key: i, first: first, frames: frames[first : j+1], dst: buf[from:from:end]})
+		first, from, acc = j+1, to, 0
+	}
+	return runs, nil
+}
+
+// decodeSlack is spare capacity after a result, which codecs may use
+// (zstdSlack), so the last frame decodes in place too.
+const decodeSlack = 64
+
+// plausible bounds the bytes a key's stored bytes may be trusted to decode to
+// before decoding proves it.
+func plausible(stored int64) int64 { return 64*stored + 1<<20 }
+
+// decodeRun decodes r into its place in out.
+func (l *layer) decodeRun(keys []string, out [][]byte, r *run) error {
+	key := keys[r.key]
+	if r.dst == nil {
+		v, err := l.decodeFrames(key, r.frames)
+		out[r.key] = v
+		return err
+	}
+	dst := r.dst
+	for j, f := range r.frames {
+		var err error
+		if dst, err = l.c.decode(dst, f, l.maxValue); err != nil {
+			return l.corrupt(key, r.first+j, err)
+		}
+	}
+	if cap(dst) != cap(r.dst) {
+		// A codec outgrew the declared sizes it checked; cannot happen.
+		return fmt.Errorf("partd: %s: key %q: frames %d to %d decoded past their declared sizes: %w",
+			l.c.name(), key, r.first, r.first+len(r.frames)-1, partd.ErrCorrupt)
+	}
+	return nil
 }
 
 // corrupt returns the error for key's frame i.
@@ -192,19 +304,8 @@ func (l *layer) corrupt(key string, i int, err error) error {
 	return fmt.Errorf("partd: %s: key %q: frame %d: %w: %v", l.c.name(), key, i, partd.ErrCorrupt, err)
 }
 
-// decodeKey decodes every frame of raw, the stored bytes of key.
-func (l *layer) decodeKey(key string, raw []byte) ([]byte, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	frames, err := frame.Split(raw)
-	if err != nil {
-		return nil, fmt.Errorf("partd: %s: key %q: %w", l.c.name(), key, err)
-	}
-	return l.decodeFrames(key, frames)
-}
-
-// decodeFrames decodes frames and concatenates their values.
+// decodeFrames decodes frames and concatenates their values, growing the
+// result as they prove their sizes.
 func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 	// Size the result once from the sizes the frames declare, but allocate no
 	// more than the stored bytes could plausibly hold before decoding proves
@@ -221,9 +322,7 @@ func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 		want += int64(n)
 		stored += int64(len(f))
 	}
-	// The slack is what a codec may want past the end (zstdSlack), so the
-	// last frame does not reallocate the result.
-	out := make([]byte, 0, min(want, 64*stored+1<<20)+64)
+	out := make([]byte, 0, min(want, plausible(stored))+decodeSlack)
 	for i, f := range frames {
 		var err error
 		if out, err = l.c.decode(out, f, l.maxValue); err != nil {
