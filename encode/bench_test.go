@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/gopartd/partd"
@@ -93,22 +94,28 @@ func BenchmarkMsgpackGet(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodeBatch measures the crossover of parallel encoding: the
-// batch size above which encodeBatch uses more than one goroutine.
+// BenchmarkEncodeBatch measures parallel encoding: one goroutine
+// ("serial"), two from the start ("parallel"), and Append's rule, two
+// after parallelAfter ("adaptive").
 func BenchmarkEncodeBatch(b *testing.B) {
 	enc := New[[]BenchRow](nil, MsgpackCodec[BenchRow]{}).encodeFrame
+	modes := []struct {
+		name    string
+		workers int
+		after   time.Duration
+	}{{"serial", 1, 0}, {"parallel", 2, 0}, {"adaptive", 2, parallelAfter}}
 	for _, rows := range []int{10, 100} {
-		for _, keys := range []int{2, 4, 8, 16, 64, 1000} {
+		for _, keys := range []int{2, 8, 16, 64, 1000} {
 			batch := make(map[string][]BenchRow, keys)
 			for k := range keys {
 				batch[strconv.Itoa(k)] = benchRows(rows, k)
 			}
-			for _, workers := range []int{1, 2} {
-				b.Run(fmt.Sprintf("rows=%d/keys=%d/workers=%d", rows, keys, workers), func(b *testing.B) {
+			for _, m := range modes {
+				b.Run(fmt.Sprintf("rows=%d/keys=%d/%s", rows, keys, m.name), func(b *testing.B) {
 					b.SetBytes(encodedSize(batch))
 					b.ReportAllocs()
 					for b.Loop() {
-						out, err := encodeBatchOn(batch, enc, workers)
+						out, err := encodeBatchAfter(batch, enc, m.workers, m.after)
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -118,37 +125,6 @@ func BenchmarkEncodeBatch(b *testing.B) {
 					}
 				})
 			}
-		}
-	}
-}
-
-// BenchmarkDecodeAll measures the crossover of parallel decoding in Get.
-func BenchmarkDecodeAll(b *testing.B) {
-	for _, keys := range []int{2, 8, 16, 100} {
-		m := Msgpack[BenchRow](partd.NewDict())
-		var size int64
-		for i := range 10 {
-			batch := make(map[string][]BenchRow, keys)
-			for k := range keys {
-				batch["key-"+strconv.Itoa(k)] = benchRows(benchRowsPerKey, i*keys+k)
-			}
-			size += encodedSize(batch)
-			if err := m.Append(batch); err != nil {
-				b.Fatal(err)
-			}
-		}
-		names, _ := m.Keys()
-		raw, _ := m.Inner().Get(names...)
-		for _, workers := range []int{1, 2} {
-			b.Run(fmt.Sprintf("keys=%d/workers=%d", keys, workers), func(b *testing.B) {
-				b.SetBytes(size)
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := m.decodeAll(names, raw, workers); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
 		}
 	}
 }

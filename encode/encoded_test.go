@@ -1,10 +1,12 @@
 package encode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/frame"
@@ -88,19 +90,31 @@ func TestParallelEncodeMatchesSequential(t *testing.T) {
 	for i := range 200 {
 		batch[fmt.Sprint("k", i)] = []Row{mkRow(i), mkRow(i + 1)}
 	}
-	par := partd.NewDict()
-	must(t, Msgpack[Row](par).Append(batch))
-	seq := partd.NewDict()
-	m := Msgpack[Row](seq)
-	for k, v := range batch {
-		must(t, m.Append(map[string][]Row{k: v}))
-	}
-	for k := range batch {
-		a, _ := par.Get(k)
-		b, _ := seq.Get(k)
-		if string(a[0]) != string(b[0]) {
-			t.Fatalf("%s: parallel and sequential encodings differ", k)
+	batch["empty"] = nil
+	enc := Msgpack[Row](nil).encodeFrame
+	seq, err := encodeBatchAfter(batch, enc, 1, 0)
+	must(t, err)
+	for _, after := range []time.Duration{0, time.Nanosecond, time.Hour} {
+		par, err := encodeBatchAfter(batch, enc, 4, after)
+		must(t, err)
+		if len(par) != len(seq) || len(par) != 200 {
+			t.Fatalf("after %v: %d encodings, want %d", after, len(par), len(seq))
 		}
+		for k, v := range seq {
+			if !bytes.Equal(par[k], v) {
+				t.Fatalf("after %v, %s: parallel and sequential encodings differ", after, k)
+			}
+		}
+	}
+	// A failing value stops the batch with its error, in parallel too.
+	ints := map[string][]int{}
+	for i := range 100 {
+		ints[fmt.Sprint("k", i)] = []int{i}
+	}
+	ints["k50"] = []int{-1}
+	fenc := New[[]int](nil, failCodec{}).encodeFrame
+	if _, err := encodeBatchAfter(ints, fenc, 4, 0); err == nil || !strings.Contains(err.Error(), `"k50"`) {
+		t.Fatalf("parallel encode error = %v", err)
 	}
 }
 
