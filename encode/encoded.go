@@ -125,7 +125,8 @@ func putLen(b []byte, n int) {
 // whose encoding is empty (an empty list, for Msgpack) is not written, so it
 // creates no key. Keys are checked before anything is encoded.
 //
-// A batch of many values is encoded on up to GOMAXPROCS goroutines.
+// A batch whose encoding takes more than 100µs finishes on GOMAXPROCS
+// goroutines, which have all returned when Append does.
 func (e *Encoded[T]) Append(data map[string]T) error {
 	if e.closed.Load() {
 		return fmt.Errorf("encode: append: %w", partd.ErrClosed)
