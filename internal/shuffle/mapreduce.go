@@ -149,7 +149,8 @@ func fromTable(t encode.Table) ([]Row, error) {
 }
 
 // Counter is a partd.Store that counts the bytes appended through it and
-// returned by Get.
+// returned by Get (leaving out the Columns metadata keys, so that both count
+// the same bytes).
 type Counter struct {
 	partd.Store
 	appended, read atomic.Int64
@@ -172,11 +173,20 @@ func (c *Counter) Append(data map[string][]byte) error {
 func (c *Counter) Get(keys ...string) ([][]byte, error) {
 	vals, err := c.Store.Get(keys...)
 	var n int64
-	for _, v := range vals {
+	for i, v := range vals {
+		if i < len(keys) && isMeta(keys[i]) {
+			continue
+		}
 		n += int64(len(v))
 	}
 	c.read.Add(n)
 	return vals, err
+}
+
+// isMeta reports whether key holds a Columns table's metadata (its schema or
+// a column's dtype), which Get reads but Append does not write.
+func isMeta(key string) bool {
+	return strings.HasSuffix(key, encode.DtypeSuffix) || strings.HasSuffix(key, "/"+encode.SchemaPart)
 }
 
 // Appended returns the bytes appended so far.

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// child is one process of this binary that a command starts, such as a
+// shuffle mapper: it runs `partd ARGS...` (a hidden subcommand).
+type child struct {
+	name string // for messages: "worker 2"
+	args []string
+}
+
+// childResult is what the parent learns about a child besides its output.
+type childResult struct {
+	maxRSS int64 // peak resident set, bytes
+	wall   time.Duration
+}
+
+// runChildren starts every child at once and waits for all of them. Each line
+// a child writes to stdout is passed to onLine (calls never overlap); its
+// stderr goes to stderr. If a child fails, or onLine returns an error, the
+// others are killed and the first error is returned.
+func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine func(i int, line []byte) error) ([]childResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to start its workers: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]childResult, len(children))
+	var (
+		mu       sync.Mutex // serializes onLine and guards firstErr
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	for i, c := range children {
+		cmd := exec.CommandContext(ctx, exe, c.args...)
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			fail(err)
+			break
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			fail(fmt.Errorf("%s: %w", c.name, err))
+			break
+		}
+		wg.Go(func() {
+			sc := bufio.NewScanner(out)
+			sc.Buffer(make([]byte, 64<<10), 256<<20)
+			var lineErr error
+			for sc.Scan() {
+				if lineErr != nil {
+					continue // drain, so the child does not block on a full pipe
+				}
+				mu.Lock()
+				lineErr = onLine(i, sc.Bytes())
+				mu.Unlock()
+				if lineErr != nil {
+					fail(fmt.Errorf("%s: %w", c.name, lineErr))
+				}
+			}
+			err := cmd.Wait()
+			results[i].wall = time.Since(start)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				results[i].maxRSS = ru.Maxrss << 10 // kilobytes on Linux
+			}
+			if err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("%s failed: %w", c.name, err))
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return results, firstErr
+}
+
+// progress shows how far a long phase has come on stderr: a progress bar
+// when stderr is a terminal, a plain line every few seconds otherwise.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	what  string
+	unit  string
+	total int64
+	start time.Time
+	last  time.Time
+	quiet bool
+}
+
+// newProgress starts showing a phase of total units. With quiet, it shows
+// nothing.
+func newProgress(stderr io.Writer, what, unit string, total int64, quiet bool) *progress {
+	p := &progress{w: stderr, what: what, unit: unit, total: total, start: time.Now(), quiet: quiet}
+	p.last = p.start
+	if f, ok := stderr.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription(fmt.Sprintf("%-6s", what)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString(unit),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	return p
+}
+
+// set reports n units done.
+func (p *progress) set(n int64) {
+	if p.quiet {
+		return
+	}
+	if p.bar != nil {
+		p.bar.Set64(n)
+		return
+	}
+	if now := time.Now(); now.Sub(p.last) >= 2*time.Second && n < p.total {
+		p.last = now
+		fmt.Fprintf(p.w, "partd: %s: %d/%d %s (%.0f%%) after %.1fs\n", p.what, n, p.total, p.unit,
+			100*float64(n)/float64(max(p.total, 1)), now.Sub(p.start).Seconds())
+	}
+}
+
+// done ends the display.
+func (p *progress) done() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar.Exit()
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// runPartd runs the built binary and returns its stdout, stderr and exit
+// status.
+func runPartd(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(partdBinary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("partd %q: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func runShuffleJSON(t *testing.T, args ...string) (shuffleSummary, string, int) {
+	t.Helper()
+	out, errOut, code := runPartd(t, nil, append([]string{"shuffle", "--json"}, args...)...)
+	var s shuffleSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("partd shuffle %q: exit %d, summary %q: %v\nstderr:\n%s", args, code, out, err, errOut)
+	}
+	return s, errOut, code
+}
+
+func TestShuffleBinary(t *testing.T) {
+	t.Parallel()
+	const rows, workers = 20_000, 3
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"server", nil},
+		{"server-columns-zstd", []string{"--format", "columns", "--compress", "zstd", "--memory", "64KiB"}},
+		{"dir", []string{"--dir", t.TempDir()}},
+		{"dir-columns", []string{"--dir", t.TempDir(), "--format", "columns", "--reducers", "2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--rows", "20000", "--workers", "3", "--partitions", "16"}, tc.args...)
+			s, errOut, code := runShuffleJSON(t, args...)
+			if code != 0 || !s.Verified || s.Error != "" {
+				t.Fatalf("exit %d, summary %+v\nstderr:\n%s", code, s, errOut)
+			}
+			if s.Rows != rows*workers || s.MapBytes == 0 || s.MapBytes != s.ReduceBytes || s.Partitions != 16 {
+				t.Errorf("summary %+v: want %d rows and equal map and reduce bytes", s, rows*workers)
+			}
+			if s.WorkerRSS == 0 || s.ReducerRSS == 0 {
+				t.Errorf("summary %+v: no peak memory", s)
+			}
+		})
+	}
+	// After a verified run in a directory, the shuffle's keys are gone.
+	dir := t.TempDir()
+	if s, errOut, code := runShuffleJSON(t, "--rows", "1000", "--workers", "2", "--dir", dir); code != 0 || !s.Verified {
+		t.Fatalf("exit %d, %+v\n%s", code, s, errOut)
+	}
+	if _, err := os.Stat(dir + "/shuffle"); !os.IsNotExist(err) {
+		t.Errorf("shuffle keys left in %s: %v", dir, err)
+	}
+}
+
+func TestShuffleTextSummary(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runPartd(t, nil, "shuffle", "--rows", "5000", "--workers", "2", "--partitions", "8")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"2 workers -> 8 partitions -> 2 reducers", "map ", "reduce ", "peak memory: server",
+		"verification: OK (8 partitions, 10,000 rows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestShuffleCorruption damages one partition in the store between the map
+// and the reduce phase and checks that verification fails on it.
+func TestShuffleCorruption(t *testing.T) {
+	t.Parallel()
+	for _, extra := range [][]string{nil, {"--dir", t.TempDir(), "--format", "columns"}} {
+		args := append([]string{"--rows", "4000", "--workers", "2", "--partitions", "8", "--corrupt-partition", "5"}, extra...)
+		s, errOut, code := runShuffleJSON(t, args...)
+		if code != 1 || s.Verified {
+			t.Fatalf("%q: exit %d, verified %v; want a failure\n%s", extra, code, s.Verified, errOut)
+		}
+		if !strings.Contains(errOut, "verification failed: 1 of 8 partitions differ") ||
+			!strings.Contains(errOut, "partition 5: checksum mismatch") {
+			t.Errorf("%q: stderr does not name partition 5:\n%s", extra, errOut)
+		}
+	}
+}
+
+func TestShuffleUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"shuffle", "--format", "csv"},
+		{"shuffle", "--workers", "0"},
+		{"shuffle", "--addr", "tcp://127.0.0.1:1", "--dir", "/tmp"},
+		{"shuffle", "--compress", "lz4"},
+		{"shuffle", "extra"},
+		{"shuffle", "--memory", "lots"},
+	} {
+		if _, errOut, code := runPartd(t, nil, args...); code != 2 {
+			t.Errorf("partd %q: exit %d, want 2\n%s", args, code, errOut)
+		}
+	}
+	// A server that is not there is an error, not a usage mistake.
+	if _, errOut, code := runPartd(t, nil, "shuffle", "--rows", "10", "--timeout", "1s", "--addr", "tcp://127.0.0.1:1"); code != 1 {
+		t.Errorf("shuffle against no server: exit %d, want 1\n%s", code, errOut)
+	}
+}
