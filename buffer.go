@@ -37,8 +37,6 @@ type Buffer struct {
 	sizes  *sizeheap.Heap // bytes held in fast, by key
 	nbytes int64          // bytes held in fast
 	tree   *keypath.Tree  // keys held in fast or slow, to reject "x" beside "x/y"
-
-	spillBuf []byte // reused by spills from a *Dict
 }
 
 var _ Store = (*Buffer)(nil)
@@ -167,30 +165,7 @@ func (b *Buffer) spillRoundLocked(want int64) error {
 			b.sizes.Add(k, sizes[i])
 		}
 	}
-	var vals [][]byte
-	if d, ok := b.fast.(*Dict); ok {
-		// Copy into a buffer the Buffer reuses from spill to spill, so
-		// spilling makes no garbage.
-		var ends []int
-		b.spillBuf, ends = d.appendTo(b.spillBuf[:0], keys)
-		vals = make([][]byte, len(keys))
-		start := 0
-		for i, end := range ends {
-			vals[i] = b.spillBuf[start:end:end]
-			start = end
-		}
-	} else {
-		var err error
-		if vals, err = b.fast.Get(keys...); err != nil {
-			restore()
-			return fmt.Errorf("partd: buffer spill: %w", err)
-		}
-	}
-	batch := make(map[string][]byte, len(keys))
-	for i, k := range keys {
-		batch[k] = vals[i]
-	}
-	if err := b.slow.Append(batch); err != nil {
+	if err := b.moveLocked(keys); err != nil {
 		restore()
 		return fmt.Errorf("partd: buffer spill: %w", err)
 	}
@@ -202,6 +177,30 @@ func (b *Buffer) spillRoundLocked(want int64) error {
 		return fmt.Errorf("partd: buffer spill: %w (buffer closed to keep data whole)", err)
 	}
 	return nil
+}
+
+// moveLocked appends the fast store's bytes of keys to the slow store.
+func (b *Buffer) moveLocked(keys []string) error {
+	if d, ok := b.fast.(*Dict); ok {
+		chunks := d.chunksOf(keys) // no copy: the Buffer alone changes fast
+		if f, ok := b.slow.(*File); ok {
+			return f.appendVectors(keys, chunks)
+		}
+		batch := make(map[string][]byte, len(keys))
+		for i, k := range keys {
+			batch[k] = slices.Concat(chunks[i]...)
+		}
+		return b.slow.Append(batch)
+	}
+	vals, err := b.fast.Get(keys...)
+	if err != nil {
+		return err
+	}
+	batch := make(map[string][]byte, len(keys))
+	for i, k := range keys {
+		batch[k] = vals[i]
+	}
+	return b.slow.Append(batch)
 }
 
 // Flush moves everything the fast store holds to the slow store. It is safe
@@ -229,6 +228,22 @@ func (b *Buffer) Get(keys ...string) ([][]byte, error) {
 	if b.closed {
 		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
 	}
+	if d, ok := b.fast.(*Dict); ok {
+		if f, ok := b.slow.(*File); ok {
+			// Read each key's file into a slice with room for what memory
+			// holds, and append that: one allocation per key.
+			room := make([]int64, len(keys))
+			for i, k := range keys {
+				room[i] = b.sizes.Size(k)
+			}
+			out, err := f.getWithRoom(keys, room)
+			if err != nil {
+				return nil, err
+			}
+			d.appendEach(out, keys)
+			return out, nil
+		}
+	}
 	out, err := b.slow.Get(keys...)
 	if err != nil {
 		return nil, err
@@ -238,10 +253,13 @@ func (b *Buffer) Get(keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	for i := range out {
-		if len(out[i]) == 0 {
+		switch {
+		case len(out[i]) == 0:
 			out[i] = fast[i]
-		} else {
-			out[i] = append(out[i], fast[i]...)
+		case len(fast[i]) > 0:
+			v := make([]byte, len(out[i])+len(fast[i]))
+			copy(v[copy(v, out[i]):], fast[i])
+			out[i] = v
 		}
 	}
 	return out, nil
@@ -341,6 +359,5 @@ func (b *Buffer) Close() error {
 		err = b.spillLocked(0)
 	}
 	b.closed = true
-	b.spillBuf = nil
 	return errors.Join(err, b.fast.Close(), b.slow.Close())
 }

@@ -12,8 +12,9 @@ import (
 // Dict is an in-memory Store, Python partd's Dict. The zero value is not
 // usable; call NewDict.
 //
-// A key's bytes live in chunks that grow with the key (each at most an
-// eighth of what the key holds, so at most about 12% is slack), appends copy
+// A key's bytes live in chunks that grow with the key (each between a
+// sixteenth and an eighth of what the key holds, so at most 12% is slack),
+// appends copy
 // each byte once, and the chunks of deleted keys are reused by later
 // appends, so a Dict that is filled and emptied over and over, as a
 // Buffer's fast store is, makes little garbage.
@@ -43,6 +44,8 @@ const (
 	maxChunkShift = 16 // 64 KiB; larger values get a chunk of their own size
 	numClasses    = maxChunkShift - minChunkShift + 1
 	maxFreeBytes  = 64 << 20
+	// freeShare bounds the free chunks kept to 1/freeShare of the bytes held.
+	freeShare = 16
 )
 
 var _ Store = (*Dict)(nil)
@@ -126,7 +129,7 @@ func (d *Dict) appendLocked(e *entry, v []byte) {
 // chunkClass returns the size class of the next chunk for a key holding
 // size bytes (counting the value being added).
 func chunkClass(size int64) int {
-	shift := bits.Len64(uint64(size) >> 3)
+	shift := bits.Len64(uint64(size) >> 4)
 	return min(max(shift, minChunkShift), maxChunkShift) - minChunkShift
 }
 
@@ -137,21 +140,27 @@ func (d *Dict) newChunk(size int64, need int) []byte {
 	if capacity := 1 << (class + minChunkShift); need >= capacity && class == numClasses-1 {
 		return make([]byte, 0, need) // a large value: a chunk of its own size
 	}
-	if n := len(d.free[class]); n > 0 {
-		c := d.free[class][n-1]
-		d.free[class] = d.free[class][:n-1]
-		d.freeLen -= int64(cap(c))
-		return c
+	// A free chunk of this class, or of the next: deleted keys were large,
+	// and new keys start small.
+	for c := class; c <= min(class+1, numClasses-1); c++ {
+		if n := len(d.free[c]); n > 0 {
+			chunk := d.free[c][n-1]
+			d.free[c] = d.free[c][:n-1]
+			d.freeLen -= int64(cap(chunk))
+			return chunk
+		}
 	}
 	return make([]byte, 0, 1<<(class+minChunkShift))
 }
 
-// release keeps e's chunks for reuse, up to maxFreeBytes. d.mu must be held
-// for writing.
+// release keeps e's chunks for reuse, up to a sixteenth of the bytes held
+// and maxFreeBytes; the rest is left to the garbage collector. d.mu must be
+// held for writing.
 func (d *Dict) release(e *entry) {
+	keep := min(d.nbytes/freeShare, maxFreeBytes)
 	for _, c := range e.chunks {
 		shift := bits.Len(uint(cap(c))) - 1
-		if 1<<shift != cap(c) || shift < minChunkShift || shift > maxChunkShift || d.freeLen+int64(cap(c)) > maxFreeBytes {
+		if 1<<shift != cap(c) || shift < minChunkShift || shift > maxChunkShift || d.freeLen+int64(cap(c)) > keep {
 			continue
 		}
 		d.free[shift-minChunkShift] = append(d.free[shift-minChunkShift], c[:0])
@@ -185,22 +194,35 @@ func (d *Dict) Get(keys ...string) ([][]byte, error) {
 	return out, nil
 }
 
-// appendTo appends the bytes of keys to dst, one after the other, and
-// returns the extended slice and where each key's bytes end in it. Buffer
-// uses it to spill into a buffer it reuses.
-func (d *Dict) appendTo(dst []byte, keys []string) ([]byte, []int) {
+// chunksOf returns the chunks holding each key's bytes, without copying.
+// The caller must not change them and must own every change to d while it
+// uses them: Buffer spills with it.
+func (d *Dict) chunksOf(keys []string) [][][]byte {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	ends := make([]int, len(keys))
+	out := make([][][]byte, len(keys))
 	for i, k := range keys {
 		if e, ok := d.data[k]; ok {
+			out[i] = e.chunks
+		}
+	}
+	return out
+}
+
+// appendEach appends the bytes of keys[i] to dst[i], for every i.
+func (d *Dict) appendEach(dst [][]byte, keys []string) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for i, k := range keys {
+		if e, ok := d.data[k]; ok {
+			if dst[i] == nil {
+				dst[i] = make([]byte, 0, e.size)
+			}
 			for _, c := range e.chunks {
-				dst = append(dst, c...)
+				dst[i] = append(dst[i], c...)
 			}
 		}
-		ends[i] = len(dst)
 	}
-	return dst, ends
 }
 
 // Set replaces a key's bytes with a copy of value.

@@ -53,8 +53,9 @@ type FileOptions struct {
 // handles when it sees the counter move, so no handle outlives the file it
 // was opened on.
 //
-// An I/O error in the middle of an Append can leave the values written before
-// it in place; values are never torn by another process's appends.
+// An Append that fails with an I/O error (a full disk, say) truncates the
+// files it wrote back to their sizes before it, so it leaves nothing behind;
+// values are never torn by another process's appends.
 type File struct {
 	dir   string
 	temp  bool // dir was made by NewFile("") and is removed by Close
@@ -168,19 +169,52 @@ func (f *File) openKey(name string, flags int, mode uint32) (int, error) {
 	return fd, nil
 }
 
-// writeAll writes all of b to fd.
-func writeAll(fd int, b []byte) error {
+// writeAll writes all of b to fd and returns how many bytes it wrote.
+func writeAll(fd int, b []byte) (int64, error) {
+	var done int64
 	for len(b) > 0 {
 		n, err := unix.Write(fd, b)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return err
+			return done, err
 		}
 		b = b[n:]
+		done += int64(n)
 	}
-	return nil
+	return done, nil
+}
+
+// writevAll writes the concatenation of vec to fd, in writev calls of at
+// most IOV_MAX pieces, and returns how many bytes it wrote.
+func writevAll(fd int, vec [][]byte) (int64, error) {
+	const iovMax = 1024
+	var done int64
+	vec = slices.Clone(vec) // advanced in place below
+	for len(vec) > 0 {
+		n, err := unix.Writev(fd, vec[:min(len(vec), iovMax)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += int64(n)
+		for n > 0 && len(vec) > 0 {
+			if n >= len(vec[0]) {
+				n -= len(vec[0])
+				vec = vec[1:]
+			} else {
+				vec[0] = vec[0][n:]
+				n = 0
+			}
+		}
+		for len(vec) > 0 && len(vec[0]) == 0 {
+			vec = vec[1:]
+		}
+	}
+	return done, nil
 }
 
 func defaultMaxOpenFiles() int {
@@ -313,6 +347,30 @@ func (f *File) Append(data map[string][]byte) error {
 	if err := validateBatch(data); err != nil {
 		return err
 	}
+	jobs := make([]appendJob, 0, len(data))
+	for k, v := range data {
+		if len(v) > 0 {
+			jobs = append(jobs, appendJob{key: k, value: v})
+		}
+	}
+	return f.appendJobs(jobs)
+}
+
+// appendVectors appends, for each i, the concatenation of vecs[i] to keys[i]
+// with one writev(2) per key. keys are distinct and valid. Buffer spills a
+// Dict's chunks with it, without copying them into one slice first.
+func (f *File) appendVectors(keys []string, vecs [][][]byte) error {
+	jobs := make([]appendJob, 0, len(keys))
+	for i, k := range keys {
+		if len(vecs[i]) > 0 {
+			jobs = append(jobs, appendJob{key: k, vec: vecs[i]})
+		}
+	}
+	return f.appendJobs(jobs)
+}
+
+// appendJobs writes a batch of distinct, valid keys.
+func (f *File) appendJobs(jobs []appendJob) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -326,16 +384,12 @@ func (f *File) Append(data map[string][]byte) error {
 	// Open every file first, so a key that conflicts with a stored one
 	// rejects the batch before anything is written. The values of a batch go
 	// to distinct files, so opens and writes run on all cores.
-	jobs := make([]appendJob, 0, len(data))
-	for k, v := range data {
-		if len(v) == 0 {
-			continue
+	for i := range jobs {
+		j := &jobs[i]
+		j.fd, j.cached = f.handles[j.key]
+		if !j.cached {
+			j.fd = -1
 		}
-		fd, cached := f.handles[k]
-		if !cached {
-			fd = -1
-		}
-		jobs = append(jobs, appendJob{key: k, value: v, fd: fd, cached: cached})
 	}
 	closeOpened := func() {
 		for i := range jobs {
@@ -370,7 +424,12 @@ func (f *File) Append(data map[string][]byte) error {
 	}
 	parallel(len(jobs), func(i int) {
 		j := &jobs[i]
-		if j.err = writeAll(j.fd, j.value); j.err == nil && f.opts.Sync {
+		if j.vec != nil {
+			j.written, j.err = writevAll(j.fd, j.vec)
+		} else {
+			j.written, j.err = writeAll(j.fd, j.value)
+		}
+		if j.err == nil && f.opts.Sync {
 			j.err = unix.Fsync(j.fd)
 		}
 	})
@@ -385,17 +444,44 @@ func (f *File) Append(data map[string][]byte) error {
 			opened[j.key] = j.fd
 		}
 	}
+	if werr != nil {
+		werr = errors.Join(werr, rollback(jobs))
+	}
 	f.keepHandlesLocked(opened)
 	return werr
 }
 
+// rollback truncates every file of a failed batch back to its size before
+// the batch, so that a failed Append leaves no part of itself behind. The
+// exclusive flock is held: nobody else has written since.
+func rollback(jobs []appendJob) error {
+	var errs []error
+	for i := range jobs {
+		j := &jobs[i]
+		if j.written == 0 {
+			continue
+		}
+		var st unix.Stat_t
+		err := unix.Fstat(j.fd, &st)
+		if err == nil {
+			err = unix.Ftruncate(j.fd, st.Size-j.written)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partd: append %q: undo %d bytes: %w", j.key, j.written, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // appendJob is one value of an Append batch.
 type appendJob struct {
-	key    string
-	value  []byte
-	fd     int
-	cached bool // fd belongs to f.handles
-	err    error
+	key     string
+	value   []byte
+	vec     [][]byte // instead of value: pieces written with one writev
+	fd      int
+	cached  bool  // fd belongs to f.handles
+	written int64 // bytes written so far
+	err     error
 }
 
 // minParallel is the smallest number of system calls worth splitting
@@ -467,7 +553,11 @@ func (f *File) createLocked(name, key string, flag int) (int, error) {
 }
 
 // Get reads each key's file.
-func (f *File) Get(keys ...string) ([][]byte, error) {
+func (f *File) Get(keys ...string) ([][]byte, error) { return f.getWithRoom(keys, nil) }
+
+// getWithRoom is Get, with room[i] spare bytes of capacity after key i's
+// bytes (room may be nil), so a caller can append to them without copying.
+func (f *File) getWithRoom(keys []string, room []int64) ([][]byte, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
@@ -482,7 +572,11 @@ func (f *File) Get(keys ...string) ([][]byte, error) {
 		if keypath.Validate(k) != nil {
 			continue // no such key can be stored
 		}
-		v, err := f.readKey(k)
+		var extra int64
+		if room != nil {
+			extra = room[i]
+		}
+		v, err := f.readKey(k, extra)
 		if err != nil {
 			return nil, fmt.Errorf("partd: get %q: %w", k, err)
 		}
@@ -491,8 +585,9 @@ func (f *File) Get(keys ...string) ([][]byte, error) {
 	return out, nil
 }
 
-// readKey returns a key's bytes, nil for a key that holds none.
-func (f *File) readKey(key string) ([]byte, error) {
+// readKey returns a key's bytes, nil for a key that holds none, with room
+// spare bytes of capacity.
+func (f *File) readKey(key string, room int64) ([]byte, error) {
 	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
 	fd, err := f.openKey(keypath.Encode(key), unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -518,7 +613,7 @@ func (f *File) readKey(key string) ([]byte, error) {
 	}
 	// The size cannot change under the shared flock (unless a process that
 	// ignores the lock writes): read exactly that much.
-	buf := make([]byte, st.Size)
+	buf := make([]byte, st.Size, st.Size+room)
 	n := 0
 	for n < len(buf) {
 		m, err := unix.Read(fd, buf[n:])
@@ -567,7 +662,7 @@ func (f *File) Set(key string, value []byte) error {
 		}
 		return fmt.Errorf("partd: set %q: %w", key, err)
 	}
-	err = writeAll(fd, value)
+	_, err = writeAll(fd, value)
 	if err == nil && f.opts.Sync {
 		err = unix.Fsync(fd)
 	}

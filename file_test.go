@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,4 +207,80 @@ func FuzzFileKeys(f *testing.F) {
 			t.Fatalf("Keys() = %q, %v; want [%q]", keys, err, key)
 		}
 	})
+}
+
+// tinyDisk mounts a 64 KiB tmpfs: a disk that really fills up.
+func tinyDisk(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
+}
+
+func TestFileFailedAppendLeavesNothing(t *testing.T) {
+	f, err := partd.NewFile(tinyDisk(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, b := bytes.Repeat([]byte("a"), 20<<10), bytes.Repeat([]byte("b"), 20<<10)
+	if err := f.Append(map[string][]byte{"a": a, "b": b}); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Append(map[string][]byte{"a": a, "b": b, "c": bytes.Repeat([]byte("c"), 30<<10)})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append past a full disk: err = %v, want ENOSPC", err)
+	}
+	got, err := f.Get("a", "b", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) || len(got[2]) != 0 {
+		t.Fatalf("after a failed append: a=%d b=%d c=%d bytes, want %d %d 0", len(got[0]), len(got[1]), len(got[2]), len(a), len(b))
+	}
+}
+
+func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
+	f, err := partd.NewFile(tinyDisk(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := partd.NewBuffer(partd.NewDict(), f, 30<<10)
+	defer b.Close()
+	want := map[string][]byte{}
+	var failed bool
+	for i := 0; i < 20 && !failed; i++ {
+		batch := map[string][]byte{}
+		for _, k := range []string{"x", "y", "z"} {
+			batch[k] = bytes.Repeat([]byte{byte('0' + i%10)}, 4<<10)
+		}
+		err := b.Append(batch)
+		for k, v := range batch { // the batch reached memory whether or not the spill failed
+			want[k] = append(want[k], v...)
+		}
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("spill error %v, want ENOSPC", err)
+			}
+			failed = true
+		}
+	}
+	if !failed {
+		t.Fatal("the disk never filled up")
+	}
+	for k, v := range want {
+		got, err := b.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[0], v) {
+			t.Fatalf("%s: %d bytes after a failed spill, want %d (lost or duplicated)", k, len(got[0]), len(v))
+		}
+	}
 }

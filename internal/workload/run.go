@@ -40,7 +40,7 @@ type Flusher interface{ Flush() error }
 
 // Run appends the workload's batches to s, then gets every key once, and
 // checks that every appended byte came back. Each Get asks for up to 1,000
-// keys and about 8 MiB, so reading back holds little memory. Only time inside
+// keys and about 4 MiB, so reading back holds little memory. Only time inside
 // the store's calls counts; generating the data does not.
 func Run(spec Spec, s partd.Store, seed uint64) (Result, error) {
 	res := Result{Spec: spec}
@@ -78,10 +78,10 @@ func Run(spec Spec, s partd.Store, seed uint64) (Result, error) {
 }
 
 // GetBatch is how many keys one Get of the read-back asks for: up to 1,000
-// keys and about 8 MiB.
+// keys and about 4 MiB.
 func (s Spec) GetBatch() int {
 	perKey := max(s.TotalBytes()/int64(max(s.Keys, 1)), 1)
-	return int(min(max(8<<20/perKey, 1), 1000))
+	return int(min(max(4<<20/perKey, 1), 1000))
 }
 
 // PeakRSS returns the process's peak resident set size in bytes (VmHWM),
