@@ -119,6 +119,10 @@ func runWorkloadProcess(b *testing.B, spec workload.Spec, stack string) workload
 	arg, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^$", string(arg), stack, b.TempDir())
 	cmd.Env = append(os.Environ(), "PARTD_HELPER=workload")
+	if spec.MemLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// Tell the collector the budget, as Buffer's documentation advises.
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", (spec.MemLimit>>20)+24))
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -24,6 +24,13 @@ const spillTarget = 0.9
 // first. Between calls the fast store holds at most limit bytes; during an
 // Append, at most limit plus that batch.
 //
+// The limit counts the bytes held. Go's collector lets the heap grow to
+// about twice what is live before it collects, so to keep a process near the
+// limit, tell the runtime the budget: GOMEMLIMIT (or debug.SetMemoryLimit)
+// a little above limit, say limit + 24 MiB. Spilling makes little garbage:
+// a Dict reuses the memory of spilled keys, and a Dict spills into a File
+// with writev, without copying.
+//
 // A Buffer owns its two stores: while it is in use, nothing else may change
 // them, and Close flushes the fast store into the slow one and closes both.
 // (Drop first if the data is not wanted.)

@@ -53,6 +53,12 @@ type FileOptions struct {
 // handles when it sees the counter move, so no handle outlives the file it
 // was opened on.
 //
+// Python partd locks the same dir/.lock with flock, so Python and Go
+// processes may append to and read one directory together. A Python
+// process's delete or drop does not move the generation counter, though:
+// where Python processes delete keys that Go processes append to, open the
+// Go side with MaxOpenFiles: -1.
+//
 // An Append that fails with an I/O error (a full disk, say) truncates the
 // files it wrote back to their sizes before it, so it leaves nothing behind;
 // values are never torn by another process's appends.
