@@ -27,6 +27,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newShuffleCmd())
 	root.AddCommand(newShuffleChildCmds()...)
+	root.AddCommand(newAppendCmd(), newGetCmd(), newKeysCmd(), newDeleteCmd(), newDropCmd(), newStatCmd(), newRepairCmd())
 	return root
 }
 

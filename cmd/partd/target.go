@@ -21,12 +21,16 @@ type target struct {
 	timeout  time.Duration
 }
 
-// addTargetFlags registers --addr, --dir and --compress on cmd.
-func addTargetFlags(cmd *cobra.Command, t *target) {
+// addTargetFlags registers --addr, --dir, --timeout and, withCompress,
+// --compress on cmd.
+func addTargetFlags(cmd *cobra.Command, t *target, withCompress bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH")
 	fl.StringVar(&t.dir, "dir", "", "directory of a File store, used directly without a server")
-	fl.StringVar(&t.compress, "compress", "none", "compression layer over the store: none, zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL")
+	t.compress = "none"
+	if withCompress {
+		fl.StringVar(&t.compress, "compress", "none", "compression layer over the store: none, zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL")
+	}
 	fl.DurationVar(&t.timeout, "timeout", client.DefaultTimeout, "with --addr, how long to wait for each answer of the server")
 }
 
