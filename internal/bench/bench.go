@@ -1,0 +1,302 @@
+// Package bench is the tested logic behind `partd bench`: it builds the
+// stores the canonical workloads (internal/workload, shared/WORKLOADS.md) run
+// on, runs one workload on one stack and measures it, takes medians over
+// runs, and writes the Markdown table, Go beside Python partd 1.3.
+//
+// The command line runs each measurement in a child process, so that the
+// peak RSS it reports belongs to that workload alone.
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/workload"
+)
+
+// Stacks are the stores a workload can run on, with the same names as the
+// Python baseline's (workload.RunPython): the write policies alone, and each
+// compression layer over a File store. "server" is W4's: a partd server
+// serving a Buffer over a File store, appended to by client processes.
+var Stacks = []string{"dict", "file", "buffer", "zlib", "snappy", "zstd", "server"}
+
+// DefaultBufferLimit is the Buffer limit of the buffer stack for workloads
+// without a memory limit of their own (only W5 has one), as in the Python
+// baseline.
+const DefaultBufferLimit = 1e9
+
+// DefaultStacks returns the stacks a workload runs on when none are named:
+// the write policies for W1-W3, the server for W4, a Buffer for W5 and
+// every compression layer for W6.
+func DefaultStacks(spec workload.Spec) []string {
+	switch spec.ID {
+	case "W4":
+		return []string{"server"}
+	case "W5":
+		return []string{"buffer"}
+	case "W6":
+		return []string{"zlib", "snappy", "zstd"}
+	}
+	return []string{"dict", "file"}
+}
+
+// Applies reports whether stack can run spec: W4 runs only on the server,
+// and the server stack only runs W4.
+func Applies(spec workload.Spec, stack string) bool {
+	return (spec.ID == "W4") == (stack == "server")
+}
+
+// OpenStack opens the named stack for spec with its File store (if any) in
+// dir.
+func OpenStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
+	switch stack {
+	case "dict":
+		return partd.NewDict(), nil
+	case "file":
+		return partd.NewFile(dir)
+	case "buffer":
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			return nil, err
+		}
+		return partd.NewBuffer(partd.NewDict(), f, BufferLimit(spec)), nil
+	case "zlib", "snappy", "zstd":
+		s, err := compress.Parse(stack)
+		if err != nil {
+			return nil, err
+		}
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			return nil, err
+		}
+		return s.Wrap(f)
+	}
+	return nil, fmt.Errorf("unknown stack %q (want one of %s)", stack, strings.Join(Stacks, ", "))
+}
+
+// BufferLimit is the buffer stack's memory limit for spec.
+func BufferLimit(spec workload.Spec) int64 {
+	if spec.MemLimit > 0 {
+		return spec.MemLimit
+	}
+	return DefaultBufferLimit
+}
+
+// Measurement is what one run of one workload on one stack measured.
+type Measurement struct {
+	Workload    string  `json:"workload"`
+	Stack       string  `json:"stack"`
+	AppendBytes int64   `json:"append_bytes"`
+	AppendMBps  float64 `json:"append_mbps"`
+	GetMBps     float64 `json:"get_mbps"`
+	PeakRSS     int64   `json:"peak_rss"`   // bytes; 0 if unknown
+	DiskBytes   int64   `json:"disk_bytes"` // bytes on disk after the run; -1 for none (dict)
+}
+
+// FromResult converts a workload result.
+func FromResult(stack string, r workload.Result) Measurement {
+	return Measurement{Workload: r.Spec.ID, Stack: stack, AppendBytes: r.AppendBytes,
+		AppendMBps: r.AppendMBps(), GetMBps: r.GetMBps(), PeakRSS: r.PeakRSS, DiskBytes: -1}
+}
+
+// Run runs spec on stack in this process, with its files in a temporary
+// directory, and measures it. For the buffer stack the time of the final
+// Flush counts as append time, and bytes on disk are counted after it.
+func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
+	dir, err := os.MkdirTemp("", "partd-bench-*")
+	if err != nil {
+		return Measurement{}, err
+	}
+	defer os.RemoveAll(dir)
+	s, err := OpenStack(stack, spec, dir)
+	if err != nil {
+		return Measurement{}, err
+	}
+	res, err := workload.Run(spec, s, seed)
+	if err != nil {
+		s.Close()
+		return Measurement{}, fmt.Errorf("%s on %s: %w", spec.ID, stack, err)
+	}
+	if b, ok := s.(*partd.Buffer); ok {
+		start := time.Now()
+		if err := b.Flush(); err != nil {
+			s.Close()
+			return Measurement{}, err
+		}
+		res.AppendTime += time.Since(start)
+	}
+	m := FromResult(stack, res)
+	if stack != "dict" {
+		if m.DiskBytes, err = DirBytes(dir); err != nil {
+			s.Close()
+			return m, err
+		}
+	}
+	m.PeakRSS = workload.PeakRSS()
+	return m, s.Close()
+}
+
+// DirBytes returns the total size of the regular files under dir, not
+// counting hidden files (a File store's lock).
+func DirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Median returns the median of each figure over ms (the mean of the two
+// middle ones for an even count). ms must not be empty.
+func Median(ms []Measurement) Measurement {
+	out := ms[0]
+	out.AppendMBps = median(ms, func(m Measurement) float64 { return m.AppendMBps })
+	out.GetMBps = median(ms, func(m Measurement) float64 { return m.GetMBps })
+	out.PeakRSS = int64(median(ms, func(m Measurement) float64 { return float64(m.PeakRSS) }))
+	out.DiskBytes = int64(median(ms, func(m Measurement) float64 { return float64(m.DiskBytes) }))
+	return out
+}
+
+func median(ms []Measurement, f func(Measurement) float64) float64 {
+	v := make([]float64, len(ms))
+	for i, m := range ms {
+		v[i] = f(m)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// Row is one line of the table: a workload on a stack, in Go and, if
+// measured, in Python partd.
+type Row struct {
+	Spec workload.Spec
+	Go   Measurement
+	Py   *Measurement // nil: not measured
+	// PyNote says why Py is nil when Python was asked for.
+	PyNote string
+}
+
+// WriteTable writes the rows as a Markdown table, with the Python columns
+// and ratios when python is set.
+func WriteTable(w io.Writer, rows []Row, python bool) error {
+	bw := bufio.NewWriter(w)
+	head := []string{"workload", "stack", "append MB/s", "get MB/s", "peak RSS", "on disk"}
+	if python {
+		head = append(head, "py append MB/s", "py get MB/s", "py peak RSS", "append ×py", "get ×py")
+	}
+	fmt.Fprintf(bw, "| %s |\n|", strings.Join(head, " | "))
+	for i := range head {
+		if i < 2 {
+			bw.WriteString(" --- |")
+		} else {
+			bw.WriteString(" ---: |")
+		}
+	}
+	bw.WriteString("\n")
+	for _, r := range rows {
+		cells := []string{
+			fmt.Sprintf("%s %s (%s)", r.Spec.ID, r.Spec.Name, FormatBytes(r.Spec.TotalBytes()*int64(max(r.Spec.Clients, 1)))),
+			r.Go.Stack, rate(r.Go.AppendMBps), rate(r.Go.GetMBps), rss(r.Go.PeakRSS), disk(r.Go),
+		}
+		if python {
+			if r.Py == nil {
+				note := r.PyNote
+				if note == "" {
+					note = "—"
+				}
+				cells = append(cells, note, "—", "—", "—", "—")
+			} else {
+				cells = append(cells, rate(r.Py.AppendMBps), rate(r.Py.GetMBps), rss(r.Py.PeakRSS),
+					ratio(r.Go.AppendMBps, r.Py.AppendMBps), ratio(r.Go.GetMBps, r.Py.GetMBps))
+			}
+		}
+		fmt.Fprintf(bw, "| %s |\n", strings.Join(cells, " | "))
+	}
+	return bw.Flush()
+}
+
+func rate(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func rss(n int64) string {
+	if n <= 0 {
+		return "—"
+	}
+	return FormatBytes(n)
+}
+
+func disk(m Measurement) string {
+	if m.DiskBytes < 0 {
+		return "—"
+	}
+	s := FormatBytes(m.DiskBytes)
+	if m.DiskBytes > 0 && (m.Stack == "zlib" || m.Stack == "snappy" || m.Stack == "zstd") {
+		s += fmt.Sprintf(" (%.2f× smaller)", float64(m.AppendBytes)/float64(m.DiskBytes))
+	}
+	return s
+}
+
+func ratio(goV, pyV float64) string {
+	if pyV <= 0 || math.IsInf(goV/pyV, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", goV/pyV)
+}
+
+// FormatBytes formats a byte count in binary units: "256 MiB", "1.5 GiB".
+func FormatBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 || v >= 100 || v == math.Trunc(v) {
+		return fmt.Sprintf("%.0f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// Machine describes this machine for the table's header: cores, CPU model,
+// Go version, OS and architecture.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
