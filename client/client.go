@@ -461,9 +461,12 @@ func (c *Client) roundTrip(sockp **zmq.Socket, cl *call) ([][]byte, error) {
 
 func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 	id := binary.BigEndian.AppendUint64(nil, c.nextID.Add(1))
-	msg := make([][]byte, 0, 3+len(cl.payload))
-	msg = append(msg, []byte(wire.Version), id, []byte(cl.cmd))
-	if err := c.send(sock, cl.deadline, append(msg, cl.payload...)...); err != nil {
+	msg := [][]byte{[]byte(wire.Version), id, []byte(cl.cmd)}
+	if len(cl.payload) > 0 {
+		packed := make([]byte, 0, wire.PackedLen(cl.payload...))
+		msg = append(msg, wire.Pack(packed, cl.payload...))
+	}
+	if err := c.send(sock, cl.deadline, msg...); err != nil {
 		return nil, err
 	}
 	for {

@@ -126,7 +126,8 @@ func runRole(role string) error {
 			}
 		}
 		finish(fmt.Sprintf(" %d", total))
-	case "w4-raw-client":
+	case "w4-raw-client", "w4-raw-packed":
+		packed := role == "w4-raw-packed"
 		batches := pregenerate(spec, seed)
 		sock, err := zmq.NewSocket(zmq.DEALER)
 		if err != nil {
@@ -142,6 +143,18 @@ func runRole(role string) error {
 			frames := make([]any, 0, 2*len(b))
 			for k, v := range b {
 				frames = append(frames, k, v)
+			}
+			if packed { // the same bytes in one frame
+				var buf []byte
+				for _, f := range frames {
+					switch f := f.(type) {
+					case string:
+						buf = append(buf, f...)
+					case []byte:
+						buf = append(buf, f...)
+					}
+				}
+				frames = []any{buf}
 			}
 			if _, err := sock.SendMessage(frames...); err != nil {
 				return err
@@ -189,12 +202,38 @@ func (p *proc) line(b *testing.B, prefix string) string {
 	return strings.TrimSpace(strings.TrimPrefix(l, prefix))
 }
 
+// cpuTime returns the user plus system CPU time process pid has used, from
+// /proc/PID/stat (Linux; clock ticks of 10ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // runGroup waits until every process is ready, starts them together and
-// returns the wall time until the last one is done, and their done lines.
-func runGroup(b *testing.B, procs []*proc) (time.Duration, []string) {
+// returns the wall time until the last one is done, their done lines, and
+// the CPU time they and the processes in also used meanwhile.
+func runGroup(b *testing.B, procs []*proc, also ...int) (time.Duration, []string, time.Duration) {
 	b.Helper()
 	for _, p := range procs {
 		p.line(b, "ready")
+	}
+	pids := slices.Clone(also)
+	for _, p := range procs {
+		pids = append(pids, p.cmd.Process.Pid)
+	}
+	var cpu0 time.Duration
+	for _, pid := range pids {
+		cpu0 += cpuTime(pid)
 	}
 	start := time.Now()
 	for _, p := range procs {
@@ -205,13 +244,25 @@ func runGroup(b *testing.B, procs []*proc) (time.Duration, []string) {
 		outs[i] = p.line(b, "done")
 	}
 	d := time.Since(start)
+	var cpu time.Duration
+	for _, pid := range pids {
+		cpu += cpuTime(pid)
+	}
+	cpu -= cpu0
+	if os.Getenv("PARTD_BENCH_DEBUG") != "" {
+		var c time.Duration
+		for _, pid := range also {
+			c += cpuTime(pid)
+		}
+		b.Logf("%v: wall %v, cpu %v, of which servers %v (at start %v)", procs[0].cmd.Args[1:], d, cpu, c, cpu0)
+	}
 	for _, p := range procs {
 		p.in.Close()
 		if err := p.cmd.Wait(); err != nil {
 			b.Fatalf("%s: %v", p.cmd.Args, err)
 		}
 	}
-	return d, outs
+	return d, outs, cpu
 }
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
@@ -235,33 +286,71 @@ func BenchmarkW4(b *testing.B) {
 	self, err := os.Executable()
 	must(b, err)
 	only := os.Getenv("PARTD_W4_ONLY") // "go", "python" or "raw": profile one system
-	var goApp, goGet, pyApp, pyGet, raw []float64
+	gb := float64(total) / 1e9
+	cpuPerGB := func(d time.Duration) float64 { return d.Seconds() / gb }
+	var rawPacked, rawPackedCPU []float64
+	var goApp, goGet, pyApp, pyGet, raw, xApp, xGet, pctRaw, goCPU, pyCPU, rawCPU, goGetCPU, pyGetCPU []float64
 	for i := 0; i < b.N; i++ {
-		if only == "" || only == "go" {
-			a, g := w4Go(b, self, spec)
-			goApp, goGet = append(goApp, mbps(total, a)), append(goGet, mbps(total, g))
+		// Rotate the order so a change in machine load hits every system.
+		var ga, pa, gg, pg, r float64
+		for j := range 3 {
+			switch (i + j) % 3 {
+			case 0:
+				if only == "" || only == "go" {
+					res := w4Go(b, self, spec)
+					ga, gg = mbps(total, res.app), mbps(total, res.get)
+					goApp, goGet = append(goApp, ga), append(goGet, gg)
+					goCPU, goGetCPU = append(goCPU, cpuPerGB(res.appCPU)), append(goGetCPU, cpuPerGB(res.getCPU))
+				}
+			case 1:
+				if only == "" || only == "python" {
+					res := w4Python(b, py, spec)
+					pa, pg = mbps(total, res.app), mbps(total, res.get)
+					pyApp, pyGet = append(pyApp, pa), append(pyGet, pg)
+					pyCPU, pyGetCPU = append(pyCPU, cpuPerGB(res.appCPU)), append(pyGetCPU, cpuPerGB(res.getCPU))
+				}
+			case 2:
+				if only == "" || only == "raw" {
+					res := w4Raw(b, self, spec, "w4-raw-client")
+					r = mbps(total, res.app)
+					raw, rawCPU = append(raw, r), append(rawCPU, cpuPerGB(res.appCPU))
+					res = w4Raw(b, self, spec, "w4-raw-packed")
+					rp := mbps(total, res.app)
+					rawPacked, rawPackedCPU = append(rawPacked, rp), append(rawPackedCPU, cpuPerGB(res.appCPU))
+					r = max(r, rp)
+				}
+			}
 		}
-		if only == "" || only == "python" {
-			a, g := w4Python(b, py, spec)
-			pyApp, pyGet = append(pyApp, mbps(total, a)), append(pyGet, mbps(total, g))
-		}
-		if only == "" || only == "raw" {
-			raw = append(raw, mbps(total, w4Raw(b, self, spec)))
+		if only == "" {
+			xApp, xGet, pctRaw = append(xApp, ga/pa), append(xGet, gg/pg), append(pctRaw, 100*ga/r)
 		}
 	}
+	b.ReportMetric(median(goCPU), "go-append-cpu-s/GB")
+	b.ReportMetric(median(pyCPU), "py-append-cpu-s/GB")
+	b.ReportMetric(median(rawCPU), "raw-cpu-s/GB")
+	b.ReportMetric(median(goGetCPU), "go-get-cpu-s/GB")
+	b.ReportMetric(median(pyGetCPU), "py-get-cpu-s/GB")
 	b.ReportMetric(median(goApp), "go-append-MB/s")
 	b.ReportMetric(median(goGet), "go-get-MB/s")
 	b.ReportMetric(median(pyApp), "py-append-MB/s")
 	b.ReportMetric(median(pyGet), "py-get-MB/s")
 	b.ReportMetric(median(raw), "raw-MB/s")
-	b.ReportMetric(median(goApp)/median(pyApp), "append-x-python")
-	b.ReportMetric(median(goGet)/median(pyGet), "get-x-python")
-	b.ReportMetric(100*median(goApp)/median(raw), "append-%-of-raw")
-	b.Logf("W4 %d clients × %d appends of %d B (%d MB): go append %v get %v, python append %v get %v, raw %v MB/s",
-		spec.Clients, spec.Appends, spec.ValueSize, total/1e6, goApp, goGet, pyApp, pyGet, raw)
+	b.ReportMetric(median(rawPacked), "raw-packed-MB/s")
+	b.ReportMetric(median(rawPackedCPU), "raw-packed-cpu-s/GB")
+	b.ReportMetric(median(xApp), "append-x-python")
+	b.ReportMetric(median(xGet), "get-x-python")
+	b.ReportMetric(median(pctRaw), "append-%-of-raw")
+	b.Logf("W4 %d clients × %d appends of %d B (%d MB): go append %.0f get %.0f, python append %.0f get %.0f, raw %.0f MB/s; per run: append ×python %.2f, get ×python %.2f, %% of raw %.0f; CPU s/GB append go %.2f python %.2f raw %.2f, get go %.2f python %.2f; raw packed %.0f MB/s, %.2f CPU s/GB",
+		spec.Clients, spec.Appends, spec.ValueSize, total/1e6, goApp, goGet, pyApp, pyGet, raw, xApp, xGet, pctRaw, goCPU, pyCPU, rawCPU, goGetCPU, pyGetCPU, rawPacked, rawPackedCPU)
 }
 
-func w4Go(b *testing.B, self string, spec workload.Spec) (appendTime, getTime time.Duration) {
+// w4Result is one run of W4 on one system: wall and CPU times (all
+// processes: server and clients) of the append and get phases.
+type w4Result struct {
+	app, get, appCPU, getCPU time.Duration
+}
+
+func w4Go(b *testing.B, self string, spec workload.Spec) (res w4Result) {
 	s := startServer(b, partd.NewDict(), "")
 	defer s.Close()
 	var procs []*proc
@@ -269,16 +358,17 @@ func w4Go(b *testing.B, self string, spec workload.Spec) (appendTime, getTime ti
 		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-client", "PARTD_ADDR=" + s.Addr(),
 			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
 	}
-	appendTime, _ = runGroup(b, procs)
+	res.app, _, res.appCPU = runGroup(b, procs, os.Getpid())
 	r := startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-reader", "PARTD_ADDR=" + s.Addr()}, self, "-test.run=^$")
-	getTime, outs := runGroup(b, []*proc{r})
+	var outs []string
+	res.get, outs, res.getCPU = runGroup(b, []*proc{r}, os.Getpid())
 	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
 		b.Fatalf("Go reader got %s bytes, want %s", outs[0], want)
 	}
-	return appendTime, getTime
+	return res
 }
 
-func w4Python(b *testing.B, py string, spec workload.Spec) (appendTime, getTime time.Duration) {
+func w4Python(b *testing.B, py string, spec workload.Spec) (res w4Result) {
 	srv := startProc(b, nil, py, "testdata/w4.py", "server")
 	port := srv.line(b, "")
 	addr := "tcp://127.0.0.1:" + port
@@ -288,20 +378,22 @@ func w4Python(b *testing.B, py string, spec workload.Spec) (appendTime, getTime 
 	}()
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, nil, py, "testdata/w4.py", "client", addr, fmt.Sprint(c+1), fmt.Sprint(spec.Appends)))
+		procs = append(procs, startProc(b, nil, py, "testdata/w4.py", "client", addr, fmt.Sprint(c+1),
+			fmt.Sprint(spec.Appends), fmt.Sprint(spec.Keys), fmt.Sprint(spec.Batch), fmt.Sprint(spec.ValueSize)))
 	}
-	appendTime, _ = runGroup(b, procs)
+	res.app, _, res.appCPU = runGroup(b, procs, srv.cmd.Process.Pid)
 	r := startProc(b, nil, py, "testdata/w4.py", "reader", addr, fmt.Sprint(spec.Keys))
-	getTime, outs := runGroup(b, []*proc{r})
+	var outs []string
+	res.get, outs, res.getCPU = runGroup(b, []*proc{r}, srv.cmd.Process.Pid)
 	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
 		b.Fatalf("Python reader got %s bytes, want %s", outs[0], want)
 	}
-	return appendTime, getTime
+	return res
 }
 
 // w4Raw streams the same batches from DEALERs to a ROUTER that receives and
 // discards them: the transport's ceiling.
-func w4Raw(b *testing.B, self string, spec workload.Spec) time.Duration {
+func w4Raw(b *testing.B, self string, spec workload.Spec, role string) (res w4Result) {
 	sink, err := zmq.NewSocket(zmq.ROUTER)
 	must(b, err)
 	must(b, sink.Bind("tcp://127.0.0.1:*"))
@@ -331,16 +423,16 @@ func w4Raw(b *testing.B, self string, spec workload.Spec) time.Duration {
 	})
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=w4-raw-client", "PARTD_ADDR=" + addr,
+		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=" + role, "PARTD_ADDR=" + addr,
 			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
 	}
-	d, _ := runGroup(b, procs)
+	res.app, _, res.appCPU = runGroup(b, procs, os.Getpid())
 	stop.Store(true)
 	wg.Wait()
 	if min := spec.TotalBytes() * int64(spec.Clients); received.Load() < min {
 		b.Fatalf("raw sink received %d bytes, want at least %d", received.Load(), min)
 	}
-	return d
+	return res
 }
 
 // BenchmarkSmallAppend measures the request rate of 100-byte appends: a Go

@@ -50,17 +50,29 @@ type parsed struct {
 	payload   [][]byte
 }
 
-func parse(frames [][]byte) (parsed, error) {
+// parse splits a request. maxItems bounds the items of a Go-dialect packed
+// payload (each costs a slice header, so they count against the size cap).
+func parse(frames [][]byte, maxItems int) (parsed, error) {
 	var p parsed
 	if len(frames) > 0 && string(frames[0]) == wire.Version {
 		p.goDialect = true
 		if len(frames) > 1 {
 			p.id = frames[1]
 		}
-		if len(frames) < 3 {
+		switch {
+		case len(frames) < 3:
 			return p, badRequest("Go-dialect request without a command")
+		case len(frames) > 4:
+			return p, badRequest("Go-dialect request with %d frames; the payload travels packed in one", len(frames))
 		}
-		p.cmd, p.payload = string(frames[2]), frames[3:]
+		p.cmd = string(frames[2])
+		if len(frames) == 4 {
+			items, err := wire.Unpack(frames[3], maxItems)
+			if err != nil {
+				return p, badRequest("%v", err)
+			}
+			p.payload = items
+		}
 		return p, nil
 	}
 	if len(frames) == 0 {
@@ -72,7 +84,7 @@ func parse(frames [][]byte) (parsed, error) {
 
 // handle runs one request and builds its reply. It runs on a worker.
 func (s *Server) handle(r *request) *reply {
-	p, err := parse(r.frames)
+	p, err := parse(r.frames, int(max(0, s.opts.maxMsg-r.size)/frameOverhead))
 	var results [][]byte
 	shutdown := false
 	switch {
@@ -122,7 +134,7 @@ func (s *Server) countError(label, code string) {
 
 // errorReply builds the error answer to a request the owner refuses itself.
 func errorReply(r *request, err error) [][][]byte {
-	p, _ := parse(r.frames)
+	p, _ := parse(r.frames, 0)
 	return errorMsgs(p, err)
 }
 

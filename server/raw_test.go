@@ -160,12 +160,16 @@ func TestMalformedRequests(t *testing.T) {
 		{[]string{wire.Version, "id2", ""}, wire.CodeBadRequest},
 		{[]string{wire.Version, "id3", "nope"}, wire.CodeBadRequest},
 		{[]string{wire.Version, "id4", "get"}, wire.CodeBadRequest},
-		{[]string{wire.Version, "id5", "append", "k"}, wire.CodeBadRequest},
-		{[]string{wire.Version, "id6", "iset", "k"}, wire.CodeBadRequest},
-		{[]string{wire.Version, "id7", "append", "x/y", "v"}, wire.CodeInvalidKey},
-		{[]string{wire.Version, "id8", "append", "a/../b", "v"}, wire.CodeInvalidKey},
+		{[]string{wire.Version, "id5", "append", pack("k")}, wire.CodeBadRequest},
+		{[]string{wire.Version, "id6", "iset", pack("k")}, wire.CodeBadRequest},
+		{[]string{wire.Version, "id7", "append", pack("x/y", "v")}, wire.CodeInvalidKey},
+		{[]string{wire.Version, "id8", "append", pack("a/../b", "v")}, wire.CodeInvalidKey},
 		{[]string{wire.Version, "id9", "close"}, wire.CodeForbidden},
-		{[]string{wire.Version, "id10", "append", "k", strings.Repeat("v", capBytes)}, wire.CodeTooLarge},
+		{[]string{wire.Version, "id10", "append", pack("k", strings.Repeat("v", capBytes-100))}, wire.CodeTooLarge},
+		{[]string{wire.Version, "id11", "append", "k", "v"}, wire.CodeBadRequest},                           // unpacked payload
+		{[]string{wire.Version, "id12", "get", "\xff\xff\xff"}, wire.CodeBadRequest},                        // truncated length
+		{[]string{wire.Version, "id13", "get", "\x05ab"}, wire.CodeBadRequest},                              // item past the end
+		{[]string{wire.Version, "id14", "delete", strings.Repeat("\x00", capBytes/2)}, wire.CodeBadRequest}, // too many items
 	}
 	for _, tc := range goCases {
 		p.send(tc.frames...)
@@ -213,6 +217,15 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
+// pack encodes items as a Go-dialect payload frame.
+func pack(items ...string) string {
+	var b []byte
+	for _, it := range items {
+		b = wire.PackString(b, it)
+	}
+	return string(b)
+}
+
 // frameCost is what the server charges per frame against the cap (64) plus
 // the frame's byte.
 const frameCost = 65
@@ -244,7 +257,7 @@ func TestNoPathEscape(t *testing.T) {
 		p.expectPyError(wire.CodeInvalidKey)
 		p.send("delete", k)
 		p.expectPyError(wire.CodeInvalidKey)
-		p.send(wire.Version, "i", "append", k, "pwned")
+		p.send(wire.Version, "i", "append", pack(k, "pwned"))
 		got := p.recv(10 * time.Second)
 		if strings.Contains(k, wire.TupleSep) && !strings.Contains(k, "/") && !strings.Contains(k, "\x00") {
 			// In the Go dialect "-|-" is no separator: a plain key, stored

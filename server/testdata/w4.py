@@ -3,8 +3,10 @@ Python partd's zmq Server and Client, driven by server/bench_test.go.
 
 usage:
   w4.py server                       serve a partd.Dict; print the port; run until stdin closes
-  w4.py client ADDR SEED APPENDS     pregenerate APPENDS 4 KiB values over 256 keys in batches
-                                     of 256; print "ready"; wait for a line; append them; print "done"
+  w4.py client ADDR SEED APPENDS KEYS BATCH VALUE
+                                     pregenerate APPENDS values of VALUE bytes over KEYS keys in
+                                     batches of BATCH (W4: 16384 256 256 4096); print "ready";
+                                     wait for a line; append them; print "done"
   w4.py reader ADDR KEYS             print "ready"; wait for a line; get every key (16 per get);
                                      print "done BYTES"
   w4.py small ADDR N                 append N single 100-byte values, one per request; print
@@ -17,21 +19,18 @@ import random
 import sys
 import time
 
-KEYS, VALUE, BATCH = 256, 4096, 256
-
-
 def key(i):
     return 'key-%06d' % i
 
 
-def client(addr, seed, appends):
+def client(addr, seed, appends, nkeys, batch, value):
     from partd.zmq import Client
     r = random.Random(seed)
     batches = []
-    for n in range(0, appends, BATCH):
-        size = min(BATCH, appends - n)
-        buf = r.randbytes(size * VALUE)
-        batches.append({key((n + j) % KEYS): buf[j * VALUE:(j + 1) * VALUE] for j in range(size)})
+    for n in range(0, appends, batch):
+        size = min(batch, appends - n)
+        buf = r.randbytes(size * value)
+        batches.append({key((n + j) % nkeys): buf[j * value:(j + 1) * value] for j in range(size)})
     c = Client(addr)
     print('ready', flush=True)
     sys.stdin.readline()
@@ -81,7 +80,7 @@ def main():
     if mode == 'server':
         server()
     elif mode == 'client':
-        client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        client(sys.argv[2], *map(int, sys.argv[3:8]))
     elif mode == 'reader':
         reader(sys.argv[2], int(sys.argv[3]))
     elif mode == 'small':
