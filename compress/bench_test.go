@@ -61,7 +61,7 @@ var benchLayers = []struct {
 	wrap func(partd.Store) partd.Store
 }{
 	{"zstd", compress.Zstd},
-	{"zstd1", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 1)) }},
+	{"zstd3", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
 	{"snappy", compress.Snappy},
 	{"zlib", compress.ZLib},
 	{"none", func(s partd.Store) partd.Store { return s }},

@@ -48,12 +48,12 @@ type zstdCodec struct {
 	dec func() (*zstd.Decoder, error)
 }
 
-// zstdLevel maps a zstd command-line level (0 = default) onto the encoder's
-// speeds.
+// zstdLevel maps a zstd command-line level (0 = DefaultZstdLevel) onto the
+// encoder's speeds.
 func zstdLevel(level int) (zstd.EncoderLevel, error) {
 	switch {
 	case level == 0:
-		return zstd.SpeedDefault, nil
+		return zstd.EncoderLevelFromZstd(DefaultZstdLevel), nil
 	case level < 1 || level > 22:
 		return 0, fmt.Errorf("partd: zstd: invalid level %d: want 1 to 22, or 0 for the default", level)
 	}

@@ -30,7 +30,7 @@ var levels = append([]struct {
 	name string
 	wrap func(partd.Store) partd.Store
 }{
-	{"zstd-fastest", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 1)) }},
+	{"zstd-3", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
 	{"zstd-better", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 7)) }},
 	{"zstd-best", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 19)) }},
 	{"zlib-1", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, 1)) }},
