@@ -27,6 +27,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newShuffleCmd())
 	root.AddCommand(newShuffleChildCmds()...)
+	root.AddCommand(newBenchCmd())
+	root.AddCommand(newBenchChildCmds()...)
 	root.AddCommand(newAppendCmd(), newGetCmd(), newKeysCmd(), newDeleteCmd(), newDropCmd(), newStatCmd(), newRepairCmd())
 	return root
 }

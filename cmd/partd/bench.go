@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/internal/bench"
+	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/server"
+)
+
+// benchFlags are the options of `partd bench`.
+type benchFlags struct {
+	workloads []string
+	stacks    []string
+	scale     float64
+	runs      int
+	python    bool
+	seed      uint64
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the canonical workloads, optionally beside Python partd",
+		Long: `Run the canonical workloads (W1-W6 of shared/WORKLOADS.md) on the chosen
+stacks and print a Markdown table: append and get throughput (payload MB/s,
+10^6 bytes per second of time spent in the store's calls), peak RSS of the
+process that ran the workload, and bytes on disk. Each run is its own child
+process, so its peak RSS is its own; figures are medians over --runs.
+
+Stacks: dict, file, buffer (Buffer over File; W5's 64 MiB limit, else 1 GB),
+zlib, snappy, zstd (each over File), and server for W4 (4 client processes
+appending to an embedded server serving a Buffer over File, then one reader
+process). Without --stack, W1-W3 run on dict and file, W4 on server, W5 on
+buffer, W6 on zlib, snappy and zstd.
+
+--python also runs each workload on Python partd 1.3 (/usr/bin/python3) with
+the same stack in the same run, and adds its figures and the ratios.
+--scale shrinks every workload (0.1 runs a tenth of the appends).`,
+		Example: `  partd bench
+  partd bench --workload W1,W5 --stack file,buffer --scale 0.1 --runs 3
+  partd bench --scale 0.1 --python`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.workloads, "workload", []string{"W1", "W2", "W3", "W4", "W5", "W6"}, "workloads to run (comma-separated)")
+	fl.StringSliceVar(&f.stacks, "stack", nil, "stacks to run them on: "+strings.Join(bench.Stacks, ", ")+" (default: per workload)")
+	fl.Float64Var(&f.scale, "scale", 1, "fraction of each workload's appends to run")
+	fl.IntVar(&f.runs, "runs", 3, "runs of each workload; the table shows medians")
+	fl.BoolVar(&f.python, "python", false, "also run Python partd 1.3 on the same workloads and show the ratios")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated values (run i uses seed+i)")
+	return cmd
+}
+
+// benchPlan is one workload on one stack.
+type benchPlan struct {
+	spec  workload.Spec
+	stack string
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	if f.scale <= 0 || f.scale > 10 {
+		return usageError{errors.New("--scale must be in (0, 10]")}
+	}
+	if f.runs < 1 {
+		return usageError{errors.New("--runs must be at least 1")}
+	}
+	for _, s := range f.stacks {
+		if !contains(bench.Stacks, s) {
+			return usageError{fmt.Errorf("--stack: unknown stack %q (want %s)", s, strings.Join(bench.Stacks, ", "))}
+		}
+	}
+	var plans []benchPlan
+	for _, id := range f.workloads {
+		spec, ok := workload.ByID(strings.TrimSpace(id))
+		if !ok {
+			return usageError{fmt.Errorf("--workload: unknown workload %q (want W1 to W6)", id)}
+		}
+		stacks := f.stacks
+		if len(stacks) == 0 {
+			stacks = bench.DefaultStacks(spec)
+		}
+		n := 0
+		for _, s := range stacks {
+			if bench.Applies(spec, s) {
+				plans = append(plans, benchPlan{spec.Scaled(f.scale), s})
+				n++
+			}
+		}
+		if n == 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "partd: bench: %s does not run on %s; skipped (W4 runs only on server, and server only runs W4)\n",
+				spec.ID, strings.Join(stacks, ","))
+		}
+	}
+	if len(plans) == 0 {
+		return usageError{errors.New("nothing to run: no workload runs on the given stacks")}
+	}
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	var rows []bench.Row
+	for _, p := range plans {
+		var goRuns, pyRuns []bench.Measurement
+		var pyNote string
+		for r := range f.runs {
+			seed := f.seed + uint64(r)
+			m, err := benchChild(ctx, stderr, p, f.scale, seed)
+			if err != nil {
+				return err
+			}
+			goRuns = append(goRuns, m)
+			fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
+				p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, bench.FormatBytes(m.PeakRSS))
+			if f.python {
+				if p.stack == "server" {
+					pyNote = "not run"
+					continue
+				}
+				res, err := workload.RunPython(p.spec, p.stack, "", seed)
+				if err != nil {
+					return err
+				}
+				pm := bench.FromResult(p.stack, res)
+				pyRuns = append(pyRuns, pm)
+				fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d, Python partd: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
+					p.spec.ID, p.stack, r+1, f.runs, pm.AppendMBps, pm.GetMBps, bench.FormatBytes(pm.PeakRSS))
+			}
+		}
+		row := bench.Row{Spec: p.spec, Go: bench.Median(goRuns), PyNote: pyNote}
+		if len(pyRuns) > 0 {
+			pm := bench.Median(pyRuns)
+			row.Py = &pm
+		}
+		rows = append(rows, row)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "`partd %s`: %s, median of %d run(s), %s\n\n", strings.Join(os.Args[1:], " "), bench.Machine(), f.runs,
+		time.Now().UTC().Format("2006-01-02"))
+	if err := bench.WriteTable(out, rows, f.python); err != nil {
+		return err
+	}
+	if f.python {
+		fmt.Fprintln(out, "\n×py: Go figure / Python partd 1.3 figure (above 1: Go is faster). Python's zstd stack is partd.Encode with the zstandard module.")
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// benchChild runs one measurement in a child process.
+func benchChild(ctx context.Context, stderr io.Writer, p benchPlan, scale float64, seed uint64) (bench.Measurement, error) {
+	var m bench.Measurement
+	var got bool
+	_, err := runChildren(ctx, stderr, []child{{
+		name: fmt.Sprintf("%s on %s", p.spec.ID, p.stack),
+		args: []string{benchRunCmd, "--workload", p.spec.ID, "--stack", p.stack,
+			"--scale", strconv.FormatFloat(scale, 'g', -1, 64), "--seed", strconv.FormatUint(seed, 10)},
+	}}, func(_ int, line []byte) error {
+		got = true
+		return json.Unmarshal(line, &m)
+	})
+	if err == nil && !got {
+		err = fmt.Errorf("%s on %s: no measurement", p.spec.ID, p.stack)
+	}
+	return m, err
+}
+
+// The hidden subcommands behind `partd bench`.
+const (
+	benchRunCmd      = "bench-run"
+	benchW4ClientCmd = "bench-w4-client"
+	benchW4ReaderCmd = "bench-w4-reader"
+)
+
+// benchChildFlags are the options of the hidden bench subcommands.
+type benchChildFlags struct {
+	workload string
+	stack    string
+	scale    float64
+	seed     uint64
+	addr     string
+}
+
+// w4Report is what a W4 client or reader process prints.
+type w4Report struct {
+	Start   int64   `json:"start_ns,omitempty"`
+	End     int64   `json:"end_ns,omitempty"`
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds,omitempty"`
+}
+
+func newBenchChildCmds() []*cobra.Command {
+	var f benchChildFlags
+	spec := func() (workload.Spec, error) {
+		s, ok := workload.ByID(f.workload)
+		if !ok {
+			return s, usageError{fmt.Errorf("unknown workload %q", f.workload)}
+		}
+		return s.Scaled(f.scale), nil
+	}
+	run := &cobra.Command{
+		Use: benchRunCmd, Short: "One measurement of partd bench (internal)", Hidden: true, Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := spec()
+			if err != nil {
+				return err
+			}
+			var m bench.Measurement
+			if f.stack == "server" {
+				m, err = runW4(cmd, s, f)
+			} else {
+				m, err = bench.Run(s, f.stack, f.seed)
+			}
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(m)
+		},
+	}
+	cl := &cobra.Command{
+		Use: benchW4ClientCmd, Short: "One W4 client of partd bench (internal)", Hidden: true, Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := spec()
+			if err != nil {
+				return err
+			}
+			c, err := client.Dial(f.addr, client.WithTimeout(2*time.Minute))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			start, end, n, err := bench.W4Client(c, s, f.seed)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(w4Report{Start: start.UnixNano(), End: end.UnixNano(), Bytes: n})
+		},
+	}
+	rd := &cobra.Command{
+		Use: benchW4ReaderCmd, Short: "The W4 reader of partd bench (internal)", Hidden: true, Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := spec()
+			if err != nil {
+				return err
+			}
+			c, err := client.Dial(f.addr, client.WithTimeout(2*time.Minute))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			n, d, err := bench.W4Reader(c, s)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(w4Report{Bytes: n, Seconds: d.Seconds()})
+		},
+	}
+	for _, c := range []*cobra.Command{run, cl, rd} {
+		fl := c.Flags()
+		fl.StringVar(&f.workload, "workload", "W1", "workload")
+		fl.StringVar(&f.stack, "stack", "file", "stack")
+		fl.Float64Var(&f.scale, "scale", 1, "scale")
+		fl.Uint64Var(&f.seed, "seed", 1, "seed")
+		fl.StringVar(&f.addr, "addr", "", "server address")
+	}
+	return []*cobra.Command{run, cl, rd}
+}
+
+// runW4 measures W4 in this process: it serves a Buffer over a File store
+// (as partd serve does) on an ipc socket, runs spec.Clients client processes
+// that append at once, then one reader process.
+func runW4(cmd *cobra.Command, spec workload.Spec, f benchChildFlags) (bench.Measurement, error) {
+	m := bench.Measurement{Workload: spec.ID, Stack: "server"}
+	tmp, err := os.MkdirTemp("", "partd-bench-w4-*")
+	if err != nil {
+		return m, err
+	}
+	defer os.RemoveAll(tmp)
+	store, err := newServerStore(filepath.Join(tmp, "store"), 1<<30)
+	if err != nil {
+		return m, err
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(store, "ipc://"+filepath.Join(tmp, "partd.sock"), server.WithLogger(logger))
+	if err != nil {
+		store.Close()
+		return m, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+	common := []string{"--workload", spec.ID, "--scale", strconv.FormatFloat(f.scale, 'g', -1, 64), "--addr", srv.Addr()}
+	clients := make([]child, max(spec.Clients, 1))
+	for i := range clients {
+		clients[i] = child{name: fmt.Sprintf("W4 client %d", i),
+			args: append([]string{benchW4ClientCmd, "--seed", strconv.FormatUint(f.seed*1000+uint64(i), 10)}, common...)}
+	}
+	var first, last int64
+	_, err = runChildren(cmd.Context(), cmd.ErrOrStderr(), clients, func(_ int, line []byte) error {
+		var r w4Report
+		if err := json.Unmarshal(line, &r); err != nil {
+			return err
+		}
+		if first == 0 || r.Start < first {
+			first = r.Start
+		}
+		last = max(last, r.End)
+		m.AppendBytes += r.Bytes
+		return nil
+	})
+	if err != nil {
+		return m, err
+	}
+	m.AppendMBps = float64(m.AppendBytes) / 1e6 / time.Duration(last-first).Seconds()
+	var read w4Report
+	_, err = runChildren(cmd.Context(), cmd.ErrOrStderr(), []child{{name: "W4 reader", args: append([]string{benchW4ReaderCmd}, common...)}},
+		func(_ int, line []byte) error { return json.Unmarshal(line, &read) })
+	if err != nil {
+		return m, err
+	}
+	if read.Bytes != m.AppendBytes {
+		return m, fmt.Errorf("W4: clients appended %d bytes, the reader got %d", m.AppendBytes, read.Bytes)
+	}
+	m.GetMBps = float64(read.Bytes) / 1e6 / read.Seconds
+	if m.DiskBytes, err = bench.DirBytes(filepath.Join(tmp, "store")); err != nil {
+		return m, err
+	}
+	m.PeakRSS = workload.PeakRSS()
+	// Nothing to keep: drop, so that shutting down has nothing to flush.
+	if c, err := client.Dial(srv.Addr()); err == nil {
+		c.Drop()
+		c.Close()
+	}
+	return m, nil
+}
