@@ -145,10 +145,10 @@ func (zstdCodec) sizeHint(src []byte, maxValue int) (int, error) {
 		// never sets it, so a set one is a flipped bit.
 		return 0, errors.New("zstd frame header has the unused bit set")
 	}
-	if h.Skippable || !h.HasFCS || !h.HasCheckSum {
-		// Our encoder always declares the size (single segment) and
-		// always adds the checksum.
-		return 0, errors.New("zstd frame lacks its content size or checksum")
+	if h.Skippable || !h.HasFCS {
+		// Our encoder always declares the size (single segment), and so
+		// does Python's zstandard.compress.
+		return 0, errors.New("zstd frame declares no content size")
 	}
 	if h.FrameContentSize > uint64(maxValue) {
 		return 0, fmt.Errorf("declares %d bytes: %w", h.FrameContentSize, errTooLong)

@@ -82,12 +82,14 @@ func runPython(t *testing.T, args ...string) {
 }
 
 // TestPythonInterop checks that Python partd 1.3 reads what ZLib and Snappy
-// write over a File store and that they read what it writes.
+// write over a File store and that they read what it writes; and the same
+// for Zstd and partd.Encode over Python's zstandard module, which is how
+// Python partd users get zstd.
 func TestPythonInterop(t *testing.T) {
 	for _, algo := range []struct {
 		py   string
 		wrap func(partd.Store) partd.Store
-	}{{"ZLib", compress.ZLib}, {"Snappy", compress.Snappy}} {
+	}{{"ZLib", compress.ZLib}, {"Snappy", compress.Snappy}, {"Zstd", compress.Zstd}} {
 		t.Run(algo.py, func(t *testing.T) {
 			cases := interopCases()
 			spec := writeSpec(t, cases)

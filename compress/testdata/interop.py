@@ -7,7 +7,8 @@
         read every key of SPECDIR through partd.<ALGO>(partd.File(STOREDIR))
         and compare it byte for byte with its expected value
 
-ALGO is ZLib or Snappy. SPECDIR, written by compress/python_test.go, holds
+ALGO is ZLib, Snappy, or Zstd: zstandard.compress/decompress through
+partd.Encode, which reads what the Go Zstd layer writes. SPECDIR, written by compress/python_test.go, holds
 keys.txt (one key per line, "/" separating the parts of a tuple key), the
 appends a.<key index>.<append index>, the sets s.<key index> (applied after
 every append) and the expected values e.<key index>.
@@ -32,7 +33,12 @@ def main():
     mode, algo, store_dir, spec = sys.argv[1:5]
     with open(os.path.join(spec, 'keys.txt')) as f:
         keys = [line.rstrip('\n') for line in f if line.rstrip('\n')]
-    p = getattr(partd, algo)(partd.File(store_dir))
+    if algo == 'Zstd':
+        import zstandard
+        p = partd.Encode(zstandard.compress, zstandard.decompress, b''.join,
+                         partd.File(store_dir))
+    else:
+        p = getattr(partd, algo)(partd.File(store_dir))
     if mode == 'write':
         i = 0
         while True:
