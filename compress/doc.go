@@ -23,7 +23,7 @@
 // the other writes. Python partd has no zstd layer, but Zstd's frames are
 // standard zstd frames, with a content checksum: Python code reads and writes
 // the same stores through partd.Encode(zstandard.compress,
-// zstandard.decompress, b''.join, partd.File(dir)). (Frames that zstandard
+// zstandard.decompress, b”.join, partd.File(dir)). (Frames that zstandard
 // writes carry no checksum; Zstd reads them, with less protection against
 // flipped bits.)
 //
