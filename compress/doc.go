@@ -21,11 +21,13 @@
 // python-snappy's snappy.compress writes it) are byte-compatible with Python
 // partd 1.3's partd.ZLib and partd.Snappy over the same store: each reads what
 // the other writes. Python partd has no zstd layer, but Zstd's frames are
-// standard zstd frames, with a content checksum: Python code reads and writes
-// the same stores through partd.Encode(zstandard.compress,
-// zstandard.decompress, b”.join, partd.File(dir)). (Frames that zstandard
-// writes carry no checksum; Zstd reads them, with less protection against
-// flipped bits.)
+// standard zstd frames, with a content checksum, so Python code reads and
+// writes the same stores with the zstandard module through partd.Encode:
+//
+//	partd.Encode(zstandard.compress, zstandard.decompress, b''.join, partd.File(dir))
+//
+// (Frames that zstandard writes carry no checksum; Zstd reads them, with less
+// protection against flipped bits.)
 //
 // # Corruption
 //
