@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,9 +22,12 @@ type child struct {
 }
 
 // childResult is what the parent learns about a child besides its output.
+// (Not its peak memory: getrusage's maxrss of a child started by a Go
+// program includes the parent's resident set at the fork, since the child
+// shares the parent's memory until it executes; children report their own
+// VmHWM instead.)
 type childResult struct {
-	maxRSS int64 // peak resident set, bytes
-	wall   time.Duration
+	wall time.Duration
 }
 
 // runChildren starts every child at once and waits for all of them. Each line
@@ -83,9 +85,6 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 			}
 			err := cmd.Wait()
 			results[i].wall = time.Since(start)
-			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				results[i].maxRSS = ru.Maxrss << 10 // kilobytes on Linux
-			}
 			if err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("%s failed: %w", c.name, err))
 			}

@@ -96,4 +96,8 @@ type Message struct {
 	Reduced map[int]Stats `json:"reduced,omitempty"`
 	// Bytes is the encoded bytes appended (mapper) or read (reducer).
 	Bytes int64 `json:"bytes,omitempty"`
+	// PeakRSS is the process's peak resident set size in bytes (VmHWM).
+	// The process reports it itself: its parent's view (getrusage of a
+	// child) would count the parent's memory at the time of the fork.
+	PeakRSS int64 `json:"peak_rss,omitempty"`
 }
