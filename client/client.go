@@ -463,10 +463,20 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 	id := binary.BigEndian.AppendUint64(nil, c.nextID.Add(1))
 	msg := [][]byte{[]byte(wire.Version), id, []byte(cl.cmd)}
 	if len(cl.payload) > 0 {
-		packed := make([]byte, 0, wire.PackedLen(cl.payload...))
-		msg = append(msg, wire.Pack(packed, cl.payload...))
-	}
-	if err := c.send(sock, cl.deadline, msg...); err != nil {
+		bp := packPool.Get().(*[]byte)
+		n := wire.PackedLen(cl.payload...)
+		if cap(*bp) < n {
+			*bp = make([]byte, 0, n)
+		}
+		msg = append(msg, wire.Pack((*bp)[:0], cl.payload...))
+		err := c.send(sock, cl.deadline, msg...) // ZeroMQ copies the frame: the buffer is free again
+		if cap(*bp) <= maxPooledPack {
+			packPool.Put(bp)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if err := c.send(sock, cl.deadline, msg...); err != nil {
 		return nil, err
 	}
 	for {
@@ -542,6 +552,13 @@ func (c *Client) recvAck(sock *zmq.Socket, deadline time.Time) error {
 	}
 	return nil
 }
+
+// packPool holds buffers for packed payloads, so that a stream of appends
+// does not allocate (and zero) a new buffer for each.
+var packPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPack is the largest buffer kept in packPool.
+const maxPooledPack = 16 << 20
 
 // pollSlice bounds each wait so a Close is noticed quickly.
 const pollSlice = 100 * time.Millisecond

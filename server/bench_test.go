@@ -108,24 +108,39 @@ func runRole(role string) error {
 		}
 		finish("")
 	case "w4-go-reader":
-		c, err := client.Dial(addr, client.WithConns(1))
+		workers, _ := strconv.Atoi(os.Getenv("PARTD_W4_GOROUTINES"))
+		workers = max(workers, 1)
+		c, err := client.Dial(addr, client.WithConns(workers))
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		keys := spec.KeyNames()
 		ready()
-		total := 0
-		for i := 0; i < len(keys); i += 16 {
-			vs, err := c.Get(keys[i:min(i+16, len(keys))]...)
-			if err != nil {
+		// Each goroutine gets every workers-th group of 16 keys.
+		var total atomic.Int64
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				for i := 16 * w; i < len(keys); i += 16 * workers {
+					vs, err := c.Get(keys[i:min(i+16, len(keys))]...)
+					if err != nil {
+						errs <- err
+						return
+					}
+					for _, v := range vs {
+						total.Add(int64(len(v)))
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
 				return err
 			}
-			for _, v := range vs {
-				total += len(v)
-			}
 		}
-		finish(fmt.Sprintf(" %d", total))
+		finish(fmt.Sprintf(" %d", total.Load()))
 	case "w4-raw-client", "w4-raw-packed":
 		packed := role == "w4-raw-packed"
 		batches := pregenerate(spec, seed)
@@ -231,9 +246,12 @@ func runGroup(b *testing.B, procs []*proc, also ...int) (time.Duration, []string
 	for _, p := range procs {
 		pids = append(pids, p.cmd.Process.Pid)
 	}
-	var cpu0 time.Duration
-	for _, pid := range pids {
+	var cpu0, also0 time.Duration
+	for i, pid := range pids {
 		cpu0 += cpuTime(pid)
+		if i == len(also)-1 {
+			also0 = cpu0
+		}
 	}
 	start := time.Now()
 	for _, p := range procs {
@@ -254,7 +272,7 @@ func runGroup(b *testing.B, procs []*proc, also ...int) (time.Duration, []string
 		for _, pid := range also {
 			c += cpuTime(pid)
 		}
-		b.Logf("%v: wall %v, cpu %v, of which servers %v (at start %v)", procs[0].cmd.Args[1:], d, cpu, c, cpu0)
+		b.Logf("%v: wall %v, cpu %v, of which server %v", procs[0].cmd.Args[1:], d, cpu, c-also0)
 	}
 	for _, p := range procs {
 		p.in.Close()
@@ -288,7 +306,7 @@ func BenchmarkW4(b *testing.B) {
 	only := os.Getenv("PARTD_W4_ONLY") // "go", "python" or "raw": profile one system
 	gb := float64(total) / 1e9
 	cpuPerGB := func(d time.Duration) float64 { return d.Seconds() / gb }
-	var rawPacked, rawPackedCPU []float64
+	var rawPacked, rawPackedCPU, go2App, go2Get, x2App, x2Get []float64
 	var goApp, goGet, pyApp, pyGet, raw, xApp, xGet, pctRaw, goCPU, pyCPU, rawCPU, goGetCPU, pyGetCPU []float64
 	for i := 0; i < b.N; i++ {
 		// Rotate the order so a change in machine load hits every system.
@@ -297,10 +315,14 @@ func BenchmarkW4(b *testing.B) {
 			switch (i + j) % 3 {
 			case 0:
 				if only == "" || only == "go" {
-					res := w4Go(b, self, spec)
+					res := w4Go(b, self, spec, 1)
 					ga, gg = mbps(total, res.app), mbps(total, res.get)
 					goApp, goGet = append(goApp, ga), append(goGet, gg)
 					goCPU, goGetCPU = append(goCPU, cpuPerGB(res.appCPU)), append(goGetCPU, cpuPerGB(res.getCPU))
+					res = w4Go(b, self, spec, 2)
+					ga2, gg2 := mbps(total, res.app), mbps(total, res.get)
+					go2App, go2Get = append(go2App, ga2), append(go2Get, gg2)
+					x2App, x2Get = append(x2App, ga2), append(x2Get, gg2) // divided by Python's below
 				}
 			case 1:
 				if only == "" || only == "python" {
@@ -323,8 +345,14 @@ func BenchmarkW4(b *testing.B) {
 		}
 		if only == "" {
 			xApp, xGet, pctRaw = append(xApp, ga/pa), append(xGet, gg/pg), append(pctRaw, 100*ga/r)
+			x2App[len(x2App)-1] /= pa
+			x2Get[len(x2Get)-1] /= pg
 		}
 	}
+	b.ReportMetric(median(go2App), "go2-append-MB/s")
+	b.ReportMetric(median(go2Get), "go2-get-MB/s")
+	b.ReportMetric(median(x2App), "go2-append-x-python")
+	b.ReportMetric(median(x2Get), "go2-get-x-python")
 	b.ReportMetric(median(goCPU), "go-append-cpu-s/GB")
 	b.ReportMetric(median(pyCPU), "py-append-cpu-s/GB")
 	b.ReportMetric(median(rawCPU), "raw-cpu-s/GB")
@@ -340,8 +368,8 @@ func BenchmarkW4(b *testing.B) {
 	b.ReportMetric(median(xApp), "append-x-python")
 	b.ReportMetric(median(xGet), "get-x-python")
 	b.ReportMetric(median(pctRaw), "append-%-of-raw")
-	b.Logf("W4 %d clients × %d appends of %d B (%d MB): go append %.0f get %.0f, python append %.0f get %.0f, raw %.0f MB/s; per run: append ×python %.2f, get ×python %.2f, %% of raw %.0f; CPU s/GB append go %.2f python %.2f raw %.2f, get go %.2f python %.2f; raw packed %.0f MB/s, %.2f CPU s/GB",
-		spec.Clients, spec.Appends, spec.ValueSize, total/1e6, goApp, goGet, pyApp, pyGet, raw, xApp, xGet, pctRaw, goCPU, pyCPU, rawCPU, goGetCPU, pyGetCPU, rawPacked, rawPackedCPU)
+	b.Logf("W4 %d clients × %d appends of %d B (%d MB): go append %.0f get %.0f, python append %.0f get %.0f, raw %.0f MB/s; per run: append ×python %.2f, get ×python %.2f, %% of raw %.0f; CPU s/GB append go %.2f python %.2f raw %.2f, get go %.2f python %.2f; raw packed %.0f MB/s, %.2f CPU s/GB; 2 goroutines per process: append %.0f get %.0f MB/s, ×python %.2f %.2f",
+		spec.Clients, spec.Appends, spec.ValueSize, total/1e6, goApp, goGet, pyApp, pyGet, raw, xApp, xGet, pctRaw, goCPU, pyCPU, rawCPU, goGetCPU, pyGetCPU, rawPacked, rawPackedCPU, go2App, go2Get, x2App, x2Get)
 }
 
 // w4Result is one run of W4 on one system: wall and CPU times (all
@@ -350,16 +378,20 @@ type w4Result struct {
 	app, get, appCPU, getCPU time.Duration
 }
 
-func w4Go(b *testing.B, self string, spec workload.Spec) (res w4Result) {
+// w4Go runs W4 on the Go server; each client process and the reader use
+// goroutines concurrent requests (1 is W4 as written: each client waits for
+// each append).
+func w4Go(b *testing.B, self string, spec workload.Spec, goroutines int) (res w4Result) {
+	g := fmt.Sprintf("PARTD_W4_GOROUTINES=%d", goroutines)
 	s := startServer(b, partd.NewDict(), "")
 	defer s.Close()
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-client", "PARTD_ADDR=" + s.Addr(),
+		procs = append(procs, startProc(b, []string{g, "PARTD_BENCH_ROLE=w4-go-client", "PARTD_ADDR=" + s.Addr(),
 			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
 	}
 	res.app, _, res.appCPU = runGroup(b, procs, os.Getpid())
-	r := startProc(b, []string{"PARTD_BENCH_ROLE=w4-go-reader", "PARTD_ADDR=" + s.Addr()}, self, "-test.run=^$")
+	r := startProc(b, []string{g, "PARTD_BENCH_ROLE=w4-go-reader", "PARTD_ADDR=" + s.Addr()}, self, "-test.run=^$")
 	var outs []string
 	res.get, outs, res.getCPU = runGroup(b, []*proc{r}, os.Getpid())
 	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
