@@ -294,6 +294,36 @@ func (f *File) unlockShared() {
 	}
 }
 
+// beginChange takes f.mu and the exclusive flock for a change; the caller
+// calls release when done.
+func (f *File) beginChange(op string) (release func(), err error) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
+	}
+	if err := f.lockExclusive(); err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
+	return func() { f.unlockExclusive(); f.mu.Unlock() }, nil
+}
+
+// beginRead takes f.mu for reading and the shared flock; the caller calls
+// release when done.
+func (f *File) beginRead(op string) (release func(), err error) {
+	f.mu.RLock()
+	if f.closed {
+		f.mu.RUnlock()
+		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
+	}
+	if err := f.lockShared(); err != nil {
+		f.mu.RUnlock()
+		return nil, err
+	}
+	return func() { f.unlockShared(); f.mu.RUnlock() }, nil
+}
+
 func (f *File) readGen() (uint64, error) {
 	var b [8]byte
 	n, err := f.lock.ReadAt(b[:], 0)
@@ -377,15 +407,11 @@ func (f *File) appendVectors(keys []string, vecs [][][]byte) error {
 
 // appendJobs writes a batch of distinct, valid keys.
 func (f *File) appendJobs(jobs []appendJob) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("partd: append: %w", ErrClosed)
-	}
-	if err := f.lockExclusive(); err != nil {
+	release, err := f.beginChange("append")
+	if err != nil {
 		return err
 	}
-	defer f.unlockExclusive()
+	defer release()
 
 	// Open every file first, so a key that conflicts with a stored one
 	// rejects the batch before anything is written. The values of a batch go
@@ -564,15 +590,11 @@ func (f *File) Get(keys ...string) ([][]byte, error) { return f.getWithRoom(keys
 // getWithRoom is Get, with room[i] spare bytes of capacity after key i's
 // bytes (room may be nil), so a caller can append to them without copying.
 func (f *File) getWithRoom(keys []string, room []int64) ([][]byte, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.closed {
-		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
-	}
-	if err := f.lockShared(); err != nil {
+	release, err := f.beginRead("get")
+	if err != nil {
 		return nil, err
 	}
-	defer f.unlockShared()
+	defer release()
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
 		if keypath.Validate(k) != nil {
@@ -643,15 +665,11 @@ func (f *File) Set(key string, value []byte) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("partd: set: %w", ErrClosed)
-	}
-	if err := f.lockExclusive(); err != nil {
+	release, err := f.beginChange("set")
+	if err != nil {
 		return err
 	}
-	defer f.unlockExclusive()
+	defer release()
 	if len(value) == 0 {
 		_, err := f.deleteLocked([]string{key})
 		return err
@@ -688,18 +706,19 @@ func (f *File) Set(key string, value []byte) error {
 
 // Delete removes the keys' files, and directories left empty by them.
 func (f *File) Delete(keys ...string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("partd: delete: %w", ErrClosed)
-	}
 	if len(keys) == 0 {
+		f.mu.RLock()
+		defer f.mu.RUnlock()
+		if f.closed {
+			return fmt.Errorf("partd: delete: %w", ErrClosed)
+		}
 		return nil
 	}
-	if err := f.lockExclusive(); err != nil {
+	release, err := f.beginChange("delete")
+	if err != nil {
 		return err
 	}
-	defer f.unlockExclusive()
+	defer release()
 	removed, err := f.deleteLocked(keys)
 	if removed {
 		if gerr := f.bumpGenLocked(); err == nil {
@@ -743,17 +762,13 @@ func (f *File) removeEmptyParents(name string) {
 
 // Keys lists every key file, sorted.
 func (f *File) Keys() ([]string, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.closed {
-		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
-	}
-	if err := f.lockShared(); err != nil {
+	release, err := f.beginRead("keys")
+	if err != nil {
 		return nil, err
 	}
-	defer f.unlockShared()
+	defer release()
 	var keys []string
-	err := fs.WalkDir(f.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(f.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -797,17 +812,13 @@ func (f *File) Keys() ([]string, error) {
 // whose name no key maps to (a hidden file, a file with an unescaped name
 // that is not plain) in place.
 func (f *File) Drop() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return fmt.Errorf("partd: drop: %w", ErrClosed)
-	}
-	if err := f.lockExclusive(); err != nil {
+	release, err := f.beginChange("drop")
+	if err != nil {
 		return err
 	}
-	defer f.unlockExclusive()
+	defer release()
 	f.closeHandlesLocked()
-	err := f.dropDir(".")
+	err = f.dropDir(".")
 	if gerr := f.bumpGenLocked(); err == nil {
 		err = gerr
 	}
