@@ -41,12 +41,33 @@
 // Requests of one peer (one DEALER identity) are worked on one at a time, in
 // the order received; requests of different peers run concurrently.
 //
+// # Memory
+//
+// The server stops reading requests while the requests it has read and not
+// yet answered add up to more than four message caps or 4×workers requests,
+// so ZeroMQ's queues and then TCP push back on clients. Each peer may have
+// at most 16 requests waiting behind the one being worked on; more are
+// answered with a "busy" error.
+//
+// # CURVE
+//
+// With [WithCurve] the server answers ZAP requests (RFC 27) itself, in the
+// owner goroutine, on a REP socket bound to inproc://zeromq.zap.01 inside the
+// server's own ZeroMQ context. It does not use zmq4.AuthStart: that
+// authenticator is process-global (one handler for the default context, whose
+// key lists are unsynchronized globals) and panics on a malformed ZAP request.
+// Each server having its own context, servers in one process keep separate
+// key lists and nothing process-global is touched. The price is that a
+// server's context must not be shared: inproc endpoints of the server are not
+// reachable from sockets of other contexts.
+//
 // # Locks
 //
-// Server.mu guards the lifecycle flags; Server.repliesMu guards the reply
-// queue. Neither is held while the other is taken, nor across a store call
-// or a socket call. The store's own locks are taken only by workers.
-// The CURVE authenticator (zmq4.AuthStart) is process-global: authMu guards
-// its reference count, and every CURVE server in the process shares it, each
-// with its own ZAP domain and list of allowed keys.
+// Server.mu guards the lifecycle flags, Server.ctxMu guards terminating the
+// ZeroMQ context against Close creating its wake-up socket, and
+// Server.repliesMu guards the reply queue. None of them is held while another
+// is taken, nor across a store call; only ctxMu is held across socket calls
+// (creating, using and closing Close's wake-up socket, or terminating the
+// context). The store's own locks are taken only by workers and by the final
+// Flush and Close.
 package server

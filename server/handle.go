@@ -100,7 +100,7 @@ func (s *Server) handle(r *request) *reply {
 		s.metrics.requests.WithLabelValues(label).Inc()
 		s.metrics.duration.WithLabelValues(label).Observe(time.Since(r.start).Seconds())
 	}
-	rep := &reply{peer: r.peer, shutdown: shutdown && err == nil}
+	rep := &reply{peer: r.peer, size: r.size, shutdown: shutdown && err == nil}
 	if err != nil {
 		code := wire.CodeOf(err)
 		s.countError(label, code)

@@ -177,6 +177,7 @@ type request struct {
 // reply is a worker's answer: one or more messages to send to peer.
 type reply struct {
 	peer     []byte
+	size     int64 // the request's size, for the owner's pending count
 	msgs     [][][]byte
 	shutdown bool // a permitted remote close: stop once sent
 }
@@ -269,6 +270,9 @@ func (s *Server) open(addr string, seq uint64) error {
 	if s.router, err = ctx.NewSocket(zmq.ROUTER); err != nil {
 		return fmt.Errorf("partd/server: router socket: %w", err)
 	}
+	// Few whole messages queued per peer inside ZeroMQ: beyond that, TCP
+	// pushes back.
+	s.router.SetRcvhwm(64)
 	if err := s.router.SetMaxmsgsize(s.opts.maxMsg); err != nil {
 		return fmt.Errorf("partd/server: set max message size: %w", err)
 	}
@@ -432,7 +436,9 @@ func (s *Server) loop() error {
 		poller.Add(s.zap, zmq.POLLIN)
 	}
 	peers := make(map[string]*peer)
-	inflight := 0 // requests dispatched and not yet answered
+	inflight := 0     // requests dispatched and not yet answered
+	var pending int64 // bytes of requests read and not yet answered (dispatched or queued)
+	maxPending := 4 * s.opts.maxMsg
 	maxInflight := cap(s.jobs)
 	stopping := false
 	var routerEvents zmq.State = zmq.POLLIN
@@ -450,7 +456,7 @@ func (s *Server) loop() error {
 			return nil
 		}
 		want := zmq.State(0)
-		if inflight < maxInflight {
+		if inflight < maxInflight && pending < maxPending {
 			want = zmq.POLLIN
 		}
 		if want != routerEvents {
@@ -458,11 +464,8 @@ func (s *Server) loop() error {
 			routerEvents = want
 		}
 		if _, err := poller.Poll(time.Second); err != nil {
-			if errors.Is(err, zmq.ETERM) {
-				return fmt.Errorf("partd/server: poll: %w", err)
-			}
-			s.opts.logger.Warn("partd server poll", "err", err)
-			continue
+			// pebbe/zmq4 retries EINTR itself: anything else will not go away.
+			return fmt.Errorf("partd/server: poll: %w", err)
 		}
 		// Wake-ups: drain them; "quit" comes from Close.
 		for {
@@ -482,6 +485,7 @@ func (s *Server) loop() error {
 		for _, rep := range reps {
 			s.send(rep.peer, rep.msgs)
 			inflight--
+			pending -= rep.size
 			s.stats.inflight.Store(int64(inflight))
 			if rep.shutdown {
 				s.mu.Lock()
@@ -504,7 +508,7 @@ func (s *Server) loop() error {
 		}
 		// Requests: at most a batch per wake-up, so replies are not starved.
 		for range 64 {
-			if inflight >= maxInflight {
+			if inflight >= maxInflight || pending >= maxPending {
 				break
 			}
 			r, err := s.recv()
@@ -521,11 +525,13 @@ func (s *Server) loop() error {
 				continue
 			}
 			key := string(r.peer)
+			pending += r.size
 			if p, busy := peers[key]; busy {
 				if len(p.queue) >= s.opts.maxQueued {
 					s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeBusy,
 						Message: fmt.Sprintf("more than %d requests pipelined", s.opts.maxQueued)}))
 					s.countError("", wire.CodeBusy)
+					pending -= r.size
 					continue
 				}
 				p.queue = append(p.queue, r)
