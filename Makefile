@@ -2,7 +2,7 @@
 #   make demo   runs the main job: a multi-process shuffle through a partd server
 #   make test   installs what is missing, then checks formatting, vets, lints and runs every test with -race
 GO          ?= go
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SCALE       ?= 1
 
 .PHONY: demo test deps fmt-check vet lint unit bench bench-python fuzz build
