@@ -1,21 +1,18 @@
 package compress_test
 
-// Benchmarks of WORKLOADS.md W6 (text values over a File store), of Python
-// partd 1.3 on the same bytes, and of the two ways to stack a compression
-// layer and a Buffer for small appends.
+// Benchmarks of WORKLOADS.md W6 (4 KiB text values over a File store), of
+// Python partd 1.3 on the same workload, and of the two ways to stack a
+// compression layer and a Buffer for small appends:
 //
-//	go test -run '^$' -bench 'W6' -benchtime 3x ./compress/
+//	PARTD_BENCH_PYTHON=1 go test -run '^$' -bench . -benchtime 3x ./compress/
 //
-// runs BenchmarkW6 (Go alone, Go's benchmark statistics) and
-// BenchmarkW6VersusPython (Go and Python partd 1.3 alternating on the same W6
-// bytes, medians and speed-ups). The workload is scaled by PARTD_W6_SCALE
-// (default 0.125: 8,192 appends of 4 KiB, 32 MiB; 1 is the full 256 MiB).
+// BenchmarkW6 times Append and Get apart (b.SetBytes, allocations, MB per
+// CPU second); BenchmarkW6Pass runs the project's workload runner and, with
+// PARTD_BENCH_PYTHON=1, Python partd beside it. PARTD_BENCH_SCALE scales the
+// workload (1, the default, is the full 256 MiB; 0.125 is 32 MiB).
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,15 +26,18 @@ import (
 	"github.com/gopartd/partd/internal/workload"
 )
 
-// w6 is the benchmark's scaled W6 with its batches, generated once.
-var w6 = sync.OnceValues(func() (workload.Spec, []map[string][]byte) {
-	scale := 0.125
-	if s := os.Getenv("PARTD_W6_SCALE"); s != "" {
-		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f <= 1 {
-			scale = f
-		}
+// w6Spec is W6 scaled by PARTD_BENCH_SCALE.
+func w6Spec() workload.Spec {
+	scale := 1.0
+	if f, err := strconv.ParseFloat(os.Getenv("PARTD_BENCH_SCALE"), 64); err == nil && f > 0 && f <= 1 {
+		scale = f
 	}
-	spec := workload.W6.Scaled(scale)
+	return workload.W6.Scaled(scale)
+}
+
+// w6 is the scaled W6 with its batches, generated once.
+var w6 = sync.OnceValues(func() (workload.Spec, []map[string][]byte) {
+	spec := w6Spec()
 	return spec, materialize(spec)
 })
 
@@ -56,15 +56,17 @@ func materialize(spec workload.Spec) []map[string][]byte {
 	return batches
 }
 
+// benchLayers are the stacks benchmarked over File, with the name of the
+// matching Python stack in internal/workload/bench.py.
 var benchLayers = []struct {
-	name string
-	wrap func(partd.Store) partd.Store
+	name, python string
+	wrap         func(partd.Store) partd.Store
 }{
-	{"zstd", compress.Zstd},
-	{"zstd3", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
-	{"snappy", compress.Snappy},
-	{"zlib", compress.ZLib},
-	{"none", func(s partd.Store) partd.Store { return s }},
+	{"zstd", "zstd", compress.Zstd},
+	{"snappy", "snappy", compress.Snappy},
+	{"zlib", "zlib", compress.ZLib},
+	{"none", "file", func(s partd.Store) partd.Store { return s }},
+	{"zstd3", "", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
 }
 
 // storedBytes sums what keys hold in s.
@@ -129,122 +131,58 @@ func BenchmarkW6(b *testing.B) {
 	}
 }
 
-// w6Run is one pass of W6 over a File store: append everything, then get
-// every key once.
-type w6Run struct {
-	Append, Get       float64 // MB/s of payload, wall clock
-	AppendCPU, GetCPU float64 // MB of payload per CPU second (user + system)
-	Ratio             float64 // payload bytes / stored bytes
-}
-
-// goW6 runs W6 through wrap over a new File store in dir.
-func goW6(b *testing.B, wrap func(partd.Store) partd.Store, dir string) w6Run {
-	spec, batches := w6()
-	keys := spec.KeyNames()
-	f, err := partd.NewFile(dir)
-	check(b, err)
-	s := wrap(f)
-	defer s.Close()
-	mb := float64(spec.TotalBytes()) / 1e6
-	t0, c0 := time.Now(), cpuSeconds()
-	for _, batch := range batches {
-		check(b, s.Append(batch))
-	}
-	t1, c1 := time.Now(), cpuSeconds()
-	vs, err := s.Get(keys...)
-	check(b, err)
-	t2, c2 := time.Now(), cpuSeconds()
-	if n := len(vs[0]); n != spec.Appends/spec.Keys*spec.ValueSize {
-		b.Fatalf("got %d bytes for a key", n)
-	}
-	return w6Run{
-		Append: mb / t1.Sub(t0).Seconds(), Get: mb / t2.Sub(t1).Seconds(),
-		AppendCPU: mb / (c1 - c0), GetCPU: mb / (c2 - c1),
-		Ratio: float64(spec.TotalBytes()) / float64(storedBytes(b, f, keys)),
-	}
-}
-
-// pyW6 runs testdata/bench_w6.py: the same pass in Python partd 1.3 on the
-// W6 bytes in data.
-func pyW6(b *testing.B, algo, data, dir string) w6Run {
-	spec, _ := w6()
-	cmd := exec.Command(python, filepath.Join("testdata", "bench_w6.py"), data, algo,
-		strconv.Itoa(spec.Keys), strconv.Itoa(spec.ValueSize), strconv.Itoa(spec.Batch), dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("%v: %v", cmd, err)
-	}
-	var r w6Run
-	check(b, json.Unmarshal(bytes.TrimSpace(out), &r))
-	return r
-}
-
-// writeW6 writes the W6 values in append order, for bench_w6.py.
-func writeW6(b *testing.B, path string) {
-	spec, batches := w6()
-	out, err := os.Create(path)
-	check(b, err)
-	keys := spec.KeyNames()
-	for n, batch := range batches {
-		// Value j of batch n is append n*Batch+j, for key (n*Batch+j) mod Keys.
-		for j := range len(batch) {
-			_, err := out.Write(batch[keys[(n*spec.Batch+j)%spec.Keys]])
-			check(b, err)
-		}
-	}
-	check(b, out.Close())
-}
-
-func median(runs []w6Run, field func(w6Run) float64) float64 {
-	v := make([]float64, len(runs))
-	for i, r := range runs {
-		v[i] = field(r)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
-}
-
-// BenchmarkW6VersusPython alternates, once per iteration, one W6 pass in Go
-// (Zstd, Snappy or ZLib over File) and the same pass in Python partd 1.3
-// (zstandard through partd.Encode, partd.Snappy, partd.ZLib over partd.File,
-// in a child /usr/bin/python3), so both see the same machine. It reports the
-// median over iterations of each side's append and get MB/s (wall clock and
-// per CPU second) and of Go's speed-up over Python. Run it with -benchtime
-// 3x or more: each iteration is a whole workload.
-func BenchmarkW6VersusPython(b *testing.B) {
-	data := filepath.Join(b.TempDir(), "w6.bin")
-	writeW6(b, data)
-	for _, algo := range []struct {
-		name string
-		wrap func(partd.Store) partd.Store
-	}{{"zstd", compress.Zstd}, {"snappy", compress.Snappy}, {"zlib", compress.ZLib}} {
-		b.Run(algo.name, func(b *testing.B) {
-			var goRuns, pyRuns []w6Run
+// BenchmarkW6Pass runs the whole of W6 through each layer over a File store
+// with the project's workload runner: append every batch, then get every key
+// in Gets of about 4 MiB, timing only the store's calls. With
+// PARTD_BENCH_PYTHON=1 each iteration also runs Python partd 1.3 on the same
+// workload and stack (partd.ZLib, partd.Snappy, or zstandard at level 3
+// through partd.Encode, over partd.File; internal/workload/bench.py), right
+// after Go's pass so that both see the same machine, and reports Python's
+// MB/s and Go's speed-up (medians over iterations).
+func BenchmarkW6Pass(b *testing.B) {
+	spec := w6Spec()
+	python := os.Getenv("PARTD_BENCH_PYTHON") != ""
+	for _, l := range benchLayers[:4] {
+		b.Run(l.name, func(b *testing.B) {
+			b.SetBytes(spec.TotalBytes())
+			var goRes, pyRes []workload.Result
 			for i := 0; i < b.N; i++ {
-				goRuns = append(goRuns, goW6(b, algo.wrap, filepath.Join(b.TempDir(), "go")))
-				pyRuns = append(pyRuns, pyW6(b, algo.name, data, b.TempDir()))
-			}
-			b.StopTimer()
-			for _, m := range []struct {
-				unit  string
-				field func(w6Run) float64
-			}{
-				{"append-MB/s", func(r w6Run) float64 { return r.Append }},
-				{"get-MB/s", func(r w6Run) float64 { return r.Get }},
-				{"append-MB/cpu-s", func(r w6Run) float64 { return r.AppendCPU }},
-				{"get-MB/cpu-s", func(r w6Run) float64 { return r.GetCPU }},
-				{"ratio", func(r w6Run) float64 { return r.Ratio }},
-			} {
-				g, p := median(goRuns, m.field), median(pyRuns, m.field)
-				b.ReportMetric(g, "go-"+m.unit)
-				b.ReportMetric(p, "py-"+m.unit)
-				if m.unit != "ratio" {
-					b.ReportMetric(g/p, "x-"+m.unit)
+				f, err := partd.NewFile(filepath.Join(b.TempDir(), strconv.Itoa(i)))
+				check(b, err)
+				s := l.wrap(f)
+				res, err := workload.Run(spec, s, uint64(i))
+				check(b, err)
+				check(b, s.Close())
+				goRes = append(goRes, res)
+				if python && l.python != "" {
+					b.StopTimer()
+					py, err := workload.RunPython(spec, l.python, "", uint64(i))
+					check(b, err)
+					pyRes = append(pyRes, py)
+					b.StartTimer()
 				}
+			}
+			appendMBps := func(r workload.Result) float64 { return r.AppendMBps() }
+			getMBps := func(r workload.Result) float64 { return r.GetMBps() }
+			b.ReportMetric(median(goRes, appendMBps), "append-MB/s")
+			b.ReportMetric(median(goRes, getMBps), "get-MB/s")
+			if len(pyRes) > 0 {
+				b.ReportMetric(median(pyRes, appendMBps), "py-append-MB/s")
+				b.ReportMetric(median(pyRes, getMBps), "py-get-MB/s")
+				b.ReportMetric(median(goRes, appendMBps)/median(pyRes, appendMBps), "x-python-append")
+				b.ReportMetric(median(goRes, getMBps)/median(pyRes, getMBps), "x-python-get")
 			}
 		})
 	}
+}
+
+func median[T any](xs []T, field func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = field(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // BenchmarkSmallAppends compares the two ways to stack zstd and a Buffer
