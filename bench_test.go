@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/bench"
 	"github.com/gopartd/partd/internal/workload"
 )
 
@@ -27,30 +27,13 @@ func benchScale() float64 {
 	return 1
 }
 
-// stacks the benchmarks and the workload helper process can build.
-func openStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
-	switch stack {
-	case "dict":
-		return partd.NewDict(), nil
-	case "file":
-		return partd.NewFile(dir)
-	case "buffer":
-		f, err := partd.NewFile(dir)
-		if err != nil {
-			return nil, err
-		}
-		return partd.NewBuffer(partd.NewDict(), f, spec.MemLimit), nil
-	}
-	return nil, fmt.Errorf("unknown stack %q", stack)
-}
-
 func benchWorkload(b *testing.B, spec workload.Spec, stack string) {
 	spec = spec.Scaled(benchScale())
 	b.SetBytes(spec.TotalBytes())
 	b.ReportAllocs()
 	var res workload.Result
 	for i := 0; b.Loop(); i++ {
-		s, err := openStack(stack, spec, b.TempDir())
+		s, err := bench.OpenStack(stack, spec, b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -142,7 +125,7 @@ func runWorkloadHelper(args []string) error {
 	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
 		return err
 	}
-	s, err := openStack(args[1], spec, args[2])
+	s, err := bench.OpenStack(args[1], spec, args[2])
 	if err != nil {
 		return err
 	}
