@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/internal/shuffle"
@@ -203,7 +204,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		return err
 	}
 	defer raw.Close()
-	if n, err := shuffle.Cleanup(raw); err != nil {
+	if n, err := cleanupShuffle(raw, format, f.partitions); err != nil {
 		return fmt.Errorf("deleting the keys of an earlier shuffle: %w", err)
 	} else if n > 0 {
 		fmt.Fprintf(stderr, "partd: deleted %d keys of an earlier shuffle under %q\n", n, shuffle.Prefix+"/")
@@ -314,7 +315,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 			return fmt.Errorf("dropping the embedded server's store: %w", err)
 		}
 	} else if verr == nil && !f.keep {
-		if _, err := shuffle.Cleanup(raw); err != nil {
+		if _, err := cleanupShuffle(raw, format, f.partitions); err != nil {
 			return fmt.Errorf("deleting the shuffled keys: %w", err)
 		}
 	}
@@ -335,6 +336,17 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		printShuffleSummary(stdout, sum)
 	}
 	return verr
+}
+
+// cleanupShuffle deletes the keys of a shuffle from raw: every key under
+// shuffle.Prefix, or, on a server that cannot list its keys (Python partd's),
+// the keys a shuffle of this format and partition count writes.
+func cleanupShuffle(raw partd.Store, format shuffle.Format, partitions int) (int, error) {
+	n, err := shuffle.Cleanup(raw)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return 0, raw.Delete(shuffle.StoredKeys(format, partitions)...)
+	}
+	return n, err
 }
 
 func printShuffleSummary(w io.Writer, s shuffleSummary) {

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gopartd/partd/internal/workload"
 )
 
 // runPartd runs the built binary and returns its stdout, stderr and exit
@@ -127,5 +131,46 @@ func TestShuffleUsage(t *testing.T) {
 	// A server that is not there is an error, not a usage mistake.
 	if _, errOut, code := runPartd(t, nil, "shuffle", "--rows", "10", "--timeout", "1s", "--addr", "tcp://127.0.0.1:1"); code != 1 {
 		t.Errorf("shuffle against no server: exit %d, want 1\n%s", code, errOut)
+	}
+}
+
+// TestShufflePythonServer runs a shuffle through Python partd's server,
+// which cannot list keys: the keys are cleaned up by name.
+func TestShufflePythonServer(t *testing.T) {
+	t.Parallel()
+	py := exec.Command(workload.PythonBin, filepath.Join("..", "..", "server", "testdata", "pyserver.py"))
+	stdin, err := py.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py.Stderr = os.Stderr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("Python server printed no port: %v", lines.Err())
+	}
+	addr := "tcp://127.0.0.1:" + strings.TrimSpace(lines.Text())
+	for _, format := range []string{"msgpack", "columns"} {
+		s, errOut, code := runShuffleJSON(t, "--rows", "3000", "--workers", "2", "--partitions", "8", "--format", format, "--addr", addr, "--timeout", "10s")
+		if code != 0 || !s.Verified || s.Rows != 6000 {
+			t.Fatalf("%s: exit %d, %+v\n%s", format, code, s, errOut)
+		}
+	}
+	stdin.Close() // the server prints what it holds and exits
+	var left string
+	if lines.Scan() {
+		left = lines.Text()
+	}
+	if err := py.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if left != "{}" {
+		t.Errorf("the Python server still holds %s", left)
 	}
 }

@@ -357,6 +357,25 @@ func Cleanup(raw partd.Store) (int, error) {
 	return len(del), raw.Delete(del...)
 }
 
+// StoredKeys returns every key of the raw store that a shuffle in format
+// over partitions partitions may write, for stores that cannot list their
+// keys (Python partd's server).
+func StoredKeys(format Format, partitions int) []string {
+	var keys []string
+	for p := range partitions {
+		k := PartitionKey(p)
+		if format != Columns {
+			keys = append(keys, k)
+			continue
+		}
+		keys = append(keys, k+"/"+encode.SchemaPart)
+		for _, c := range []string{"id", "key", "value", "name"} {
+			keys = append(keys, k+"/"+c, k+"/"+c+encode.DtypeSuffix)
+		}
+	}
+	return keys
+}
+
 // Corrupt damages partition p in raw, the store below every layer: it flips
 // the lowest bit of the last stored byte of the partition (for Msgpack, the
 // last character of the last row's name; for Columns, the top byte of the

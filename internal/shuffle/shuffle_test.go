@@ -281,6 +281,27 @@ func TestCleanup(t *testing.T) {
 	}
 }
 
+func TestStoredKeys(t *testing.T) {
+	for _, format := range []Format{Msgpack, Columns} {
+		store := partd.NewDict()
+		l, _ := NewLayers(store, format, compress.Setting{})
+		if _, err := Map(l, MapConfig{Seed: 1, Rows: 500, Partitions: 4}); err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := store.Keys()
+		if len(keys) == 0 {
+			t.Fatal("nothing stored")
+		}
+		if err := store.Delete(StoredKeys(format, 4)...); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := store.Keys(); len(left) != 0 {
+			t.Errorf("%s: keys not in StoredKeys: %q", format, left)
+		}
+		store.Close()
+	}
+}
+
 func TestMine(t *testing.T) {
 	seen := map[int]int{}
 	for r := range 3 {
