@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -44,4 +45,29 @@ func TestTupleKeys(t *testing.T) {
 	if got := wire.ToPython("a/b/c"); got != "a-|-b-|-c" {
 		t.Errorf("ToPython = %q", got)
 	}
+}
+
+func FuzzUnpack(f *testing.F) {
+	f.Add(wire.Pack(nil, []byte("key"), []byte("value"), nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, err := wire.Unpack(body, 1000)
+		if err != nil {
+			return
+		}
+		// Lengths may be non-minimal uvarints: compare the items, not the bytes.
+		again := wire.Pack(nil, items...)
+		if wire.PackedLen(items...) != len(again) {
+			t.Fatalf("PackedLen = %d, Pack wrote %d", wire.PackedLen(items...), len(again))
+		}
+		items2, err := wire.Unpack(again, 1000)
+		if err != nil || len(items2) != len(items) {
+			t.Fatalf("repacked %d items: %d items, %v", len(items), len(items2), err)
+		}
+		for i := range items {
+			if !bytes.Equal(items[i], items2[i]) {
+				t.Fatalf("item %d changed", i)
+			}
+		}
+	})
 }
