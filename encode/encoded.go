@@ -100,6 +100,9 @@ func (e *Encoded[T]) encodeFrame(dst []byte, v T) ([]byte, error) {
 		if err != nil {
 			return dst[:start], err
 		}
+		if len(out) < start+frame.HeaderLen {
+			return dst[:start], errors.New("AppendEncode returned less than it was given")
+		}
 		n := len(out) - start - frame.HeaderLen
 		if n == 0 {
 			return out[:start], nil
