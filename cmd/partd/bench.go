@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -148,8 +149,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		rows = append(rows, row)
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "`partd %s`: %s, median of %d run(s), %s\n\n", strings.Join(os.Args[1:], " "), bench.Machine(), f.runs,
+	fmt.Fprintf(out, "`partd %s`: %s, median of %d run(s), %s", strings.Join(os.Args[1:], " "), bench.Machine(), f.runs,
 		time.Now().UTC().Format("2006-01-02"))
+	if f.python {
+		fmt.Fprintf(out, "; %s", pythonVersion())
+	}
+	fmt.Fprint(out, "\n\n")
 	if err := bench.WriteTable(out, rows, f.python); err != nil {
 		return err
 	}
@@ -157,6 +162,16 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		fmt.Fprintln(out, "\n×py: Go figure / Python partd 1.3 figure (above 1: Go is faster). Python's zstd stack is partd.Encode with the zstandard module.")
 	}
 	return nil
+}
+
+// pythonVersion names the Python partd the baseline runs.
+func pythonVersion() string {
+	out, err := exec.Command(workload.PythonBin, "-c",
+		"import partd, platform; print('Python partd %s (Python %s)' % (partd.__version__, platform.python_version()))").Output()
+	if err != nil {
+		return "Python partd (version unknown)"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func contains(list []string, s string) bool {

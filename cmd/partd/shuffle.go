@@ -246,6 +246,9 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		return nil
 	})
 	bar.done()
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
 	if err != nil {
 		return fmt.Errorf("map phase: %w", err)
 	}
@@ -295,6 +298,9 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		return nil
 	})
 	bar.done()
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
 	if err != nil {
 		return fmt.Errorf("reduce phase: %w", err)
 	}
