@@ -501,7 +501,7 @@ func (c *Columns) GetColumns(columns []string, keys ...string) ([]Table, error) 
 		if err != nil {
 			return nil, fmt.Errorf("encode: get %q: %w", dkeys[n], err)
 		}
-		if v == nil || isNilSlice(v) {
+		if v == nil || isEmptyColumn(v) {
 			v = w.ct.zero
 		}
 		out[w.table].Columns[w.col].Data = v
@@ -520,7 +520,7 @@ func (c *Columns) GetColumns(columns []string, keys ...string) ([]Table, error) 
 	return out, nil
 }
 
-func isNilSlice(v any) bool {
+func isEmptyColumn(v any) bool {
 	ct, ok := typeOfData(v)
 	return ok && ct.length(v) == 0
 }
