@@ -6,9 +6,23 @@ package server_test
 // request rate. Client processes are this test binary re-executed with
 // PARTD_BENCH_ROLE set (see TestMain) or testdata/w4.py.
 //
-//	go test -run '^$' -bench 'W4|Small' -benchtime 3x ./server/
+//	go test -run '^$' -bench W4 -benchtime 5x -timeout 30m ./server/
+//	go test -run '^$' -bench SmallAppend -benchtime 2s ./server/
 //
-// PARTD_W4_SCALE (default 1) scales the appends per client.
+// Each W4 iteration runs, in a rotating order: the Go server with 4 Go
+// client processes and a Go reader process, first as W4 is written (each
+// process waits for each request) and again with 2 goroutines per process
+// ("go2"); Python partd's server (over a partd.Dict, as the Go server uses a
+// partd.Dict) with 4 Python client processes and a Python reader; and the raw
+// stream, once with the protocol's 512 frames per batch and once packed in
+// one frame. Reported: medians of MB/s (payload bytes / wall time), of the
+// per-iteration ratios, and of the CPU seconds per GB used by all processes
+// of a system (server and clients; from /proc/PID/stat), which depends much
+// less on what else the machine runs.
+//
+// PARTD_W4_SCALE (default 1) scales the workload (workload.Spec.Scaled),
+// PARTD_W4_ONLY=go|python|raw runs one system (for profiling), and
+// PARTD_BENCH_DEBUG=1 logs each phase's wall and CPU time.
 
 import (
 	"bufio"
