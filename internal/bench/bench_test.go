@@ -143,3 +143,14 @@ func TestW4ClientReader(t *testing.T) {
 		t.Fatalf("W4Reader = %d %v %v, want %d bytes", n, d, err, total)
 	}
 }
+
+func TestRunPythonW4(t *testing.T) {
+	spec := workload.W4.Scaled(0.005)
+	m, err := RunPythonW4(spec, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.AppendBytes != int64(spec.Clients)*spec.TotalBytes() || m.AppendMBps <= 0 || m.GetMBps <= 0 || m.PeakRSS <= 0 {
+		t.Errorf("measurement %+v", m)
+	}
+}
