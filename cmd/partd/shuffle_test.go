@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/internal/workload"
 )
 
@@ -73,6 +74,26 @@ func TestShuffleBinary(t *testing.T) {
 			}
 		})
 	}
+	// Through a running server (--addr): verified, and the keys are gone
+	// afterwards, while a key of someone else stays.
+	addr := startServer(t)
+	c, err := client.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Append(map[string][]byte{"mine": []byte("x"), "shuffle/part-00003": []byte("stale")}); err != nil {
+		t.Fatal(err)
+	}
+	if s, errOut, code := runShuffleJSON(t, "--rows", "5000", "--workers", "2", "--partitions", "8", "--addr", addr); code != 0 || !s.Verified || s.Rows != 10_000 || s.ServerRSS != 0 {
+		t.Fatalf("--addr: exit %d, %+v\n%s", code, s, errOut)
+	} else if !strings.Contains(errOut, "deleted 1 keys of an earlier shuffle") {
+		t.Errorf("--addr: the stale key was not reported deleted:\n%s", errOut)
+	}
+	if keys, err := c.Keys(); err != nil || len(keys) != 1 || keys[0] != "mine" {
+		t.Errorf("keys after a shuffle through the server: %q, %v", keys, err)
+	}
+
 	// After a verified run in a directory, the shuffle's keys are gone.
 	dir := t.TempDir()
 	if s, errOut, code := runShuffleJSON(t, "--rows", "1000", "--workers", "2", "--dir", dir); code != 0 || !s.Verified {
