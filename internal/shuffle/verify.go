@@ -19,6 +19,7 @@ type Mismatch struct {
 	Missing         bool // no reducer reported the partition
 }
 
+// String says how the partition differs, for error messages.
 func (m Mismatch) String() string {
 	switch {
 	case m.Missing:
@@ -31,6 +32,7 @@ func (m Mismatch) String() string {
 	}
 }
 
+// Error lists the first ten mismatched partitions.
 func (e *MismatchError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "verification failed: %d of %d partitions differ", len(e.Bad), e.Partitions)
