@@ -479,6 +479,7 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 	} else if err := c.send(sock, cl.deadline, msg...); err != nil {
 		return nil, err
 	}
+	var results [][]byte // of the parts received so far
 	for {
 		rep, err := c.recv(sock, cl.deadline)
 		if err != nil {
@@ -488,8 +489,14 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 			continue // a stale or foreign answer
 		}
 		switch string(rep[1]) {
+		case wire.StatusPart:
+			results = append(results, rep[2:]...)
+			continue
 		case wire.StatusOK:
-			return rep[2:], nil
+			if results == nil {
+				return rep[2:], nil
+			}
+			return append(results, rep[2:]...), nil
 		case wire.StatusErr:
 			we := &wire.Error{Code: wire.CodeInternal, Message: "malformed error reply"}
 			if len(rep) >= 4 {

@@ -110,8 +110,7 @@ func (s *Server) handle(r *request) *reply {
 	}
 	switch {
 	case p.goDialect:
-		msg := make([][]byte, 0, 2+len(results))
-		rep.msgs = [][][]byte{append(append(msg, p.id, []byte(wire.StatusOK)), results...)}
+		rep.msgs = goReply(p.id, results)
 	case p.cmd == wire.CmdSyn:
 		rep.msgs = [][][]byte{append([][]byte{[]byte(wire.Ack)}, results...)}
 	case p.cmd == wire.CmdGet:
@@ -120,6 +119,30 @@ func (s *Server) handle(r *request) *reply {
 		rep.msgs = [][][]byte{{[]byte(wire.Ack)}}
 	}
 	return rep
+}
+
+// partSize is the size from which a Go-dialect reply is split into several
+// messages (wire.StatusPart, then wire.StatusOK): the client can copy the
+// first values out while later ones are still on the wire.
+const partSize = 1 << 20
+
+// goReply builds a successful Go-dialect reply.
+func goReply(id []byte, results [][]byte) [][][]byte {
+	var msgs [][][]byte
+	cur := make([][]byte, 2, 2+len(results))
+	cur[0], cur[1] = id, []byte(wire.StatusPart)
+	n := 0
+	for i, v := range results {
+		cur = append(cur, v)
+		n += len(v)
+		if n >= partSize && i < len(results)-1 {
+			msgs = append(msgs, cur)
+			cur = [][]byte{id, []byte(wire.StatusPart)}
+			n = 0
+		}
+	}
+	cur[1] = []byte(wire.StatusOK)
+	return append(msgs, cur)
 }
 
 func (s *Server) countError(label, code string) {

@@ -46,8 +46,12 @@
 // frame ([Pack]: each item's length as a uvarint, then its bytes), because
 // ZeroMQ's cost is per frame: a batch of 256 values of 4 KiB costs about half
 // the CPU as one frame than as 512. The frame is left out when there are no
-// items. Exactly one reply message answers each request; there is no separate
-// "ack". Keys are sent as they are, "/" separating tuple parts; "-|-" has no
+// items. One reply answers each request; there is no separate "ack". A large
+// reply may be split into several messages, each [id, "part", result...]
+// but the last, [id, "ok", result...]; the results are their concatenation.
+// (ZeroMQ hands over a message only once all its frames have arrived, so
+// parts let the client copy out the first values of a large get while the
+// rest are still on the wire.) Keys are sent as they are, "/" separating tuple parts; "-|-" has no
 // meaning. Results are one frame each: one per key for get, one per key for
 // keys, one JSON frame ([Stats]) for stat, none otherwise.
 //
@@ -88,8 +92,12 @@ const (
 	// Version starts every Go-dialect request and is the payload of the
 	// Go client's "syn".
 	Version = "partd/1"
-	// StatusOK is the second frame of a successful Go-dialect reply.
+	// StatusOK is the second frame of a successful Go-dialect reply (of its
+	// last message, if it is split).
 	StatusOK = "ok"
+	// StatusPart is the second frame of each message but the last of a
+	// Go-dialect reply split into several messages.
+	StatusPart = "part"
 	// StatusErr starts a Python-dialect error message and is the second
 	// frame of a Go-dialect error reply.
 	StatusErr = "err"
