@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -134,71 +132,20 @@ func TestBufferFlushWhileAppending(t *testing.T) {
 	}
 	b := partd.NewBuffer(partd.NewDict(), f, 4096)
 	defer b.Close()
-	const writers, rounds = 4, 300
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	var flushErr error
-	wg.Go(func() {
+	h := storetest.Bytes(b)
+	h.During = func(stop <-chan struct{}) error {
 		for {
 			select {
 			case <-stop:
-				return
+				return nil
 			default:
 			}
 			if err := b.Flush(); err != nil {
-				flushErr = err
-				return
+				return err
 			}
 		}
-	})
-	var writeWG sync.WaitGroup
-	for w := range writers {
-		writeWG.Go(func() {
-			for i := range rounds {
-				rec := fmt.Appendf(nil, "[%d:%05d]", w, i)
-				if err := b.Append(map[string][]byte{"shared": rec, fmt.Sprint("own", w): rec}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
 	}
-	writeWG.Wait()
-	close(stop)
-	wg.Wait()
-	if flushErr != nil {
-		t.Fatal(flushErr)
-	}
-	got, err := b.Get("shared", "own0", "own1", "own2", "own3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := map[string]int{}
-	for _, rec := range strings.SplitAfter(string(got[0]), "]") {
-		if rec == "" {
-			continue
-		}
-		var w, i int
-		if _, err := fmt.Sscanf(rec, "[%d:%05d]", &w, &i); err != nil {
-			t.Fatalf("torn record %q", rec)
-		}
-		if i != next[fmt.Sprint(w)] {
-			t.Fatalf("writer %d: record %d where %d was due (lost, duplicated or reordered)", w, i, next[fmt.Sprint(w)])
-		}
-		next[fmt.Sprint(w)]++
-	}
-	for w := range writers {
-		if next[fmt.Sprint(w)] != rounds {
-			t.Fatalf("writer %d: %d records in shared, want %d", w, next[fmt.Sprint(w)], rounds)
-		}
-		var want []byte
-		for i := range rounds {
-			want = fmt.Appendf(want, "[%d:%05d]", w, i)
-		}
-		if !bytes.Equal(got[w+1], want) {
-			t.Fatalf("own%d: got %d bytes, want %d", w, len(got[w+1]), len(want))
-		}
-	}
+	h.Run(t, 4, 300)
 }
 
 func TestBufferRejectsConflictWithSpilledKey(t *testing.T) {

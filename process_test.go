@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/storetest"
 )
 
 // The tests in this file start real OS processes: the test binary re-executed
@@ -43,25 +44,18 @@ func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {
 }
 
 // rec is a fixed-size record: writer w's n-th append to a key.
-func rec(w, n int) []byte { return fmt.Appendf(nil, "<w%02d:%06d>", w, n) }
+var rec = storetest.Record
 
-const recLen = 12
+const recLen = storetest.RecordLen
 
 // parseRecs splits v into records and fails on a torn one.
 func parseRecs(t *testing.T, key string, v []byte) [][2]int {
 	t.Helper()
-	if len(v)%recLen != 0 {
-		t.Fatalf("%s: %d bytes is not whole records (torn)", key, len(v))
+	recs, err := storetest.Records(v)
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
 	}
-	var out [][2]int
-	for off := 0; off < len(v); off += recLen {
-		var w, n int
-		if _, err := fmt.Sscanf(string(v[off:off+recLen]), "<w%02d:%06d>", &w, &n); err != nil {
-			t.Fatalf("%s: bad record %q at %d", key, v[off:off+recLen], off)
-		}
-		out = append(out, [2]int{w, n})
-	}
-	return out
+	return recs
 }
 
 const (

@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/storetest"
 )
 
 // suite is the typed twin of internal/storetest for layers whose values are
@@ -286,97 +286,18 @@ func (s suite[E]) testConcurrent(t *testing.T, st Store[[]E]) {
 	if raceEnabled {
 		writers, rounds = 4, 40
 	}
-	rec := func(w, seq int) int { return w*1000 + seq }
-	shared := []string{"shared/0", "shared/1", "shared/2"}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers+2)
-	stop := make(chan struct{})
-	check := func(v []E, counts map[int]int) error {
-		last := make(map[int]int)
-		for _, e := range v {
-			id := s.id(e)
-			w, seq := id/1000, id%1000
-			if prev, ok := last[w]; ok && seq <= prev {
-				return fmt.Errorf("writer %d: record %d after %d", w, seq, prev)
+	storetest.History[[]E]{
+		Append: st.Append,
+		Get:    st.Get,
+		Record: func(w, seq int) []E { return []E{s.mk(w*1000 + seq)} },
+		Records: func(v []E) ([][2]int, error) {
+			out := make([][2]int, len(v))
+			for i, e := range v {
+				out[i] = [2]int{s.id(e) / 1000, s.id(e) % 1000}
 			}
-			last[w] = seq
-			if counts != nil {
-				counts[w]++
-			}
-		}
-		return nil
-	}
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				vs, err := st.Get(shared...)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, v := range vs {
-					if err := check(v, nil); err != nil {
-						errs <- fmt.Errorf("concurrent reader: %w", err)
-						return
-					}
-				}
-			}
-		})
-	}
-	var writeWG sync.WaitGroup
-	for w := range writers {
-		writeWG.Go(func() {
-			own := fmt.Sprintf("private/%d", w)
-			for i := range rounds {
-				batch := map[string][]E{own: {s.mk(rec(w, i))}}
-				for j, k := range shared {
-					if (i+j+w)%2 == 0 {
-						batch[k] = []E{s.mk(rec(w, i))}
-					}
-				}
-				if err := st.Append(batch); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	writeWG.Wait()
-	close(stop)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for w := range writers {
-		var want []E
-		for i := range rounds {
-			want = append(want, s.mk(rec(w, i)))
-		}
-		s.want(t, st, fmt.Sprintf("private/%d", w), want)
-	}
-	for j, k := range shared {
-		counts := make(map[int]int)
-		if err := check(s.get1(t, st, k), counts); err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		for w := range writers {
-			want := 0
-			for i := range rounds {
-				if (i+j+w)%2 == 0 {
-					want++
-				}
-			}
-			if counts[w] != want {
-				t.Fatalf("%s holds %d records of writer %d, want %d", k, counts[w], w, want)
-			}
-		}
-	}
+			return out, nil
+		},
+	}.Run(t, writers, rounds)
 }
 
 func (s suite[E]) testClose(t *testing.T, st Store[[]E]) {

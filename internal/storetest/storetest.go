@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -291,117 +290,8 @@ func testLargeValue(t *testing.T, s partd.Store) {
 	}
 }
 
-// record is one fixed-size append: writer, key and sequence number.
-func record(w, seq int) []byte { return fmt.Appendf(nil, "<w%02d:%06d>", w, seq) }
-
-const recordLen = len("<w00:000000>")
-
 func testConcurrentHistory(t *testing.T, s partd.Store) {
-	const writers, rounds = 8, 150
-	shared := []string{"shared/0", "shared/1", "shared/2"}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers+2)
-	stop := make(chan struct{})
-	// Readers check that every value they see is whole records in order.
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				vs, err := s.Get(shared...)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, v := range vs {
-					if _, err := checkRecords(v, nil); err != nil {
-						errs <- fmt.Errorf("concurrent reader: %w", err)
-						return
-					}
-				}
-			}
-		})
-	}
-	var writeWG sync.WaitGroup
-	for w := range writers {
-		writeWG.Go(func() {
-			own := fmt.Sprintf("private/%d", w)
-			for i := range rounds {
-				batch := map[string][]byte{own: record(w, i)}
-				for j, k := range shared {
-					if (i+j+w)%2 == 0 {
-						batch[k] = record(w, i)
-					}
-				}
-				if err := s.Append(batch); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	writeWG.Wait()
-	close(stop)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for w := range writers {
-		own := fmt.Sprintf("private/%d", w)
-		var want []byte
-		for i := range rounds {
-			want = append(want, record(w, i)...)
-		}
-		if got := get1(t, s, own); !bytes.Equal(got, want) {
-			t.Fatalf("%s = %s, want %s", own, trim(got), trim(want))
-		}
-	}
-	for j, k := range shared {
-		counts := make(map[int]int)
-		if _, err := checkRecords(get1(t, s, k), counts); err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		for w := range writers {
-			want := 0
-			for i := range rounds {
-				if (i+j+w)%2 == 0 {
-					want++
-				}
-			}
-			if counts[w] != want {
-				t.Fatalf("%s holds %d records of writer %d, want %d", k, counts[w], w, want)
-			}
-		}
-	}
-}
-
-// checkRecords checks v is whole records with each writer's sequence numbers
-// increasing, and counts records per writer.
-func checkRecords(v []byte, counts map[int]int) (int, error) {
-	if len(v)%recordLen != 0 {
-		return 0, fmt.Errorf("torn record: %d bytes is not a whole number of records", len(v))
-	}
-	last := make(map[int]int)
-	n := 0
-	for off := 0; off < len(v); off += recordLen {
-		var w, seq int
-		if _, err := fmt.Sscanf(string(v[off:off+recordLen]), "<w%02d:%06d>", &w, &seq); err != nil {
-			return n, fmt.Errorf("bad record %q at %d: %v", v[off:off+recordLen], off, err)
-		}
-		if prev, ok := last[w]; ok && seq <= prev {
-			return n, fmt.Errorf("writer %d: record %d after %d (reordered or duplicated)", w, seq, prev)
-		}
-		last[w] = seq
-		if counts != nil {
-			counts[w]++
-		}
-		n++
-	}
-	return n, nil
+	Bytes(s).Run(t, 8, 150)
 }
 
 func testClose(t *testing.T, s partd.Store) {
