@@ -121,13 +121,22 @@ func (b *Buffer) Append(data map[string][]byte) error {
 		return err
 	}
 	for k, v := range data {
-		if len(v) == 0 {
-			continue
+		if len(v) > 0 {
+			b.addedLocked(k, len(v))
 		}
-		b.tree.Add(k)
-		b.sizes.Add(k, int64(len(v)))
-		b.nbytes += int64(len(v))
 	}
+	return b.spillIfFullLocked()
+}
+
+// addedLocked counts n bytes added to key in the fast store.
+func (b *Buffer) addedLocked(key string, n int) {
+	b.tree.Add(key)
+	b.sizes.Add(key, int64(n))
+	b.nbytes += int64(n)
+}
+
+// spillIfFullLocked spills when the fast store holds more than the limit.
+func (b *Buffer) spillIfFullLocked() error {
 	if b.nbytes > b.limit {
 		return b.spillLocked(int64(float64(b.limit) * spillTarget))
 	}
@@ -296,13 +305,8 @@ func (b *Buffer) Set(key string, value []byte) error {
 		b.tree.Remove(key)
 		return nil
 	}
-	b.tree.Add(key)
-	b.sizes.Add(key, int64(len(value)))
-	b.nbytes += int64(len(value))
-	if b.nbytes > b.limit {
-		return b.spillLocked(int64(float64(b.limit) * spillTarget))
-	}
-	return nil
+	b.addedLocked(key, len(value))
+	return b.spillIfFullLocked()
 }
 
 // Delete removes keys from both stores.
