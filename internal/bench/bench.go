@@ -268,6 +268,9 @@ func ratio(goV, pyV float64) string {
 	if pyV <= 0 || math.IsInf(goV/pyV, 0) {
 		return "—"
 	}
+	if r := goV / pyV; r < 0.01 {
+		return "<0.01×"
+	}
 	return fmt.Sprintf("%.2f×", goV/pyV)
 }
 
