@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,7 @@ type Client struct {
 	closed  atomic.Bool
 	once    sync.Once
 	dialect atomic.Int32
+	maxMsg  atomic.Int64 // the server's message cap, 0 if unknown
 	nextID  atomic.Uint64
 }
 
@@ -429,8 +431,13 @@ func (c *Client) open(cl *call) (*zmq.Socket, error) {
 		return nil, err
 	}
 	switch {
-	case len(msg) == 2 && string(msg[0]) == wire.Ack && string(msg[1]) == wire.Version:
+	case len(msg) >= 2 && string(msg[0]) == wire.Ack && string(msg[1]) == wire.Version:
 		c.dialect.Store(dialectGo)
+		if len(msg) >= 3 {
+			if n, err := strconv.ParseInt(string(msg[2]), 10, 64); err == nil && n > 0 {
+				c.maxMsg.Store(n)
+			}
+		}
 	case len(msg) == 1 && string(msg[0]) == wire.Ack:
 		c.dialect.Store(dialectPython)
 	default:
@@ -467,6 +474,13 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 		n := wire.PackedLen(cl.payload...)
 		if cap(*bp) < n {
 			*bp = make([]byte, 0, n)
+		}
+		if limit := c.maxMsg.Load(); limit > 0 {
+			if size := int64(n+len(wire.Version)+len(id)+len(cl.cmd)) + 4*wire.FrameOverhead; size > limit {
+				packPool.Put(bp)
+				return nil, &wire.Error{Code: wire.CodeTooLarge,
+					Message: fmt.Sprintf("request of %d bytes is over the server's cap of %d (not sent)", size, limit)}
+			}
 		}
 		msg = append(msg, wire.Pack((*bp)[:0], cl.payload...))
 		err := c.send(sock, cl.deadline, msg...) // ZeroMQ copies the frame: the buffer is free again

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/gopartd/partd"
@@ -214,7 +215,8 @@ func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
 	switch p.cmd {
 	case wire.CmdSyn:
 		if python && len(p.payload) > 0 && string(p.payload[0]) == wire.Version {
-			return [][]byte{[]byte(wire.Version)}, false, nil
+			// The Go client's handshake: the dialect and the message cap.
+			return [][]byte{[]byte(wire.Version), strconv.AppendInt(nil, s.opts.maxMsg, 10)}, false, nil
 		}
 		return nil, false, nil
 	case wire.CmdAppend:

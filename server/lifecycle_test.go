@@ -15,6 +15,7 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/server"
+	"github.com/gopartd/partd/server/wire"
 )
 
 func TestCurve(t *testing.T) {
@@ -214,4 +215,26 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label, value stri
 	}
 	t.Fatalf("no metric %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// TestClientRefusesOverCap: the Go client learns the server's message cap in
+// its handshake and refuses a larger request with a too-large error at once,
+// rather than sending one frame libzmq would drop the connection for.
+func TestClientRefusesOverCap(t *testing.T) {
+	s := startServer(t, partd.NewDict(), "", server.WithMaxMessageSize(64<<10))
+	c := dial(t, s.Addr())
+	start := time.Now()
+	err := c.Append(map[string][]byte{"k": make([]byte, 100<<10)})
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != wire.CodeTooLarge {
+		t.Fatalf("Append over the cap: %v, want a too-large error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("refusing took %v", d)
+	}
+	// Just under the cap passes, and the client is still usable.
+	must(t, c.Append(map[string][]byte{"k": make([]byte, 60<<10)}))
+	if vs := mustGet(t, c, "k"); len(vs[0]) != 60<<10 {
+		t.Fatalf("got %d bytes", len(vs[0]))
+	}
 }

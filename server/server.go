@@ -25,7 +25,7 @@ const DefaultMaxMessageSize = 256 << 20
 
 // frameOverhead is what each frame of a request costs against the message
 // cap on top of its bytes, so that millions of empty frames are too large.
-const frameOverhead = 64
+const frameOverhead = wire.FrameOverhead
 
 // ErrServerClosed is returned by Serve once Close has been called (or the
 // server already served), and by New's options on a closed server.

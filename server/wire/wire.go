@@ -33,8 +33,11 @@
 //
 // A Go client announces itself by sending "syn" with the payload frame
 // [Version]. Python's server answers a bare "ack"; a server that speaks the Go
-// dialect answers "ack" followed by the frame [Version]. The Go dialect is then
-// used for every request:
+// dialect answers "ack", the frame [Version] and its message cap in bytes
+// (decimal; a request's size is its frames' bytes plus [FrameOverhead] per
+// frame), so the client refuses a request over the cap itself instead of
+// sending it (one frame over the cap makes libzmq drop the connection). The Go
+// dialect is then used for every request:
 //
 //	request:  Version  id  command  [packed payload]
 //	reply:    id  "ok"   result...
@@ -104,6 +107,10 @@ const (
 	// TupleSep joins the parts of a tuple key in the Python dialect.
 	TupleSep = "-|-"
 )
+
+// FrameOverhead is what each frame of a request costs against a server's
+// message cap on top of its bytes.
+const FrameOverhead = 64
 
 // Error codes carried by error replies.
 const (
