@@ -186,6 +186,9 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve() }()
 		defer func() {
+			// The data is of no use now: drop it, so that the server's
+			// shutdown has nothing to flush to the temporary directory.
+			store.Drop()
 			srv.Close()
 			<-served
 		}()
@@ -314,13 +317,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	if srv != nil {
 		sum.ServerRSS = workload.PeakRSS()
 	}
-	if srv != nil {
-		// Nothing to keep: drop the data so the server's shutdown has
-		// nothing to flush to the temporary directory.
-		if err := raw.Drop(); err != nil {
-			return fmt.Errorf("dropping the embedded server's store: %w", err)
-		}
-	} else if verr == nil && !f.keep {
+	if srv == nil && verr == nil && !f.keep {
 		if _, err := cleanupShuffle(raw, format, f.partitions); err != nil {
 			return fmt.Errorf("deleting the shuffled keys: %w", err)
 		}

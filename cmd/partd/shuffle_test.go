@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/internal/workload"
@@ -193,5 +194,28 @@ func TestShufflePythonServer(t *testing.T) {
 	}
 	if left != "{}" {
 		t.Errorf("the Python server still holds %s", left)
+	}
+}
+
+// TestShuffleInterrupt stops a shuffle with SIGINT: its processes end, and
+// it exits with status 1 saying so.
+func TestShuffleInterrupt(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(partdBinary(t), "shuffle", "--rows", "50000000", "--workers", "2", "--partitions", "8")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errb.String(), "partd: interrupted") {
+		t.Fatalf("after SIGINT: %v\n%s", err, errb.String())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v to stop", d)
 	}
 }
