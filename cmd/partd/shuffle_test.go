@@ -202,15 +202,28 @@ func TestShufflePythonServer(t *testing.T) {
 func TestShuffleInterrupt(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(partdBinary(t), "shuffle", "--rows", "50000000", "--workers", "2", "--partitions", "8")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Wait for the first progress line: the map phase is under way.
+	var errb strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		errb.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "partd: map:") {
+			break
+		}
+	}
 	start := time.Now()
 	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
+	for lines.Scan() {
+		errb.WriteString(lines.Text() + "\n")
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errb.String(), "partd: interrupted") {
 		t.Fatalf("after SIGINT: %v\n%s", err, errb.String())
