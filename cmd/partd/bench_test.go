@@ -24,7 +24,7 @@ func tableRows(t *testing.T, out string) [][]string {
 
 func TestBenchTable(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runPartd(t, nil, "bench", "--scale", "0.01", "--workload", "W1", "--stack", "file", "--runs", "1")
+	out, errOut, code := cliRun(t, nil, "bench", "--scale", "0.01", "--workload", "W1", "--stack", "file", "--runs", "1")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -40,7 +40,7 @@ func TestBenchTable(t *testing.T) {
 
 func TestBenchPythonAndServer(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runPartd(t, nil, "bench", "--scale", "0.002", "--workload", "W1,W4", "--runs", "1", "--python")
+	out, errOut, code := cliRun(t, nil, "bench", "--scale", "0.002", "--workload", "W1,W4", "--runs", "1", "--python")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -67,7 +67,7 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--scale", "0"},
 		{"bench", "--workload", "W4", "--stack", "file"},
 	} {
-		if _, errOut, code := runPartd(t, nil, args...); code != 2 {
+		if _, errOut, code := cliRun(t, nil, args...); code != 2 {
 			t.Errorf("partd %q: exit %d, want 2\n%s", args, code, errOut)
 		}
 	}

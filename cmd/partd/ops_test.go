@@ -11,8 +11,8 @@ import (
 	"github.com/gopartd/partd/server"
 )
 
-// startServer serves a Dict in this process on a free loopback port.
-func startServer(t *testing.T) string {
+// cliServer serves a Dict in this process on a free loopback port.
+func cliServer(t *testing.T) string {
 	t.Helper()
 	srv, err := server.New(partd.NewDict(), "tcp://127.0.0.1:*", server.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -40,7 +40,7 @@ func (o opsTarget) run(stdin string, args ...string) string {
 		in = []byte(stdin)
 	}
 	all := append(append([]string{args[0]}, o.flag...), args[1:]...)
-	out, errOut, code := runPartd(o.t, in, all...)
+	out, errOut, code := cliRun(o.t, in, all...)
 	if code != 0 {
 		o.t.Fatalf("partd %q: exit %d\n%s", all, code, errOut)
 	}
@@ -52,7 +52,7 @@ func TestOpsDirAndServer(t *testing.T) {
 	dir := t.TempDir()
 	targets := map[string]opsTarget{
 		"dir":  {t, []string{"--dir", dir}},
-		"addr": {t, []string{"--addr", startServer(t)}},
+		"addr": {t, []string{"--addr", cliServer(t)}},
 	}
 	for name, o := range targets {
 		t.Run(name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestOpsDirAndServer(t *testing.T) {
 				t.Errorf("get --compress zstd z = %q", got)
 			}
 			o.run("\x10\x00\x00\x00\x00\x00\x00\x00torn", "append", "z") // a frame that claims 16 bytes and has 4
-			if _, errOut, code := runPartd(t, nil, append([]string{"get", "--compress", "zstd", "z"}, o.flag...)...); code != 1 || !strings.Contains(errOut, "corrupt") {
+			if _, errOut, code := cliRun(t, nil, append([]string{"get", "--compress", "zstd", "z"}, o.flag...)...); code != 1 || !strings.Contains(errOut, "corrupt") {
 				t.Errorf("get of a torn key: exit %d, %s", code, errOut)
 			}
 			rep := o.run("", "repair", "--dry-run", "z")
@@ -153,7 +153,7 @@ func TestOpsExitCodes(t *testing.T) {
 		{"frobnicate"},
 	}
 	for _, args := range usage {
-		if _, errOut, code := runPartd(t, nil, args...); code != 2 {
+		if _, errOut, code := cliRun(t, nil, args...); code != 2 {
 			t.Errorf("partd %q: exit %d, want 2\n%s", args, code, errOut)
 		}
 	}
@@ -164,13 +164,13 @@ func TestOpsExitCodes(t *testing.T) {
 		{"keys", "--addr", "tcp://127.0.0.1:1", "--timeout", "300ms"},
 	}
 	for _, args := range failures {
-		if _, errOut, code := runPartd(t, nil, args...); code != 1 || !strings.HasPrefix(errOut, "partd: ") {
+		if _, errOut, code := cliRun(t, nil, args...); code != 1 || !strings.HasPrefix(errOut, "partd: ") {
 			t.Errorf("partd %q: exit %d, want 1 with a message\n%s", args, code, errOut)
 		}
 	}
 	// Every command has help with an example.
 	for _, c := range []string{"shuffle", "bench", "append", "get", "keys", "delete", "drop", "stat", "repair"} {
-		out, errOut, code := runPartd(t, nil, c, "--help")
+		out, errOut, code := cliRun(t, nil, c, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") {
 			t.Errorf("partd %s --help: exit %d, no example\n%s%s", c, code, out, errOut)
 		}

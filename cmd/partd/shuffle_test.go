@@ -16,9 +16,9 @@ import (
 	"github.com/gopartd/partd/internal/workload"
 )
 
-// runPartd runs the built binary and returns its stdout, stderr and exit
+// cliRun runs the built binary and returns its stdout, stderr and exit
 // status.
-func runPartd(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
+func cliRun(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(partdBinary(t), args...)
 	var out, errb bytes.Buffer
@@ -40,7 +40,7 @@ func runPartd(t *testing.T, stdin []byte, args ...string) (stdout, stderr string
 
 func runShuffleJSON(t *testing.T, args ...string) (shuffleSummary, string, int) {
 	t.Helper()
-	out, errOut, code := runPartd(t, nil, append([]string{"shuffle", "--json"}, args...)...)
+	out, errOut, code := cliRun(t, nil, append([]string{"shuffle", "--json"}, args...)...)
 	var s shuffleSummary
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("partd shuffle %q: exit %d, summary %q: %v\nstderr:\n%s", args, code, out, err, errOut)
@@ -77,7 +77,7 @@ func TestShuffleBinary(t *testing.T) {
 	}
 	// Through a running server (--addr): verified, and the keys are gone
 	// afterwards, while a key of someone else stays.
-	addr := startServer(t)
+	addr := cliServer(t)
 	c, err := client.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestShuffleBinary(t *testing.T) {
 
 func TestShuffleTextSummary(t *testing.T) {
 	t.Parallel()
-	out, errOut, code := runPartd(t, nil, "shuffle", "--rows", "5000", "--workers", "2", "--partitions", "8")
+	out, errOut, code := cliRun(t, nil, "shuffle", "--rows", "5000", "--workers", "2", "--partitions", "8")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -146,12 +146,12 @@ func TestShuffleUsage(t *testing.T) {
 		{"shuffle", "extra"},
 		{"shuffle", "--memory", "lots"},
 	} {
-		if _, errOut, code := runPartd(t, nil, args...); code != 2 {
+		if _, errOut, code := cliRun(t, nil, args...); code != 2 {
 			t.Errorf("partd %q: exit %d, want 2\n%s", args, code, errOut)
 		}
 	}
 	// A server that is not there is an error, not a usage mistake.
-	if _, errOut, code := runPartd(t, nil, "shuffle", "--rows", "10", "--timeout", "1s", "--addr", "tcp://127.0.0.1:1"); code != 1 {
+	if _, errOut, code := cliRun(t, nil, "shuffle", "--rows", "10", "--timeout", "1s", "--addr", "tcp://127.0.0.1:1"); code != 1 {
 		t.Errorf("shuffle against no server: exit %d, want 1\n%s", code, errOut)
 	}
 }
