@@ -73,8 +73,8 @@ func Zstd(inner partd.Store) partd.Store {
 // DefaultZstdLevel is the level of [Zstd], and of [ZstdLevel] given 0: level 1,
 // the encoder's fastest speed. A shuffle or spill store is usually bound by
 // how fast it compresses: on the 4 KiB text values of WORKLOADS.md W6, level 1
-// takes 25-45% less CPU than level 3 for a ratio 4% lower (2.64 against 2.74,
-// where Python partd's zlib gets 2.62).
+// takes 20-45% less CPU than level 3 for a ratio 4% lower (2.64 against
+// 2.74).
 const DefaultZstdLevel = 1
 
 // ZstdLevel is like [Zstd] with a zstd compression level and options. Levels
