@@ -192,7 +192,7 @@ func contains(list []string, s string) bool {
 func benchChild(ctx context.Context, stderr io.Writer, p benchPlan, scale float64, seed uint64) (bench.Measurement, error) {
 	var m bench.Measurement
 	var got bool
-	_, err := runChildren(ctx, stderr, []child{{
+	err := runChildren(ctx, stderr, []child{{
 		name: fmt.Sprintf("%s on %s", p.spec.ID, p.stack),
 		args: []string{benchRunCmd, "--workload", p.spec.ID, "--stack", p.stack,
 			"--scale", strconv.FormatFloat(scale, 'g', -1, 64), "--seed", strconv.FormatUint(seed, 10)},
@@ -340,7 +340,7 @@ func runW4(cmd *cobra.Command, spec workload.Spec, f benchChildFlags) (bench.Mea
 			args: append([]string{benchW4ClientCmd, "--seed", strconv.FormatUint(f.seed*1000+uint64(i), 10)}, common...)}
 	}
 	var first, last int64
-	_, err = runChildren(cmd.Context(), cmd.ErrOrStderr(), clients, func(_ int, line []byte) error {
+	err = runChildren(cmd.Context(), cmd.ErrOrStderr(), clients, func(_ int, line []byte) error {
 		var r w4Report
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
@@ -357,7 +357,7 @@ func runW4(cmd *cobra.Command, spec workload.Spec, f benchChildFlags) (bench.Mea
 	}
 	m.AppendMBps = float64(m.AppendBytes) / 1e6 / time.Duration(last-first).Seconds()
 	var read w4Report
-	_, err = runChildren(cmd.Context(), cmd.ErrOrStderr(), []child{{name: "W4 reader", args: append([]string{benchW4ReaderCmd}, common...)}},
+	err = runChildren(cmd.Context(), cmd.ErrOrStderr(), []child{{name: "W4 reader", args: append([]string{benchW4ReaderCmd}, common...)}},
 		func(_ int, line []byte) error { return json.Unmarshal(line, &read) })
 	if err != nil {
 		return m, err

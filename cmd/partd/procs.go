@@ -21,27 +21,22 @@ type child struct {
 	args []string
 }
 
-// childResult is what the parent learns about a child besides its output.
-// (Not its peak memory: getrusage's maxrss of a child started by a Go
-// program includes the parent's resident set at the fork, since the child
-// shares the parent's memory until it executes; children report their own
-// VmHWM instead.)
-type childResult struct {
-	wall time.Duration
-}
-
 // runChildren starts every child at once and waits for all of them. Each line
 // a child writes to stdout is passed to onLine (calls never overlap); its
 // stderr goes to stderr. If a child fails, or onLine returns an error, the
 // others are killed and the first error is returned.
-func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine func(i int, line []byte) error) ([]childResult, error) {
+//
+// A child's peak memory is not taken from getrusage: the maxrss of a child
+// started by a Go program counts the parent's resident set at the fork (the
+// child shares the parent's memory until it executes), so children report
+// their own VmHWM.
+func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine func(i int, line []byte) error) error {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("finding this program to start its workers: %w", err)
+		return fmt.Errorf("finding this program to start its workers: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]childResult, len(children))
 	var (
 		mu       sync.Mutex // serializes onLine and guards firstErr
 		firstErr error
@@ -63,7 +58,6 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 			fail(err)
 			break
 		}
-		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			fail(fmt.Errorf("%s: %w", c.name, err))
 			break
@@ -84,7 +78,6 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 				}
 			}
 			err := cmd.Wait()
-			results[i].wall = time.Since(start)
 			if err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("%s failed: %w", c.name, err))
 			}
@@ -94,7 +87,7 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
-	return results, firstErr
+	return firstErr
 }
 
 // progress shows how far a long phase has come on stderr: a progress bar

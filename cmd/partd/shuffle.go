@@ -233,7 +233,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...)}
 	}
 	mapStart := time.Now()
-	_, err = runChildren(ctx, stderr, workers, func(i int, line []byte) error {
+	err = runChildren(ctx, stderr, workers, func(i int, line []byte) error {
 		var m shuffle.Message
 		if err := json.Unmarshal(line, &m); err != nil {
 			return fmt.Errorf("unreadable report %q: %w", line, err)
@@ -279,7 +279,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...)}
 	}
 	redStart := time.Now()
-	_, err = runChildren(ctx, stderr, reducers, func(i int, line []byte) error {
+	err = runChildren(ctx, stderr, reducers, func(i int, line []byte) error {
 		var m shuffle.Message
 		if err := json.Unmarshal(line, &m); err != nil {
 			return fmt.Errorf("unreadable report %q: %w", line, err)
