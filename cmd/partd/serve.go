@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server"
 )
 
@@ -51,6 +50,11 @@ spilled to a File store in --dir (a temporary directory, removed at exit, if
 requests, finishes those in flight, flushes the buffer to --dir and exits.
 
 The address the server listens on is printed to stdout as one line.`,
+		Example: `  # a server on a fixed port, keeping 4 GiB in memory and spilling to /data/shuffle
+  partd serve --addr tcp://127.0.0.1:5555 --memory 4GiB --dir /data/shuffle
+
+  # on every interface, for clients with an allowed CURVE key, with Prometheus metrics
+  partd serve --addr tcp://0.0.0.0:5555 --curve-secret @server.key --curve-allow @clients.txt --metrics 127.0.0.1:9100`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
@@ -112,13 +116,9 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		opts = append(opts, server.WithMetrics(reg))
 	}
 
-	file, err := partd.NewFile(f.dir)
+	store, err := newServerStore(f.dir, memory)
 	if err != nil {
 		return err
-	}
-	var store partd.Store = file
-	if memory > 0 {
-		store = partd.NewBuffer(partd.NewDict(), file, memory)
 	}
 	srv, err := server.New(store, f.addr, opts...)
 	if err != nil {

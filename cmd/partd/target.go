@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,5 +92,15 @@ func newServerStore(dir string, memory int64) (partd.Store, error) {
 	if memory <= 0 {
 		return file, nil
 	}
+	limitMemory(memory)
 	return partd.NewBuffer(partd.NewDict(), file, memory), nil
+}
+
+// limitMemory tells the Go runtime the process's budget for a Buffer of
+// memory bytes, unless GOMEMLIMIT says otherwise: without it the collector
+// lets the heap grow to about twice what is live (see partd.Buffer).
+func limitMemory(memory int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memory + memory/4 + 64<<20)
+	}
 }

@@ -10,7 +10,6 @@ timed, as in the Go runner), and the peak RSS of the process.
 import json
 import os
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -54,6 +53,16 @@ def text_bytes(rng, n):
     return "".join(rows).encode()[:n]
 
 
+def peak_rss():
+    """VmHWM of this process. (ru_maxrss would include the memory of a large
+    parent at fork time.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def main():
     spec = json.loads(sys.argv[1])
     keys = ["key-%06d" % i for i in range(spec["keys"])]
@@ -82,7 +91,7 @@ def main():
         vals = store.get(chunk)
         t_get += time.perf_counter() - start
         got += sum(len(v) for v in vals)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     if not spec.get("dir"):
         shutil.rmtree(path, ignore_errors=True)
     print(json.dumps({"append_bytes": appended, "get_bytes": got, "append_seconds": t_append,
