@@ -13,9 +13,9 @@ import (
 // Dict is an in-memory Store, Python partd's Dict. The zero value is not
 // usable; call NewDict.
 //
-// A key's bytes live in chunks that grow with the key (each between a
-// sixteenth and an eighth of what the key holds, so at most 12% is slack),
-// appends copy
+// A key's bytes live in chunks that grow with the key (beyond 32 KiB, each
+// between a sixteenth and an eighth of what the key holds, so at most 12% is
+// slack), appends copy
 // each byte once, and the chunks of deleted keys are reused by later
 // appends, so a Dict that is filled and emptied over and over, as a
 // Buffer's fast store is, makes little garbage.
@@ -128,9 +128,12 @@ func (d *Dict) appendLocked(e *entry, v []byte) {
 }
 
 // chunkClass returns the size class of the next chunk for a key holding
-// size bytes (counting the value being added).
+// size bytes (counting the value being added): about the key's size while it
+// is small (few chunks for small keys), 2 KiB up to 32 KiB, and a sixteenth
+// of the key beyond (little slack for large ones).
 func chunkClass(size int64) int {
-	shift := bits.Len64(uint64(size) >> 4)
+	target := max(size/16, min(size, 2<<10), 1)
+	shift := bits.Len64(uint64(target - 1)) // the power of two ≥ target
 	return min(max(shift, minChunkShift), maxChunkShift) - minChunkShift
 }
 
