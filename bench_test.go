@@ -91,6 +91,7 @@ func BenchmarkW5(b *testing.B) {
 		res = runWorkloadProcess(b, spec, "buffer")
 	}
 	b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(res.AppendRSS)/(1<<20), "append-peak-RSS-MiB")
 	b.ReportMetric(float64(spec.MemLimit)/(1<<20), "limit-MiB")
 	reportResult(b, res, "buffer")
 }
@@ -104,7 +105,7 @@ func runWorkloadProcess(b *testing.B, spec workload.Spec, stack string) workload
 	cmd.Env = append(os.Environ(), "PARTD_HELPER=workload")
 	if spec.MemLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		// Tell the collector the budget, as Buffer's documentation advises.
-		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", (spec.MemLimit>>20)+24))
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", (spec.MemLimit>>20)+32))
 	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

@@ -46,7 +46,7 @@ const (
 	numClasses    = maxChunkShift - minChunkShift + 1
 	maxFreeBytes  = 64 << 20
 	// freeShare bounds the free chunks kept to 1/freeShare of the bytes held.
-	freeShare = 16
+	freeShare = 8
 )
 
 var _ Store = (*Dict)(nil)
@@ -157,7 +157,7 @@ func (d *Dict) newChunk(size int64, need int) []byte {
 	return make([]byte, 0, 1<<(class+minChunkShift))
 }
 
-// release keeps e's chunks for reuse, up to a sixteenth of the bytes held
+// release keeps e's chunks for reuse, up to an eighth of the bytes held
 // and maxFreeBytes; the rest is left to the garbage collector. d.mu must be
 // held for writing.
 func (d *Dict) release(e *entry) {

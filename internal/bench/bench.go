@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -122,6 +123,11 @@ func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 	s, err := OpenStack(stack, spec, dir)
 	if err != nil {
 		return Measurement{}, err
+	}
+	if stack == "buffer" && os.Getenv("GOMEMLIMIT") == "" {
+		// Tell the collector the budget, as partd.Buffer's documentation
+		// advises: the limit plus 32 MiB.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(BufferLimit(spec) + 32<<20))
 	}
 	res, err := workload.Run(spec, s, seed)
 	if err != nil {

@@ -20,6 +20,7 @@ type Result struct {
 	AppendTime  time.Duration // time spent inside Append calls (plus Flush, if any)
 	GetTime     time.Duration // time spent inside Get calls
 	PeakRSS     int64         // peak resident set of the process so far, bytes (0 if unknown)
+	AppendRSS   int64         // the same, when the appends were done
 }
 
 // AppendMBps is the append throughput in MB/s (10^6 bytes).
@@ -56,6 +57,7 @@ func Run(spec Spec, s partd.Store, seed uint64) (Result, error) {
 		res.AppendTime += time.Since(start)
 		res.AppendBytes += n
 	}
+	res.AppendRSS = PeakRSS()
 	keys := spec.KeyNames()
 	step := spec.GetBatch()
 	for i := 0; i < len(keys); i += step {
