@@ -67,8 +67,11 @@ type File struct {
 	temp  bool // dir was made by NewFile("") and is removed by Close
 	opts  FileOptions
 	root  *os.Root
-	dirfd int      // the directory, for openat2; -1 where openat2 is unavailable
-	lock  *os.File // dir/.lock: the flock, and the generation counter at offset 0
+	dirfd int // the directory, for openat2; -1 where openat2 is unavailable
+	// batchOpen bounds the files one Append keeps open at once besides the
+	// cached handles: a quarter of the process's limit, at most 1024.
+	batchOpen int
+	lock      *os.File // dir/.lock: the flock, and the generation counter at offset 0
 
 	mu      sync.RWMutex // guards the fields below; taken before the flock
 	closed  bool
@@ -94,9 +97,11 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 	if opts != nil {
 		f.opts = *opts
 	}
+	fileLimit := openFileLimit()
 	if f.opts.MaxOpenFiles == 0 {
-		f.opts.MaxOpenFiles = defaultMaxOpenFiles()
+		f.opts.MaxOpenFiles = min(fileLimit/4, 4096)
 	}
+	f.batchOpen = min(fileLimit/4, 1024)
 	if dir == "" {
 		d, err := os.MkdirTemp("", "partd-*")
 		if err != nil {
@@ -223,12 +228,13 @@ func writevAll(fd int, vec [][]byte) (int64, error) {
 	return done, nil
 }
 
-func defaultMaxOpenFiles() int {
+// openFileLimit returns the process's limit on open files (at least 64).
+func openFileLimit() int {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 64 {
-		return 16
+		return 64
 	}
-	return int(min(lim.Cur/4, 4096))
+	return int(min(lim.Cur, 1<<20))
 }
 
 func (f *File) cleanupTemp() {
@@ -416,11 +422,18 @@ func (f *File) appendJobs(jobs []appendJob) error {
 	// Open every file first, so a key that conflicts with a stored one
 	// rejects the batch before anything is written. The values of a batch go
 	// to distinct files, so opens and writes run on all cores.
+	//
+	// A batch keeps at most f.batchOpen files open besides the cached
+	// ones: the files of the other keys are opened to check them, closed,
+	// and opened again only for their write.
+	kept := 0
 	for i := range jobs {
 		j := &jobs[i]
 		j.fd, j.cached = f.handles[j.key]
 		if !j.cached {
 			j.fd = -1
+			j.transient = kept >= f.batchOpen
+			kept++
 		}
 	}
 	closeOpened := func() {
@@ -434,6 +447,10 @@ func (f *File) appendJobs(jobs []appendJob) error {
 		j := &jobs[i]
 		if !j.cached {
 			j.fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0)
+			if j.err == nil && j.transient {
+				unix.Close(j.fd)
+				j.fd = -1
+			}
 		}
 	})
 	for i := range jobs {
@@ -446,6 +463,10 @@ func (f *File) appendJobs(jobs []appendJob) error {
 				closeOpened()
 				return fmt.Errorf("partd: append %q: %w", j.key, j.err)
 			}
+			if j.transient {
+				unix.Close(j.fd)
+				j.fd = -1
+			}
 		default:
 			closeOpened()
 			if cerr := conflictErr("append", j.key, j.err); cerr != nil {
@@ -456,13 +477,20 @@ func (f *File) appendJobs(jobs []appendJob) error {
 	}
 	parallel(len(jobs), func(i int) {
 		j := &jobs[i]
+		fd := j.fd
+		if j.transient {
+			if fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0); j.err != nil {
+				return
+			}
+			defer unix.Close(fd)
+		}
 		if j.vec != nil {
-			j.written, j.err = writevAll(j.fd, j.vec)
+			j.written, j.err = writevAll(fd, j.vec)
 		} else {
-			j.written, j.err = writeAll(j.fd, j.value)
+			j.written, j.err = writeAll(fd, j.value)
 		}
 		if j.err == nil && f.opts.Sync {
-			j.err = unix.Fsync(j.fd)
+			j.err = unix.Fsync(fd)
 		}
 	})
 	var werr error
@@ -472,12 +500,12 @@ func (f *File) appendJobs(jobs []appendJob) error {
 		if j.err != nil && werr == nil {
 			werr = fmt.Errorf("partd: append %q: %w", j.key, j.err)
 		}
-		if !j.cached {
+		if !j.cached && !j.transient {
 			opened[j.key] = j.fd
 		}
 	}
 	if werr != nil {
-		werr = errors.Join(werr, rollback(jobs))
+		werr = errors.Join(werr, f.rollback(jobs))
 	}
 	f.keepHandlesLocked(opened)
 	return werr
@@ -486,17 +514,25 @@ func (f *File) appendJobs(jobs []appendJob) error {
 // rollback truncates every file of a failed batch back to its size before
 // the batch, so that a failed Append leaves no part of itself behind. The
 // exclusive flock is held: nobody else has written since.
-func rollback(jobs []appendJob) error {
+func (f *File) rollback(jobs []appendJob) error {
 	var errs []error
 	for i := range jobs {
 		j := &jobs[i]
 		if j.written == 0 {
 			continue
 		}
+		fd, err := j.fd, error(nil)
+		if j.transient {
+			if fd, err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY, 0); err == nil {
+				defer unix.Close(fd)
+			}
+		}
 		var st unix.Stat_t
-		err := unix.Fstat(j.fd, &st)
 		if err == nil {
-			err = unix.Ftruncate(j.fd, st.Size-j.written)
+			err = unix.Fstat(fd, &st)
+		}
+		if err == nil {
+			err = unix.Ftruncate(fd, st.Size-j.written)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("partd: append %q: undo %d bytes: %w", j.key, j.written, err))
@@ -507,13 +543,14 @@ func rollback(jobs []appendJob) error {
 
 // appendJob is one value of an Append batch.
 type appendJob struct {
-	key     string
-	value   []byte
-	vec     [][]byte // instead of value: pieces written with one writev
-	fd      int
-	cached  bool  // fd belongs to f.handles
-	written int64 // bytes written so far
-	err     error
+	key       string
+	value     []byte
+	vec       [][]byte // instead of value: pieces written with one writev
+	fd        int
+	cached    bool  // fd belongs to f.handles
+	transient bool  // beyond batchOpenFiles: opened only for the write
+	written   int64 // bytes written so far
+	err       error
 }
 
 // minParallel is the smallest number of system calls worth splitting

@@ -146,6 +146,40 @@ func runHelper(role string, args []string) error {
 				os.WriteFile(arg, nil, 0o644) // tell the test appends are flowing
 			}
 		}
+	case "wide": // a batch of more keys than the process may open files
+		lim := syscall.Rlimit{Cur: 256, Max: 256}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return err
+		}
+		s.Close()
+		if s, err = partd.NewFile(dir); err != nil { // sees the lower limit
+			return err
+		}
+		defer s.Close()
+		batch := map[string][]byte{}
+		for i := range 3000 {
+			batch[fmt.Sprintf("wide/%04d", i)] = rec(0, i)
+		}
+		if err := s.Append(batch); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+		slow, err := partd.NewFile(arg)
+		if err != nil {
+			return err
+		}
+		b := partd.NewBuffer(partd.NewDict(), slow, 1<<30)
+		if err := b.Append(batch); err != nil {
+			return err
+		}
+		if err := b.Close(); err != nil { // flushes 3000 keys in one round
+			return fmt.Errorf("buffer: %w", err)
+		}
+		if err := s.Delete("wide/0007"); err != nil {
+			return err
+		}
+		if err := s.Append(batch); err != nil { // cached, uncached and new files
+			return fmt.Errorf("file again: %w", err)
+		}
 	case "crasher": // appends 64 KiB values, printing each seq once Append returned
 		out := bufio.NewWriter(os.Stdout)
 		for n := 0; ; n++ {
@@ -291,6 +325,40 @@ func TestDropSeenByAnotherProcess(t *testing.T) {
 		if recs[i][1] != recs[i-1][1]+1 {
 			t.Fatalf("records after Drop not contiguous: %v then %v", recs[i-1], recs[i])
 		}
+	}
+}
+
+// An Append of more keys than the process may have files open must work:
+// a batch holds a bounded number of files open at once.
+func TestBatchWiderThanOpenFileLimit(t *testing.T) {
+	dir, buffered := filepath.Join(t.TempDir(), "file"), filepath.Join(t.TempDir(), "buffer")
+	cmd := startHelper(t, "wide", dir, buffered, "-")
+	if err := cmd.Run(); err != nil { // the helper's error is on stderr
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, buffered} {
+		s, err := partd.NewFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := s.Keys()
+		if len(keys) != 3000 {
+			t.Fatalf("%s: %d keys, want 3000", d, len(keys))
+		}
+		vals, err := s.Get("wide/0000", "wide/0007", "wide/2999")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]byte{rec(0, 0), rec(0, 7), rec(0, 2999)}
+		if d == dir {
+			want = [][]byte{append(rec(0, 0), rec(0, 0)...), rec(0, 7), append(rec(0, 2999), rec(0, 2999)...)}
+		}
+		for i := range want {
+			if !bytes.Equal(vals[i], want[i]) {
+				t.Fatalf("%s: value %d = %q, want %q", d, i, vals[i], want[i])
+			}
+		}
+		s.Close()
 	}
 }
 
