@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/frame"
 	"github.com/gopartd/partd/internal/keypath"
 )
 
@@ -451,13 +451,6 @@ func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframe
 // wholeFrames returns the length of the longest prefix of b made of whole
 // frames (an 8-byte little-endian length, then that many bytes).
 func wholeFrames(b []byte) int64 {
-	var off uint64
-	for uint64(len(b))-off >= 8 {
-		n := binary.LittleEndian.Uint64(b[off:])
-		if n > uint64(len(b))-off-8 {
-			break
-		}
-		off += 8 + n
-	}
-	return int64(off)
+	_, n := frame.SplitPrefix(b)
+	return int64(n)
 }
