@@ -102,6 +102,10 @@ type Measurement struct {
 	GetMBps     float64 `json:"get_mbps"`
 	PeakRSS     int64   `json:"peak_rss"`   // bytes; 0 if unknown
 	DiskBytes   int64   `json:"disk_bytes"` // bytes on disk after the run; -1 for none (dict)
+	// LostBytes is what the clients appended that the reader never got:
+	// Python partd's W4, whose client returns before the server applied an
+	// append, loses some. (A Go run that loses anything fails instead.)
+	LostBytes int64 `json:"lost_bytes,omitempty"`
 }
 
 // FromResult converts a workload result.
@@ -179,6 +183,9 @@ func Median(ms []Measurement) Measurement {
 	out.GetMBps = median(ms, func(m Measurement) float64 { return m.GetMBps })
 	out.PeakRSS = int64(median(ms, func(m Measurement) float64 { return float64(m.PeakRSS) }))
 	out.DiskBytes = int64(median(ms, func(m Measurement) float64 { return float64(m.DiskBytes) }))
+	for _, m := range ms {
+		out.LostBytes = max(out.LostBytes, m.LostBytes)
+	}
 	return out
 }
 
@@ -239,6 +246,12 @@ func WriteTable(w io.Writer, rows []Row, python bool) error {
 			}
 		}
 		fmt.Fprintf(bw, "| %s |\n", strings.Join(cells, " | "))
+	}
+	for _, r := range rows {
+		if r.Py != nil && r.Py.LostBytes > 0 {
+			fmt.Fprintf(bw, "\nPython partd lost up to %s of the %s its clients appended in %s (its client returns before the server has applied an append).\n",
+				FormatBytes(r.Py.LostBytes), FormatBytes(r.Py.AppendBytes), r.Spec.ID)
+		}
 	}
 	return bw.Flush()
 }

@@ -98,6 +98,12 @@ func TestWriteTable(t *testing.T) {
 	if strings.Contains(b.String(), "py") {
 		t.Errorf("table without python has python columns:\n%s", b.String())
 	}
+	b.Reset()
+	lossy := Row{Spec: workload.W4, Go: Measurement{Stack: "server"}, Py: &Measurement{AppendBytes: 4 << 20, LostBytes: 1 << 20}}
+	WriteTable(&b, []Row{lossy}, true)
+	if want := "Python partd lost up to 1 MiB of the 4 MiB its clients appended in W4"; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
 }
 
 func TestFormatBytes(t *testing.T) {
