@@ -30,7 +30,7 @@ const tmpPrefix = ".tmp-"
 // FileOptions tunes a File store. A nil *FileOptions means the defaults.
 type FileOptions struct {
 	// MaxOpenFiles bounds the append handles kept open between calls.
-	// 0 means a quarter of the process's open-file limit, at most 4096;
+	// 0 means a quarter of the process's open-file limit, at most 16384;
 	// a negative value keeps none.
 	MaxOpenFiles int
 	// Sync makes every Append and Set call fsync the files it wrote before
@@ -69,7 +69,7 @@ type File struct {
 	root  *os.Root
 	dirfd int // the directory, for openat2; -1 where openat2 is unavailable
 	// batchOpen bounds the files one Append keeps open at once besides the
-	// cached handles: a quarter of the process's limit, at most 1024.
+	// cached handles: a quarter of the process's limit, at most 16384.
 	batchOpen int
 	lock      *os.File // dir/.lock: the flock, and the generation counter at offset 0
 
@@ -99,9 +99,9 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 	}
 	fileLimit := openFileLimit()
 	if f.opts.MaxOpenFiles == 0 {
-		f.opts.MaxOpenFiles = min(fileLimit/4, 4096)
+		f.opts.MaxOpenFiles = min(fileLimit/4, 16384)
 	}
-	f.batchOpen = min(fileLimit/4, 1024)
+	f.batchOpen = min(fileLimit/4, 16384)
 	if dir == "" {
 		d, err := os.MkdirTemp("", "partd-*")
 		if err != nil {
@@ -178,6 +178,35 @@ func (f *File) openKey(name string, flags int, mode uint32) (int, error) {
 	}
 	unix.CloseOnExec(fd)
 	return fd, nil
+}
+
+// checkKey tells what opening name to append would: nil for a regular
+// file, an error wrapping ENOENT, EISDIR or ENOTDIR otherwise, in one
+// fstatat(2) and without opening anything. (The write that follows opens the
+// file with openKey, which never leaves the directory.)
+func (f *File) checkKey(name string) error {
+	if f.dirfd < 0 {
+		fd, err := f.openKey(name, unix.O_WRONLY|unix.O_APPEND, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(f.dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return &fs.PathError{Op: "stat", Path: name, Err: err}
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			return &fs.PathError{Op: "stat", Path: name, Err: unix.EISDIR}
+		case st.Mode&unix.S_IFMT != unix.S_IFREG:
+			return &fs.PathError{Op: "stat", Path: name, Err: fmt.Errorf("not a regular file (mode %o)", st.Mode)}
+		}
+		return nil
+	}
 }
 
 // writeAll writes all of b to fd and returns how many bytes it wrote.
@@ -445,12 +474,12 @@ func (f *File) appendJobs(jobs []appendJob) error {
 	}
 	parallel(len(jobs), func(i int) {
 		j := &jobs[i]
-		if !j.cached {
+		switch {
+		case j.cached:
+		case j.transient:
+			j.err = f.checkKey(keypath.Encode(j.key))
+		default:
 			j.fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0)
-			if j.err == nil && j.transient {
-				unix.Close(j.fd)
-				j.fd = -1
-			}
 		}
 	})
 	for i := range jobs {
