@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,6 +120,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		var goRuns, pyRuns []bench.Measurement
 		for r := range f.runs {
 			seed := f.seed + uint64(r)
+			// Every run starts on a settled disk: the previous run's files
+			// (100,000 of them for W3) are written back and deleted first.
+			syscall.Sync()
 			m, err := benchChild(ctx, stderr, p, f.scale, seed)
 			if err != nil {
 				return err
@@ -127,6 +131,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
 				p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, bench.FormatBytes(m.PeakRSS))
 			if f.python {
+				syscall.Sync()
 				var pm bench.Measurement
 				if p.stack == "server" {
 					if pm, err = bench.RunPythonW4(p.spec, seed); err != nil {
