@@ -263,9 +263,9 @@ func newBenchChildCmds() []*cobra.Command {
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(m)
 		},
 	}
-	cl := &cobra.Command{
-		Use: benchW4ClientCmd, Short: "One W4 client of partd bench (internal)", Hidden: true, Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	// w4 runs one W4 process's part against the server at --addr.
+	w4 := func(part func(c *client.Client, s workload.Spec) (w4Report, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
 			s, err := spec()
 			if err != nil {
 				return err
@@ -275,31 +275,26 @@ func newBenchChildCmds() []*cobra.Command {
 				return err
 			}
 			defer c.Close()
-			start, end, n, err := bench.W4Client(c, s, f.seed)
+			rep, err := part(c, s)
 			if err != nil {
 				return err
 			}
-			return json.NewEncoder(cmd.OutOrStdout()).Encode(w4Report{Start: start.UnixNano(), End: end.UnixNano(), Bytes: n})
-		},
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+		}
+	}
+	cl := &cobra.Command{
+		Use: benchW4ClientCmd, Short: "One W4 client of partd bench (internal)", Hidden: true, Args: noArgs,
+		RunE: w4(func(c *client.Client, s workload.Spec) (w4Report, error) {
+			start, end, n, err := bench.W4Client(c, s, f.seed)
+			return w4Report{Start: start.UnixNano(), End: end.UnixNano(), Bytes: n}, err
+		}),
 	}
 	rd := &cobra.Command{
 		Use: benchW4ReaderCmd, Short: "The W4 reader of partd bench (internal)", Hidden: true, Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := spec()
-			if err != nil {
-				return err
-			}
-			c, err := client.Dial(f.addr, client.WithTimeout(2*time.Minute))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+		RunE: w4(func(c *client.Client, s workload.Spec) (w4Report, error) {
 			n, d, err := bench.W4Reader(c, s)
-			if err != nil {
-				return err
-			}
-			return json.NewEncoder(cmd.OutOrStdout()).Encode(w4Report{Bytes: n, Seconds: d.Seconds()})
-		},
+			return w4Report{Bytes: n, Seconds: d.Seconds()}, err
+		}),
 	}
 	for _, c := range []*cobra.Command{run, cl, rd} {
 		fl := c.Flags()
