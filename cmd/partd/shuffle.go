@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,40 +223,21 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 
 	// Map.
 	mapped := make([][]shuffle.Stats, f.workers)
-	progressRows := make([]int, f.workers)
 	var mapBytes int64
-	total := int64(f.workers) * int64(f.rows)
-	bar := newProgress(stderr, "map", "rows", total, f.quiet)
-	var done int64
 	workers := make([]child, f.workers)
 	for w := range workers {
 		workers[w] = child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
 			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...)}
 	}
-	mapStart := time.Now()
-	err = runChildren(ctx, stderr, workers, func(i int, line []byte) error {
-		var m shuffle.Message
-		if err := json.Unmarshal(line, &m); err != nil {
-			return fmt.Errorf("unreadable report %q: %w", line, err)
-		}
-		if m.Done {
+	mapTime, err := runPhase(ctx, stderr, "map", "rows", int64(f.workers)*int64(f.rows), f.quiet, workers,
+		func(i int, m shuffle.Message) (int, error) {
 			mapped[i], mapBytes = m.Mapped, mapBytes+m.Bytes
 			sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
-			m.Progress = f.rows
-		}
-		done += int64(m.Progress - progressRows[i])
-		progressRows[i] = m.Progress
-		bar.set(done)
-		return nil
-	})
-	bar.done()
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
-	}
+			return f.rows, nil
+		})
 	if err != nil {
-		return fmt.Errorf("map phase: %w", err)
+		return err
 	}
-	mapTime := time.Since(mapStart)
 	for w, m := range mapped {
 		if m == nil {
 			return fmt.Errorf("map phase: worker %d exited without reporting its partitions", w)
@@ -270,44 +252,27 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 
 	// Reduce.
 	reduced := make(map[int]shuffle.Stats, f.partitions)
-	progressParts := make([]int, f.reducers)
-	var redBytes, parts int64
-	bar = newProgress(stderr, "reduce", "partitions", int64(f.partitions), f.quiet)
+	var redBytes int64
 	reducers := make([]child, f.reducers)
 	for r := range reducers {
 		reducers[r] = child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
 			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...)}
 	}
-	redStart := time.Now()
-	err = runChildren(ctx, stderr, reducers, func(i int, line []byte) error {
-		var m shuffle.Message
-		if err := json.Unmarshal(line, &m); err != nil {
-			return fmt.Errorf("unreadable report %q: %w", line, err)
-		}
-		if m.Done {
+	redTime, err := runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
+		func(i int, m shuffle.Message) (int, error) {
 			for p, s := range m.Reduced {
 				if _, dup := reduced[p]; dup {
-					return fmt.Errorf("partition %d reported by two reducers", p)
+					return 0, fmt.Errorf("partition %d reported by two reducers", p)
 				}
 				reduced[p] = s
 			}
 			redBytes += m.Bytes
 			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
-			m.Progress = len(shuffle.Mine(i, f.reducers, f.partitions))
-		}
-		parts += int64(m.Progress - progressParts[i])
-		progressParts[i] = m.Progress
-		bar.set(parts)
-		return nil
-	})
-	bar.done()
-	if ctx.Err() != nil {
-		return errors.New("interrupted")
-	}
+			return len(shuffle.Mine(i, f.reducers, f.partitions)), nil
+		})
 	if err != nil {
-		return fmt.Errorf("reduce phase: %w", err)
+		return err
 	}
-	redTime := time.Since(redStart)
 
 	totals, verr := shuffle.Verify(f.partitions, mapped, reduced)
 	sum.Verified = verr == nil
@@ -503,4 +468,40 @@ func (f *shuffleChildFlags) layers() (*shuffle.Layers, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// runPhase runs one phase's child processes, showing their progress in
+// units out of total, and returns how long the phase took. Each child
+// reports shuffle.Message lines; done handles a child's final report and
+// returns its progress then.
+func runPhase(ctx context.Context, stderr io.Writer, phase, unit string, total int64, quiet bool, children []child,
+	done func(i int, m shuffle.Message) (int, error)) (time.Duration, error) {
+	bar := newProgress(stderr, phase, unit, total, quiet)
+	progress := make([]int, len(children))
+	var sofar int64
+	start := time.Now()
+	err := runChildren(ctx, stderr, children, func(i int, line []byte) error {
+		var m shuffle.Message
+		if err := json.Unmarshal(line, &m); err != nil {
+			return fmt.Errorf("unreadable report %q: %w", line, err)
+		}
+		if m.Done {
+			var err error
+			if m.Progress, err = done(i, m); err != nil {
+				return err
+			}
+		}
+		sofar += int64(m.Progress - progress[i])
+		progress[i] = m.Progress
+		bar.set(sofar)
+		return nil
+	})
+	bar.done()
+	if ctx.Err() != nil {
+		return 0, errors.New("interrupted")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s phase: %w", phase, err)
+	}
+	return time.Since(start), nil
 }
