@@ -3,11 +3,11 @@ package compress_test
 import (
 	"bytes"
 	"errors"
-	"runtime"
 	"testing"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/storetest"
 )
 
 // fuzzMax is the value size limit the fuzz targets read with, so that no
@@ -85,16 +85,6 @@ func FuzzZLibDecode(f *testing.F) {
 	fuzzDecode(f, func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZLibLevel(s, -1, o...) })
 }
 
-// allocated returns the bytes fn allocates.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // Stored bytes that claim or hold far more than the limit are refused before
 // the reader allocates for them.
 func TestHostileSizesAllocateLittle(t *testing.T) {
@@ -109,7 +99,7 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 			check(t, w.Set("bomb", bomb))
 			r, err := c.mk(inner, compress.WithMaxValueSize(limit))
 			check(t, err)
-			n := allocated(func() {
+			n := storetest.Allocated(func() {
 				if _, err := r.Get("bomb"); !errors.Is(err, partd.ErrCorrupt) {
 					t.Errorf("Get of a 64 MiB value with a 1 MiB limit: err = %v, want ErrCorrupt", err)
 				}
@@ -135,7 +125,7 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 		s := tc.mk(inner)
 		frames := bytes.Repeat(framed(tc.raw), 100)
 		check(t, inner.Set("k", frames))
-		n := allocated(func() {
+		n := storetest.Allocated(func() {
 			if _, err := s.Get("k"); !errors.Is(err, partd.ErrCorrupt) {
 				t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 			}

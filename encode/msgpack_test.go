@@ -4,23 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/frame"
+	"github.com/gopartd/partd/internal/storetest"
 )
-
-// allocated returns the bytes allocated while fn runs.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // hostile are msgpack frames whose headers claim far more than they hold.
 var hostile = map[string][]byte{
@@ -51,7 +41,7 @@ func TestMsgpackHostileFrames(t *testing.T) {
 			must(t, d.Set("k", frame.Append(nil, data)))
 			check := func(label string, get func() error) {
 				var err error
-				n := allocated(func() { err = get() })
+				n := storetest.Allocated(func() { err = get() })
 				if name == "map with non-string key" && label != "any" {
 					// Typed layers may legitimately decode it (or not); only
 					// the error kind and the allocation matter.

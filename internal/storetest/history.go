@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -177,4 +178,15 @@ func Bytes(s interface {
 	Get(keys ...string) ([][]byte, error)
 }) History[[]byte] {
 	return History[[]byte]{Append: s.Append, Get: s.Get, Record: Record, Records: Records}
+}
+
+// Allocated returns the bytes the Go heap allocates while fn runs, after a
+// collection, for tests that bound what hostile input may allocate.
+func Allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
