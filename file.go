@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/par"
 )
 
 // lockName is the lock file in every File directory. No key maps to it.
@@ -472,7 +473,7 @@ func (f *File) appendJobs(jobs []appendJob) error {
 			}
 		}
 	}
-	parallel(len(jobs), func(i int) {
+	par.Do(len(jobs), workers(len(jobs)), func(_, i int) {
 		j := &jobs[i]
 		switch {
 		case j.cached:
@@ -504,7 +505,7 @@ func (f *File) appendJobs(jobs []appendJob) error {
 			return fmt.Errorf("partd: append %q: %w", j.key, j.err)
 		}
 	}
-	parallel(len(jobs), func(i int) {
+	par.Do(len(jobs), workers(len(jobs)), func(_, i int) {
 		j := &jobs[i]
 		fd := j.fd
 		if j.transient {
@@ -586,28 +587,8 @@ type appendJob struct {
 // across goroutines.
 const minParallel = 64
 
-// parallel calls fn(i) for every i in [0, n), on up to GOMAXPROCS goroutines
-// when n is large enough to pay for them.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/minParallel)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
-}
+// workers is how many goroutines share n system calls of one batch.
+func workers(n int) int { return min(runtime.GOMAXPROCS(0), n/minParallel) }
 
 // keepHandlesLocked caches new append handles, evicting others to stay
 // within MaxOpenFiles.

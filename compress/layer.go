@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/frame"
+	"github.com/gopartd/partd/internal/par"
 )
 
 // layer is a Store that compresses each value with c and stores it in inner
@@ -40,31 +41,6 @@ func workers(n int, total int64) int {
 		return 1
 	}
 	return int(min(int64(runtime.GOMAXPROCS(0)), int64(n), total/parallelMinShare))
-}
-
-// parallel runs fn(i) for every i in [0, n) on w goroutines (w = 1: the
-// caller's) and returns when all are done.
-func parallel(n, w int, fn func(worker, i int)) {
-	if w <= 1 {
-		for i := range n {
-			fn(0, i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for worker := range w {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(worker, i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // arenas pools the buffers that compressed frames are written into. A buffer
@@ -136,7 +112,7 @@ func (l *layer) Append(data map[string][]byte) error {
 	for i := range bufs {
 		bufs[i] = getArena()
 	}
-	parallel(len(items), w, func(worker, i int) {
+	par.Do(len(items), w, func(worker, i int) {
 		if errs[worker] != nil {
 			return
 		}
@@ -192,7 +168,7 @@ func (l *layer) Get(keys ...string) ([][]byte, error) {
 		}
 	}
 	errs := make([]error, len(runs))
-	parallel(len(runs), workers(len(runs), stored), func(_, r int) {
+	par.Do(len(runs), workers(len(runs), stored), func(_, r int) {
 		errs[r] = l.decodeRun(keys, out, &runs[r])
 	})
 	// Runs are in key order, then frame order: the first error is the
