@@ -27,7 +27,10 @@
 //
 //	Buffer.mu -> fast store -> slow store -> File.mu -> File's .lock (flock)
 //
-// No store in this package starts a goroutine.
+// No store in this package keeps a goroutine running: File spreads the
+// system calls of a large batch over GOMAXPROCS goroutines that end before
+// the call returns. Buffer holds its lock while it spills, so a Get waits for
+// a spill in progress.
 package partd
 
 import (
