@@ -251,28 +251,24 @@ func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := partd.NewBuffer(partd.NewDict(), f, 30<<10)
-	defer b.Close()
-	want := map[string][]byte{}
-	var failed bool
-	for i := 0; i < 20 && !failed; i++ {
-		batch := map[string][]byte{}
-		for _, k := range []string{"x", "y", "z"} {
-			batch[k] = bytes.Repeat([]byte{byte('0' + i%10)}, 4<<10)
-		}
-		err := b.Append(batch)
-		for k, v := range batch { // the batch reached memory whether or not the spill failed
-			want[k] = append(want[k], v...)
-		}
-		if err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("spill error %v, want ENOSPC", err)
-			}
-			failed = true
+	// Fill the disk, then free 12 KiB: room for one 8 KiB key of a spill
+	// round, not for two. The round writes one key and fails on the next.
+	if err := f.Append(map[string][]byte{"pad": bytes.Repeat([]byte("p"), 12<<10)}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if err := f.Append(map[string][]byte{"fill": bytes.Repeat([]byte("f"), 4<<10)}); err != nil {
+			break
 		}
 	}
-	if !failed {
-		t.Fatal("the disk never filled up")
+	if err := f.Delete("pad"); err != nil {
+		t.Fatal(err)
+	}
+	b := partd.NewBuffer(partd.NewDict(), f, 1<<10)
+	defer b.Close()
+	want := map[string][]byte{"x": bytes.Repeat([]byte("x"), 8<<10), "y": bytes.Repeat([]byte("y"), 8<<10)}
+	if err := b.Append(want); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("spill onto a full disk: err = %v, want ENOSPC", err)
 	}
 	for k, v := range want {
 		got, err := b.Get(k)
