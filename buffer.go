@@ -102,7 +102,7 @@ func (b *Buffer) lockForChange(op string) error {
 // Append adds the batch to the fast store, then spills if it holds more than
 // the limit.
 func (b *Buffer) Append(data map[string][]byte) error {
-	if err := validateBatch(data); err != nil {
+	if err := ValidateBatch(data); err != nil {
 		return err
 	}
 	if err := b.lockForChange("append"); err != nil {

@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 func TestBufferDictFileConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		f, err := partd.NewFile(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -24,13 +24,13 @@ func TestBufferDictFileConformance(t *testing.T) {
 }
 
 func TestBufferDictDictConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		return partd.NewBuffer(partd.NewDict(), partd.NewDict(), 1000)
 	})
 }
 
 func TestBufferNoLimitConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		return partd.NewBuffer(partd.NewDict(), partd.NewDict(), 1<<40)
 	})
 }
@@ -132,7 +132,7 @@ func TestBufferFlushWhileAppending(t *testing.T) {
 	}
 	b := partd.NewBuffer(partd.NewDict(), f, 4096)
 	defer b.Close()
-	h := storetest.Bytes(b)
+	h := partdtest.Bytes(b)
 	h.During = func(stop <-chan struct{}) error {
 		for {
 			select {

@@ -81,7 +81,7 @@ func (d *Dict) Append(data map[string][]byte) error {
 	}
 	d.pending = pending[:0]
 	if fresh != nil {
-		if err := validateBatch(fresh); err != nil {
+		if err := ValidateBatch(fresh); err != nil {
 			return err
 		}
 		for k, v := range fresh {

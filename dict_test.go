@@ -5,11 +5,11 @@ import (
 	"testing"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 func TestDictConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store { return partd.NewDict() })
+	partdtest.Run(t, func(t *testing.T) partd.Store { return partd.NewDict() })
 }
 
 // Appending to keys a Dict already holds allocates nothing once its chunks

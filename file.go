@@ -416,7 +416,7 @@ func conflictErr(op, key string, err error) error {
 
 // Append adds each value to the end of its key's file.
 func (f *File) Append(data map[string][]byte) error {
-	if err := validateBatch(data); err != nil {
+	if err := ValidateBatch(data); err != nil {
 		return err
 	}
 	jobs := make([]appendJob, 0, len(data))

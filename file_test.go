@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 func TestFileConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		f, err := partd.NewFile(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -28,7 +28,7 @@ func TestFileConformance(t *testing.T) {
 }
 
 func TestFileNoCacheConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		f, err := partd.OpenFile(t.TempDir(), &partd.FileOptions{MaxOpenFiles: -1, Sync: true})
 		if err != nil {
 			t.Fatal(err)

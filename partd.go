@@ -81,6 +81,13 @@ var (
 	// ErrCorrupt is returned when stored bytes cannot be decoded: a frame that
 	// runs past the end of the data, a failed checksum, a malformed encoding.
 	ErrCorrupt = errors.New("partd: corrupt data")
+	// ErrNotStore is returned when a directory given to a disk store is not
+	// empty and holds no store: opening it would adopt, list and drop files
+	// the store did not write.
+	ErrNotStore = errors.New("partd: not a store directory")
+	// ErrLocked is returned when a store that one process holds alone (a
+	// Log) is already open in another process.
+	ErrLocked = errors.New("partd: store in use by another process")
 )
 
 // MaxKeyLen is the longest key, in bytes, that any store accepts.
@@ -98,9 +105,12 @@ func ValidateKey(key string) error {
 	return nil
 }
 
-// validateBatch checks every key of a batch, including conflicts between the
-// batch's own keys ("x" and "x/y" in one Append).
-func validateBatch[V any](data map[string]V) error {
+// ValidateBatch checks every key of a batch as Append must before it writes
+// anything: each key follows the key rules, and no key of the batch is a
+// tuple parent of another ("x" and "x/y" in one Append). Conflicts with keys
+// already stored are the store's to check. The error wraps ErrInvalidKey.
+// Stores written outside this module use it to apply the same rules.
+func ValidateBatch[V any](data map[string]V) error {
 	for k := range data {
 		if err := ValidateKey(k); err != nil {
 			return err

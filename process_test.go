@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 // The tests in this file start real OS processes: the test binary re-executed
@@ -44,14 +44,14 @@ func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {
 }
 
 // rec is a fixed-size record: writer w's n-th append to a key.
-var rec = storetest.Record
+var rec = partdtest.Record
 
-const recLen = storetest.RecordLen
+const recLen = partdtest.RecordLen
 
 // parseRecs splits v into records and fails on a torn one.
 func parseRecs(t *testing.T, key string, v []byte) [][2]int {
 	t.Helper()
-	recs, err := storetest.Records(v)
+	recs, err := partdtest.Records(v)
 	if err != nil {
 		t.Fatalf("%s: %v", key, err)
 	}

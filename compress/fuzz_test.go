@@ -7,7 +7,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 // fuzzMax is the value size limit the fuzz targets read with, so that no
@@ -99,7 +99,7 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 			check(t, w.Set("bomb", bomb))
 			r, err := c.mk(inner, compress.WithMaxValueSize(limit))
 			check(t, err)
-			n := storetest.Allocated(func() {
+			n := partdtest.Allocated(func() {
 				if _, err := r.Get("bomb"); !errors.Is(err, partd.ErrCorrupt) {
 					t.Errorf("Get of a 64 MiB value with a 1 MiB limit: err = %v, want ErrCorrupt", err)
 				}
@@ -125,7 +125,7 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 		s := tc.mk(inner)
 		frames := bytes.Repeat(framed(tc.raw), 100)
 		check(t, inner.Set("k", frames))
-		n := storetest.Allocated(func() {
+		n := partdtest.Allocated(func() {
 			if _, err := s.Get("k"); !errors.Is(err, partd.ErrCorrupt) {
 				t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 			}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 // layers lists every layer constructor under test.
@@ -55,7 +55,7 @@ func check(t testing.TB, err error) {
 func TestConformanceDict(t *testing.T) {
 	for _, l := range layers {
 		t.Run(l.name, func(t *testing.T) {
-			storetest.Run(t, func(*testing.T) partd.Store { return l.wrap(partd.NewDict()) })
+			partdtest.Run(t, func(*testing.T) partd.Store { return l.wrap(partd.NewDict()) })
 		})
 	}
 }
@@ -192,7 +192,7 @@ func TestBadLevels(t *testing.T) {
 func TestConformanceFile(t *testing.T) {
 	for _, l := range layers[:3] {
 		t.Run(l.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) partd.Store {
+			partdtest.Run(t, func(t *testing.T) partd.Store {
 				f, err := partd.NewFile(t.TempDir())
 				check(t, err)
 				return l.wrap(f)
@@ -203,7 +203,7 @@ func TestConformanceFile(t *testing.T) {
 
 // Layers nest with the write policies in either order.
 func TestConformanceBuffer(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) partd.Store {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
 		f, err := partd.NewFile(t.TempDir())
 		check(t, err)
 		return partd.NewBuffer(partd.NewDict(), compress.Zstd(f), 1<<10)

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
-// suite is the typed twin of internal/storetest for layers whose values are
+// suite is the typed twin of partdtest for layers whose values are
 // slices of E. mk maps an id to a distinct element and id maps it back.
 type suite[E any] struct {
 	open func(t *testing.T) Store[[]E]
@@ -286,7 +286,7 @@ func (s suite[E]) testConcurrent(t *testing.T, st Store[[]E]) {
 	if raceEnabled {
 		writers, rounds = 4, 40
 	}
-	storetest.History[[]E]{
+	partdtest.History[[]E]{
 		Append: st.Append,
 		Get:    st.Get,
 		Record: func(w, seq int) []E { return []E{s.mk(w*1000 + seq)} },

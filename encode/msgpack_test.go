@@ -9,7 +9,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/frame"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 )
 
 // hostile are msgpack frames whose headers claim far more than they hold.
@@ -41,7 +41,7 @@ func TestMsgpackHostileFrames(t *testing.T) {
 			must(t, d.Set("k", frame.Append(nil, data)))
 			check := func(label string, get func() error) {
 				var err error
-				n := storetest.Allocated(func() { err = get() })
+				n := partdtest.Allocated(func() { err = get() })
 				if name == "map with non-string key" && label != "any" {
 					// Typed layers may legitimately decode it (or not); only
 					// the error kind and the allocation matter.

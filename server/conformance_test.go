@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/internal/storetest"
+	"github.com/gopartd/partd/partdtest"
 	"github.com/gopartd/partd/server/wire"
 )
 
@@ -22,7 +22,7 @@ func TestConformance(t *testing.T) {
 		{"ipc", func(t *testing.T) string { return ipcAddr(t) }},
 	} {
 		t.Run(tr.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) partd.Store {
+			partdtest.Run(t, func(t *testing.T) partd.Store {
 				s := startServer(t, partd.NewDict(), tr.addr(t))
 				return dial(t, s.Addr())
 			})

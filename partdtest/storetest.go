@@ -1,7 +1,7 @@
-// Package storetest is the conformance suite every partd.Store passes: the
+// Package partdtest is the conformance suite every partd.Store passes: the
 // write policies, the compression layers and the network client. Call Run
 // from a test with a function that returns a new, empty store.
-package storetest
+package partdtest
 
 import (
 	"bytes"
