@@ -21,8 +21,14 @@ const spillTarget = 0.9
 // Unlike Python partd's Buffer, a key's bytes keep their append order across
 // spills: Get returns what the slow store holds, then what the fast store
 // holds, and a key's bytes only ever move from fast to slow whole, oldest
-// first. Between calls the fast store holds at most limit bytes; during an
-// Append, at most limit plus that batch.
+// first. The fast store never holds more than limit bytes: an Append or Set
+// spills before it adds its bytes, and sends a value larger than the limit
+// straight to the slow store.
+//
+// An Append or Set that returns an error has changed nothing; one that
+// returns nil is in the store. If a spill moved keys to the slow store but
+// the fast store then failed to delete them, the Buffer stops (every call
+// returns that error) rather than return those bytes twice.
 //
 // The limit counts the bytes held. Go's collector lets the heap grow to
 // about twice what is live before it collects, so to keep a process near the
@@ -40,6 +46,7 @@ type Buffer struct {
 
 	mu     sync.RWMutex // guards the fields below; Get and Keys hold it for reading
 	closed bool
+	broken error          // set when a spill left keys in both stores: every call but Close fails
 	loaded bool           // sizes and tree reflect fast and slow
 	sizes  *sizeheap.Heap // bytes held in fast, by key
 	nbytes int64          // bytes held in fast
@@ -85,12 +92,21 @@ func (b *Buffer) loadLocked() error {
 	return nil
 }
 
+// usableLocked returns why the Buffer cannot serve op, or nil. b.mu must be
+// held.
+func (b *Buffer) usableLocked(op string) error {
+	if b.closed {
+		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+	}
+	return b.broken
+}
+
 // lockForChange takes b.mu for writing and checks the Buffer is usable.
 func (b *Buffer) lockForChange(op string) error {
 	b.mu.Lock()
-	if b.closed {
+	if err := b.usableLocked(op); err != nil {
 		b.mu.Unlock()
-		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+		return err
 	}
 	if err := b.loadLocked(); err != nil {
 		b.mu.Unlock()
@@ -99,8 +115,12 @@ func (b *Buffer) lockForChange(op string) error {
 	return nil
 }
 
-// Append adds the batch to the fast store, then spills if it holds more than
-// the limit.
+// Append adds the batch to the fast store. If the batch would take the fast
+// store past the limit, the largest keys are spilled first, to make room;
+// a batch larger than the limit goes to the slow store (after everything
+// in the fast one, so order holds). Either way an Append that returns an
+// error has written nothing of its batch, and one that returns nil is in
+// the store: a caller may retry a failed Append without duplicating data.
 func (b *Buffer) Append(data map[string][]byte) error {
 	if err := ValidateBatch(data); err != nil {
 		return err
@@ -109,6 +129,7 @@ func (b *Buffer) Append(data map[string][]byte) error {
 		return err
 	}
 	defer b.mu.Unlock()
+	var n int64
 	for k, v := range data {
 		if len(v) == 0 {
 			continue
@@ -116,6 +137,21 @@ func (b *Buffer) Append(data map[string][]byte) error {
 		if c := b.tree.Conflict(k); c != "" {
 			return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
 		}
+		n += int64(len(v))
+	}
+	if err := b.makeRoomLocked(n); err != nil {
+		return err
+	}
+	if n > b.limit { // makeRoomLocked emptied the fast store
+		if err := b.slow.Append(data); err != nil {
+			return err
+		}
+		for k, v := range data {
+			if len(v) > 0 {
+				b.tree.Add(k)
+			}
+		}
+		return nil
 	}
 	if err := b.fast.Append(data); err != nil {
 		return err
@@ -125,7 +161,7 @@ func (b *Buffer) Append(data map[string][]byte) error {
 			b.addedLocked(k, len(v))
 		}
 	}
-	return b.spillIfFullLocked()
+	return nil
 }
 
 // addedLocked counts n bytes added to key in the fast store.
@@ -135,12 +171,15 @@ func (b *Buffer) addedLocked(key string, n int) {
 	b.nbytes += int64(n)
 }
 
-// spillIfFullLocked spills when the fast store holds more than the limit.
-func (b *Buffer) spillIfFullLocked() error {
-	if b.nbytes > b.limit {
-		return b.spillLocked(int64(float64(b.limit) * spillTarget))
+// makeRoomLocked spills, before n more bytes are added to the fast store,
+// so that they fit under the limit: down to spillTarget of the limit less
+// n, so that one spill moves a batch of keys. If n alone exceeds the limit
+// it spills everything.
+func (b *Buffer) makeRoomLocked(n int64) error {
+	if b.nbytes+n <= b.limit {
+		return nil
 	}
-	return nil
+	return b.spillLocked(max(int64(float64(b.limit)*spillTarget)-n, 0))
 }
 
 // spillLocked moves the largest keys from fast to slow until fast holds at
@@ -188,9 +227,10 @@ func (b *Buffer) spillRoundLocked(want int64) error {
 	b.nbytes -= freed
 	if err := b.fast.Delete(keys...); err != nil {
 		// The bytes are in slow now; a fast store that cannot delete them
-		// would return them twice, so the Buffer stops here.
-		b.closed = true
-		return fmt.Errorf("partd: buffer spill: %w (buffer closed to keep data whole)", err)
+		// would return them twice, so the Buffer stops serving here. Close
+		// still moves the keys it has not moved and closes both stores.
+		b.broken = fmt.Errorf("partd: buffer spill: %w (the buffer stopped, to keep data whole)", err)
+		return b.broken
 	}
 	return nil
 }
@@ -241,8 +281,8 @@ func (b *Buffer) Size() int64 {
 func (b *Buffer) Get(keys ...string) ([][]byte, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
-		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
+	if err := b.usableLocked("get"); err != nil {
+		return nil, err
 	}
 	if d, ok := b.fast.(*Dict); ok {
 		if f, ok := b.slow.(*File); ok {
@@ -282,7 +322,8 @@ func (b *Buffer) Get(keys ...string) ([][]byte, error) {
 }
 
 // Set replaces a key's bytes: it deletes the key from the slow store and
-// sets it in the fast one.
+// sets it in the fast one, after making room there as Append does. A value
+// larger than the limit is set in the slow store instead.
 func (b *Buffer) Set(key string, value []byte) error {
 	if err := ValidateKey(key); err != nil {
 		return err
@@ -294,6 +335,22 @@ func (b *Buffer) Set(key string, value []byte) error {
 	if c := b.tree.Conflict(key); c != "" && len(value) > 0 {
 		return fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
 	}
+	n := int64(len(value))
+	if n > b.limit {
+		if err := b.slow.Set(key, value); err != nil {
+			return err
+		}
+		if err := b.fast.Delete(key); err != nil {
+			b.broken = fmt.Errorf("partd: set %q: %w (the buffer stopped, to keep data whole)", key, err)
+			return b.broken
+		}
+		b.nbytes -= b.sizes.Remove(key)
+		b.tree.Add(key)
+		return nil
+	}
+	if err := b.makeRoomLocked(n - b.sizes.Size(key)); err != nil {
+		return err
+	}
 	if err := b.slow.Delete(key); err != nil {
 		return err
 	}
@@ -301,12 +358,12 @@ func (b *Buffer) Set(key string, value []byte) error {
 		return err
 	}
 	b.nbytes -= b.sizes.Remove(key)
-	if len(value) == 0 {
+	if n == 0 {
 		b.tree.Remove(key)
 		return nil
 	}
 	b.addedLocked(key, len(value))
-	return b.spillIfFullLocked()
+	return nil
 }
 
 // Delete removes keys from both stores.
@@ -327,8 +384,8 @@ func (b *Buffer) Delete(keys ...string) error {
 func (b *Buffer) Keys() ([]string, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
-		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	if err := b.usableLocked("keys"); err != nil {
+		return nil, err
 	}
 	slow, err := b.slow.Keys()
 	if err != nil {
@@ -358,7 +415,8 @@ func (b *Buffer) Drop() error {
 
 // Close flushes the fast store into the slow one and closes both. If the
 // flush fails, both stores are still closed and the error says what was not
-// moved.
+// moved. A Buffer stopped by a failed spill (see Append) still moves the
+// keys it had not moved, and closes both stores.
 func (b *Buffer) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

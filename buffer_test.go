@@ -76,7 +76,8 @@ func TestBufferKeepsOrderAcrossSpills(t *testing.T) {
 	if want := string(A) + string(B) + string(C); string(got[0]) != want {
 		t.Fatalf("Get after spill returned %d bytes starting %q, want A…B…C in order", len(got[0]), got[0][:min(len(got[0]), 20)])
 	}
-	// Many random batches: fast never holds more than limit plus one batch.
+	// Many random batches: fast never holds more than limit, even during an
+	// Append.
 	r := rand.New(rand.NewPCG(1, 1))
 	want := map[string][]byte{}
 	for range 500 {
@@ -96,8 +97,8 @@ func TestBufferKeepsOrderAcrossSpills(t *testing.T) {
 		if err := b.Append(batch); err != nil {
 			t.Fatal(err)
 		}
-		if fast.peak > limit+batchBytes || before > limit {
-			t.Fatalf("fast held %d bytes, limit %d + batch %d", fast.peak, limit, batchBytes)
+		if fast.peak > limit || before > limit {
+			t.Fatalf("fast held %d bytes, limit %d (batch %d)", fast.peak, limit, batchBytes)
 		}
 		for k, v := range batch {
 			want[k] = append(want[k], v...)
@@ -186,5 +187,108 @@ func TestBufferCloseFlushesToSlow(t *testing.T) {
 	}
 	if err := f.Append(map[string][]byte{"k": []byte("x")}); !errors.Is(err, partd.ErrClosed) {
 		t.Fatalf("slow store after Buffer.Close: err = %v, want ErrClosed", err)
+	}
+}
+
+// faultyStore is a real Dict whose writes (Append, Set) or Delete fail while told to, and
+// that counts its Closes.
+type faultyStore struct {
+	*partd.Dict
+	failWrite, failDelete bool
+	closes                 int
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f *faultyStore) Append(data map[string][]byte) error {
+	if f.failWrite {
+		return errInjected
+	}
+	return f.Dict.Append(data)
+}
+
+func (f *faultyStore) Set(key string, value []byte) error {
+	if f.failWrite {
+		return errInjected
+	}
+	return f.Dict.Set(key, value)
+}
+
+func (f *faultyStore) Delete(keys ...string) error {
+	if f.failDelete {
+		return errInjected
+	}
+	return f.Dict.Delete(keys...)
+}
+
+func (f *faultyStore) Close() error { f.closes++; return f.Dict.Close() }
+
+// An Append (or Set) whose spill fails returns an error and has written
+// nothing, so a retry stores the data once.
+func TestBufferFailedSpillWritesNothing(t *testing.T) {
+	slow := &faultyStore{Dict: partd.NewDict()}
+	b := partd.NewBuffer(partd.NewDict(), slow, 1000)
+	defer b.Close()
+	v := func(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }
+	if err := b.Append(map[string][]byte{"a": v('a', 600)}); err != nil {
+		t.Fatal(err)
+	}
+	slow.failWrite = true
+	for name, call := range map[string]func() error{
+		"Append small": func() error { return b.Append(map[string][]byte{"b": v('b', 600)}) },
+		"Append large": func() error { return b.Append(map[string][]byte{"c": v('c', 5000)}) },
+		"Set":          func() error { return b.Set("d", v('d', 600)) },
+		"Set large":    func() error { return b.Set("e", v('e', 5000)) },
+	} {
+		if err := call(); !errors.Is(err, errInjected) {
+			t.Fatalf("%s with a failing spill: err = %v, want the injected fault", name, err)
+		}
+	}
+	got, err := b.Get("a", "b", "c", "d", "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0]) != string(v('a', 600)) || len(got[1])+len(got[2])+len(got[3])+len(got[4]) != 0 {
+		t.Fatalf("after failed calls: a=%d b=%d c=%d d=%d e=%d bytes, want 600 0 0 0 0", len(got[0]), len(got[1]), len(got[2]), len(got[3]), len(got[4]))
+	}
+	slow.failWrite = false
+	if err := b.Append(map[string][]byte{"b": v('b', 600)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(map[string][]byte{"c": v('c', 5000)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = b.Get("a", "b", "c")
+	for i, want := range [][]byte{v('a', 600), v('b', 600), v('c', 5000)} {
+		if !bytes.Equal(got[i], want) {
+			t.Fatalf("key %d after the retry: %d bytes, want %d", i, len(got[i]), len(want))
+		}
+	}
+}
+
+// A Buffer that stopped because its fast store failed to delete spilled keys
+// refuses further calls, and its Close still closes both stores.
+func TestBufferStoppedBySpillStillClosesStores(t *testing.T) {
+	fast := &faultyStore{Dict: partd.NewDict()}
+	slow := &faultyStore{Dict: partd.NewDict()}
+	b := partd.NewBuffer(fast, slow, 1000)
+	if err := b.Append(map[string][]byte{"a": bytes.Repeat([]byte("a"), 900)}); err != nil {
+		t.Fatal(err)
+	}
+	fast.failDelete = true
+	if err := b.Append(map[string][]byte{"b": bytes.Repeat([]byte("b"), 900)}); !errors.Is(err, errInjected) {
+		t.Fatalf("spill whose Delete fails: err = %v, want the injected fault", err)
+	}
+	if _, err := b.Get("a"); !errors.Is(err, errInjected) {
+		t.Fatalf("Get on a stopped Buffer: err = %v, want the spill's error (it would return a twice)", err)
+	}
+	if err := b.Close(); err != nil && !errors.Is(err, errInjected) {
+		t.Fatal(err)
+	}
+	if fast.closes != 1 || slow.closes != 1 {
+		t.Fatalf("Close of a stopped Buffer closed fast %d and slow %d times, want 1 and 1", fast.closes, slow.closes)
+	}
+	if _, err := b.Get("a"); !errors.Is(err, partd.ErrClosed) {
+		t.Fatalf("Get after Close: err = %v, want ErrClosed", err)
 	}
 }

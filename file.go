@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -38,11 +39,21 @@ type FileOptions struct {
 	// it returns, so a returned append survives a machine crash, not only a
 	// process crash.
 	Sync bool
+	// NoCreate opens only a store that exists: a missing directory, or one
+	// without a store's .lock, is an error and nothing is created. Commands
+	// that only read use it.
+	NoCreate bool
+	// Adopt opens a non-empty directory that holds no store (no .lock) as a
+	// store anyway. Its files whose names are key names then count as keys:
+	// Keys lists them and Drop removes them. Without Adopt such a directory
+	// is refused with ErrNotStore, so a mistyped path never lists or drops
+	// files that no store wrote.
+	Adopt bool
 }
 
 // File is a Store that keeps one file per key in a directory, Python partd's
 // File: key "a/b" lives at dir/a/b. Keys whose parts are not made only of
-// [A-Za-z0-9_.-] are escaped losslessly (see the package documentation of
+// [A-Za-z0-9_.() -] are escaped losslessly (see the package documentation of
 // internal/keypath); plain ones are their own file names, so Python partd
 // reads such stores as they are.
 //
@@ -109,8 +120,8 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 			return nil, fmt.Errorf("partd: file: %w", err)
 		}
 		dir, f.temp = d, true
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("partd: file: %w", err)
+	} else if err := prepareStoreDir(dir, f.opts.NoCreate, f.opts.Adopt); err != nil {
+		return nil, err
 	}
 	f.dir = dir
 	root, err := os.OpenRoot(dir)
@@ -119,7 +130,11 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 		return nil, fmt.Errorf("partd: file: %w", err)
 	}
 	f.root = root
-	lock, err := root.OpenFile(lockName, os.O_RDWR|os.O_CREATE, 0o644)
+	lockFlags := os.O_RDWR | os.O_CREATE
+	if f.opts.NoCreate {
+		lockFlags = os.O_RDWR
+	}
+	lock, err := root.OpenFile(lockName, lockFlags, 0o644)
 	if err != nil {
 		root.Close()
 		f.cleanupTemp()
@@ -137,6 +152,44 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// prepareStoreDir makes sure dir can be opened as a store marked by a file
+// named lockName: it exists (or is created, unless noCreate) and is empty or
+// holds that file (unless adopt). Python partd's stores hold .lock too.
+func prepareStoreDir(dir string, noCreate, adopt bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && noCreate:
+		return fmt.Errorf("partd: no such store %s: %w", dir, err)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("partd: file: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("partd: file: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("partd: file: %s is not a directory: %w", dir, ErrNotStore)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, lockName)); err == nil {
+		return nil
+	}
+	if noCreate {
+		return fmt.Errorf("partd: no such store %s: %w (the directory has no %s)", dir, ErrNotStore, lockName)
+	}
+	if adopt {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("partd: file: %w", err)
+	}
+	defer d.Close()
+	if names, _ := d.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("partd: file: %s: %w: it holds files but no %s (FileOptions.Adopt opens it anyway)", dir, ErrNotStore, lockName)
+	}
+	return nil
 }
 
 // openat2 opens name (a relative path with "/" separators) beneath the
@@ -718,8 +771,7 @@ func (f *File) Set(key string, value []byte) error {
 	}
 	defer release()
 	if len(value) == 0 {
-		_, err := f.deleteLocked([]string{key})
-		return err
+		return f.deleteLocked([]string{key})
 	}
 	name := keypath.Encode(key)
 	if st, err := f.root.Lstat(name); err == nil && st.IsDir() {
@@ -766,18 +818,15 @@ func (f *File) Delete(keys ...string) error {
 		return err
 	}
 	defer release()
-	removed, err := f.deleteLocked(keys)
-	if removed {
-		if gerr := f.bumpGenLocked(); err == nil {
-			err = gerr
-		}
-	}
-	return err
+	return f.deleteLocked(keys)
 }
 
-// deleteLocked removes keys' files; the exclusive flock must be held. It
-// reports whether any file was removed.
-func (f *File) deleteLocked(keys []string) (removed bool, err error) {
+// deleteLocked removes keys' files; the exclusive flock must be held. If it
+// removed any, it bumps the generation counter, so that no process keeps
+// appending to an unlinked file: every path that unlinks or replaces a key
+// file (Delete, Set, Drop) ends in bumpGenLocked.
+func (f *File) deleteLocked(keys []string) (err error) {
+	removed := false
 	for _, k := range keys {
 		if keypath.Validate(k) != nil {
 			continue
@@ -795,7 +844,10 @@ func (f *File) deleteLocked(keys []string) (removed bool, err error) {
 		removed = true
 		f.removeEmptyParents(name)
 	}
-	return removed, err
+	if removed {
+		err = errors.Join(err, f.bumpGenLocked())
+	}
+	return err
 }
 
 // removeEmptyParents removes the directories above name that are empty.

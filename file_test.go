@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -39,15 +40,15 @@ func TestFileNoCacheConformance(t *testing.T) {
 
 func TestFileDropAndCloseOwnOnlyTheirFiles(t *testing.T) {
 	dir := t.TempDir()
+	f, err := partd.NewFile(dir) // an empty directory becomes a store
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, body := range map[string]string{".gitignore": "user", ".hidden/notes": "user", "%%not-an-escape": "user"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
-	f, err := partd.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if err := f.Append(map[string][]byte{"a": []byte("1"), "t/u/v": []byte("2"), "odd key!": []byte("3")}); err != nil {
 		t.Fatal(err)
@@ -270,13 +271,129 @@ func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
 	if err := b.Append(want); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("spill onto a full disk: err = %v, want ENOSPC", err)
 	}
+	// An Append that failed wrote nothing, so retrying it after making room
+	// stores each value once.
+	for k := range want {
+		if got, err := b.Get(k); err != nil || len(got[0]) != 0 {
+			t.Fatalf("%s: %d bytes after a failed Append (%v), want none", k, len(got[0]), err)
+		}
+	}
+	if err := f.Delete("fill"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(want); err != nil {
+		t.Fatalf("retry after making room: %v", err)
+	}
 	for k, v := range want {
 		got, err := b.Get(k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got[0], v) {
-			t.Fatalf("%s: %d bytes after a failed spill, want %d (lost or duplicated)", k, len(got[0]), len(v))
+			t.Fatalf("%s: %d bytes after the retry, want %d (lost or duplicated)", k, len(got[0]), len(v))
 		}
+	}
+}
+
+func TestFileRefusesDirectoryThatIsNotAStore(t *testing.T) {
+	user := t.TempDir()
+	os.WriteFile(filepath.Join(user, "notes.txt"), []byte("hi"), 0o644)
+	os.MkdirAll(filepath.Join(user, "photos"), 0o755)
+	os.WriteFile(filepath.Join(user, "photos", "img_001.jpg"), []byte("J"), 0o644)
+	_, err := partd.NewFile(user)
+	if !errors.Is(err, partd.ErrNotStore) || !strings.Contains(err.Error(), user) {
+		t.Fatalf("NewFile on a directory of user files: err = %v, want ErrNotStore naming it", err)
+	}
+	if _, err := os.Stat(filepath.Join(user, ".lock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused directory got a .lock: %v", err)
+	}
+	// Adopting is explicit; then its key-named files are keys.
+	f, err := partd.OpenFile(user, &partd.FileOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := f.Keys(); !slices.Equal(keys, []string{"notes.txt", "photos/img_001.jpg"}) {
+		t.Fatalf("Keys() of an adopted directory = %q", keys)
+	}
+	f.Close()
+
+	// NoCreate: a missing directory, or one that holds no store, is an error
+	// and nothing is created.
+	missing := filepath.Join(t.TempDir(), "no", "such")
+	if _, err := partd.OpenFile(missing, &partd.FileOptions{NoCreate: true}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no such store") {
+		t.Fatalf("NoCreate on a missing directory: err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("NoCreate created %s", filepath.Dir(missing))
+	}
+	empty := t.TempDir()
+	if _, err := partd.OpenFile(empty, &partd.FileOptions{NoCreate: true}); !errors.Is(err, partd.ErrNotStore) {
+		t.Fatalf("NoCreate on an empty directory: err = %v, want ErrNotStore", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Fatalf("NoCreate wrote %v", entries)
+	}
+
+	// A directory with a .lock (ours, or Python partd's) is a store.
+	py := t.TempDir()
+	os.WriteFile(filepath.Join(py, ".lock"), nil, 0o644)
+	os.WriteFile(filepath.Join(py, "k"), []byte("v"), 0o644)
+	f, err = partd.OpenFile(py, &partd.FileOptions{NoCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, _ := f.Get("k"); string(got[0]) != "v" {
+		t.Fatalf("Get in a Python-made store = %q", got[0])
+	}
+	file := filepath.Join(t.TempDir(), "plain-file")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := partd.NewFile(file); !errors.Is(err, partd.ErrNotStore) {
+		t.Fatalf("NewFile on a regular file: err = %v, want ErrNotStore", err)
+	}
+}
+
+// Every change that unlinks or replaces a key's file, made through one
+// handle, is seen by another handle that has the file open for appending:
+// its next append lands in the key, not in an unlinked file.
+func TestFileChangesByOneHandleSeenByAnother(t *testing.T) {
+	changes := map[string]struct {
+		change func(s partd.Store) error
+		want   string
+	}{
+		"Set":       {func(s partd.Store) error { return s.Set("k", []byte("S")) }, "S2"},
+		"SetEmpty":  {func(s partd.Store) error { return s.Set("k", nil) }, "2"},
+		"Delete":    {func(s partd.Store) error { return s.Delete("k") }, "2"},
+		"Drop":      {func(s partd.Store) error { return s.Drop() }, "2"},
+		"RepairCut": {func(s partd.Store) error { _, _, err := compress.Repair(s, "k"); return err }, "2"},
+	}
+	for name, tc := range changes {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			a, err := partd.NewFile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := partd.NewFile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if err := a.Append(map[string][]byte{"k": []byte("1")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.change(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Append(map[string][]byte{"k": []byte("2")}); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []*partd.File{a, b} {
+				if got, _ := s.Get("k"); string(got[0]) != tc.want {
+					t.Fatalf("after %s by another handle: Get = %q, want %q", name, got[0], tc.want)
+				}
+			}
+		})
 	}
 }

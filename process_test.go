@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -43,6 +44,39 @@ func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// runAll starts cmds and waits for them all. The first that fails fails the
+// test, after the others are killed: a helper that waits for one that died
+// must not hang the test.
+func runAll(t *testing.T, cmds []*exec.Cmd) {
+	t.Helper()
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		c   *exec.Cmd
+		err error
+	}
+	done := make(chan result, len(cmds))
+	for _, c := range cmds {
+		go func() { done <- result{c, c.Wait()} }()
+	}
+	var first *result
+	for range cmds {
+		r := <-done
+		if r.err != nil && first == nil {
+			first = &r
+			for _, c := range cmds {
+				c.Process.Kill()
+			}
+		}
+	}
+	if first != nil {
+		t.Fatalf("%v: %v", first.c.Args[len(first.c.Args)-3:], first.err)
+	}
+}
+
 // rec is a fixed-size record: writer w's n-th append to a key.
 var rec = partdtest.Record
 
@@ -66,7 +100,24 @@ const (
 )
 
 func sharedKeys() []string { return []string{"shared/a", "shared/b", "shared/c"} }
-func ctlKeys() []string    { return []string{"ctl/del", "ctl/set"} }
+func ctlKeys() []string    { return []string{"ctl/del", "ctl/set", "ctl/empty", "ctl/repair"} }
+
+// mutate makes the changes that unlink or replace a key's file, one per
+// control key: Delete, Set, Set with an empty value, and the Repair of a key
+// with no whole frame (which sets it empty). set is the value Set writes.
+func mutate(s partd.Store, set []byte) error {
+	if err := s.Delete("ctl/del"); err != nil {
+		return err
+	}
+	if err := s.Set("ctl/set", set); err != nil {
+		return err
+	}
+	if err := s.Set("ctl/empty", nil); err != nil {
+		return err
+	}
+	_, _, err := compress.Repair(s, "ctl/repair")
+	return err
+}
 
 func runHelper(role string, args []string) error {
 	dir, arg, signal := args[0], args[1], args[2]
@@ -114,18 +165,12 @@ func runHelper(role string, args []string) error {
 		}
 	case "mutator":
 		for i := range 300 {
-			if err := s.Delete("ctl/del"); err != nil {
-				return err
-			}
-			if err := s.Set("ctl/set", rec(mutatorID, i)); err != nil {
+			if err := mutate(s, rec(mutatorID, i)); err != nil {
 				return err
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if err := s.Set("ctl/set", rec(mutatorID, 999_999)); err != nil {
-			return err
-		}
-		if err := s.Delete("ctl/del"); err != nil {
+		if err := mutate(s, rec(mutatorID, 999_999)); err != nil {
 			return err
 		}
 		return os.WriteFile(signal, nil, 0o644)
@@ -202,16 +247,7 @@ func TestManyProcessesOneDirectory(t *testing.T) {
 		cmds = append(cmds, startHelper(t, "writer", dir, strconv.Itoa(w), done))
 	}
 	cmds = append(cmds, startHelper(t, "mutator", dir, "-", done))
-	for _, c := range cmds {
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("%v: %v", c.Args, err)
-		}
-	}
+	runAll(t, cmds)
 	s, err := partd.NewFile(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,9 @@
 // Package keypath holds the key rules shared by every store and the lossless,
 // reversible mapping from keys to relative file paths used by the File store.
 //
-// A key part made only of [A-Za-z0-9_.-] that does not start with "." is its
-// own file name, so Python partd reads such stores as they are. Every other
+// A key part made only of [A-Za-z0-9_.() -] (Python partd's set of file-name
+// characters) that does not start with "." is its own file name, so Python
+// partd reads such stores as they are and its stores read here. Every other
 // part is written as "%" followed by the part with each ASCII byte outside
 // that set replaced by %XX (upper-case hex); bytes of multi-byte UTF-8
 // characters are kept as they are. Plain names never contain "%", so the two
@@ -68,7 +69,7 @@ func Parents(key string) iter.Seq[string] {
 
 func plainByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '_' || c == '-' || c == '.'
+		c == '_' || c == '-' || c == '.' || c == ' ' || c == '(' || c == ')'
 }
 
 // IsPlain reports whether part is its own file name.

@@ -12,7 +12,10 @@ func TestEncodeExamples(t *testing.T) {
 		"df/col":        "df/col",
 		"a!":            "%a%21",
 		"a?":            "%a%3F",
-		"with space":    "%with%20space",
+		"with space":    "with space",
+		"f(x) (2)":      "f(x) (2)",
+		"a b!":          "%a b%21",
+		" lead":         " lead",
 		".lock":         "%.lock",
 		"%":             "%%25",
 		"日本":            "%日本",
@@ -28,7 +31,7 @@ func TestEncodeExamples(t *testing.T) {
 }
 
 func TestDecodeRejectsForeignNames(t *testing.T) {
-	for _, name := range []string{".lock", ".tmp-0123", "%", "%a%2", "%a%zz", "%a%41", "%plain", "a b", "a/.x", "", "a//b"} {
+	for _, name := range []string{".lock", ".tmp-0123", "%", "%a%2", "%a%zz", "%a%41", "%plain", "%a%20b", "%f%28x%29", "a!b", "a/.x", "", "a//b"} {
 		if k, ok := Decode(name); ok {
 			t.Errorf("Decode(%q) = %q, want no key", name, k)
 		}
