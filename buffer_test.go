@@ -195,7 +195,7 @@ func TestBufferCloseFlushesToSlow(t *testing.T) {
 type faultyStore struct {
 	*partd.Dict
 	failWrite, failDelete bool
-	closes                 int
+	closes                int
 }
 
 var errInjected = errors.New("injected fault")
