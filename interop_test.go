@@ -134,3 +134,47 @@ loop:
 		t.Fatalf("Go and Python appends interleaved only %d times: the test did not overlap them", switches)
 	}
 }
+
+// Python partd's file names keep letters, digits, "-_.() " and its tuple
+// separator: keys made of those are the same files on both sides. Python
+// writes keys with spaces, parentheses and tuples that Go lists and reads,
+// and Go writes such keys that Python reads.
+func TestPythonKeyNamesBothWays(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	python(t, `
+import sys, partd
+p = partd.File(sys.argv[1])
+p.append({'a b': b'1', 'f(x)': b'2', ('df 1', 'col (a)'): b'3', (' lead', 'x'): b'4'})
+`, dir)
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	keys, err := f.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := " lead/x|a b|df 1/col (a)|f(x)"; strings.Join(keys, "|") != want {
+		t.Fatalf("Keys() of Python's store = %q, want %q", strings.Join(keys, "|"), want)
+	}
+	vals, err := f.Get("a b", "f(x)", "df 1/col (a)", " lead/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(bytes.Join(vals, []byte(","))); got != "1,2,3,4" {
+		t.Fatalf("Go read %q from Python's keys, want 1,2,3,4", got)
+	}
+	if err := f.Append(map[string][]byte{"go key (1)": []byte("g1"), partd.Key("t u", "v(w)"): []byte("g2")}); err != nil {
+		t.Fatal(err)
+	}
+	got := python(t, `
+import sys, partd
+p = partd.File(sys.argv[1])
+a, b = p.get(['go key (1)', ('t u', 'v(w)')])
+print(a.decode(), b.decode())
+`, dir)
+	if got != "g1 g2\n" {
+		t.Fatalf("Python read %q from Go's keys, want %q", got, "g1 g2\n")
+	}
+}

@@ -118,7 +118,7 @@ func newAppendCmd() *cobra.Command {
 }
 
 func newGetCmd() *cobra.Command {
-	var t target
+	t := target{existing: true}
 	cmd := &cobra.Command{
 		Use:   "get KEY...",
 		Short: "Write the bytes of keys to stdout",
@@ -154,7 +154,7 @@ nothing in between. A key that holds nothing writes nothing.` + targetHelp,
 }
 
 func newKeysCmd() *cobra.Command {
-	var t target
+	t := target{existing: true}
 	cmd := &cobra.Command{
 		Use:   "keys [PREFIX]",
 		Short: "List the keys, one per line",
@@ -184,7 +184,7 @@ the keys that start with it.` + targetHelp,
 }
 
 func newDeleteCmd() *cobra.Command {
-	var t target
+	t := target{existing: true}
 	cmd := &cobra.Command{
 		Use:     "delete KEY...",
 		Short:   "Delete keys",
@@ -203,7 +203,7 @@ func newDeleteCmd() *cobra.Command {
 }
 
 func newDropCmd() *cobra.Command {
-	var t target
+	t := target{existing: true}
 	cmd := &cobra.Command{
 		Use:   "drop",
 		Short: "Delete every key",
@@ -221,7 +221,7 @@ its directory and lock file.` + targetHelp,
 }
 
 func newStatCmd() *cobra.Command {
-	var t target
+	t := target{existing: true}
 	cmd := &cobra.Command{
 		Use:   "stat [KEY...]",
 		Short: "Show the stored size of keys, or of the whole store",
@@ -254,21 +254,16 @@ With --addr and keys, the values are read to measure them.` + targetHelpRaw,
 
 // statDir prints the sizes of the key files of a File store directory.
 func statDir(w io.Writer, dir string, keys []string) error {
-	if fi, err := os.Stat(dir); err != nil {
+	f, err := partd.OpenFile(dir, &partd.FileOptions{NoCreate: true})
+	if err != nil {
 		return err
-	} else if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
 	}
 	if len(keys) == 0 {
-		f, err := partd.NewFile(dir)
-		if err != nil {
-			return err
-		}
 		keys, err = f.Keys()
-		f.Close()
-		if err != nil {
-			return err
-		}
+	}
+	f.Close()
+	if err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	var total int64
@@ -351,6 +346,7 @@ func newRepairCmd() *cobra.Command {
 		all    bool
 		dryRun bool
 	)
+	t.existing = true
 	cmd := &cobra.Command{
 		Use:   "repair KEY...|--all",
 		Short: "Cut torn tails off framed (compressed or encoded) keys",

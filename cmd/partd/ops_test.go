@@ -176,3 +176,42 @@ func TestOpsExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// A directory of user files is never adopted, listed or dropped, and the
+// commands that only read or remove create nothing where no store is.
+func TestOpsNeverAdoptOrCreate(t *testing.T) {
+	t.Parallel()
+	user := t.TempDir()
+	os.WriteFile(filepath.Join(user, "notes.txt"), []byte("hi"), 0o644)
+	os.MkdirAll(filepath.Join(user, "photos"), 0o755)
+	os.WriteFile(filepath.Join(user, "photos", "img_001.jpg"), []byte("J"), 0o644)
+	for _, args := range [][]string{{"append", "--dir", user, "part-1"}, {"keys", "--dir", user}, {"drop", "--dir", user}, {"get", "--dir", user, "notes.txt"}} {
+		_, errOut, code := cliRun(t, []byte("x"), args...)
+		if code != 1 || !strings.Contains(errOut, "not a store directory") {
+			t.Fatalf("partd %q on a directory of user files: exit %d, stderr %q; want 1 and ErrNotStore", args, code, errOut)
+		}
+	}
+	for _, name := range []string{"notes.txt", "photos/img_001.jpg"} {
+		if _, err := os.Stat(filepath.Join(user, name)); err != nil {
+			t.Fatalf("user file %s: %v", name, err)
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	for _, args := range [][]string{{"get", "k"}, {"keys"}, {"stat"}, {"stat", "k"}, {"repair", "--all"}, {"delete", "k"}, {"drop"}} {
+		all := append([]string{args[0], "--dir", missing}, args[1:]...)
+		_, errOut, code := cliRun(t, nil, all...)
+		if code != 1 || !strings.Contains(errOut, "no such store") {
+			t.Fatalf("partd %q: exit %d, stderr %q; want exit 1 and \"no such store\"", all, code, errOut)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatalf("partd %q created %s", all, missing)
+		}
+	}
+	_, errOut, code := cliRun(t, nil, "get", "--dir", "file:///x", "k")
+	if code != 2 || !strings.Contains(errOut, "not a URI") {
+		t.Fatalf("partd get --dir file:///x: exit %d, stderr %q; want a usage error", code, errOut)
+	}
+	if _, err := os.Stat("file:"); err == nil {
+		t.Fatal("--dir file:///x created ./file:")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ type target struct {
 	dir      string
 	compress string
 	timeout  time.Duration
+	existing bool // the command only reads or removes: a --dir that holds no store is an error, and nothing is created
 }
 
 // addTargetFlags registers --addr, --dir, --timeout and, withCompress,
@@ -42,6 +44,9 @@ func (t target) check() error {
 	if (t.addr == "") == (t.dir == "") {
 		return usageError{errors.New("give exactly one of --addr (a server) and --dir (a directory)")}
 	}
+	if strings.Contains(t.dir, "://") {
+		return usageError{fmt.Errorf("--dir takes a directory path, not a URI: %q", t.dir)}
+	}
 	if _, err := compress.Parse(t.compress); err != nil {
 		return usageError{fmt.Errorf("--compress: %w", err)}
 	}
@@ -58,7 +63,7 @@ func (t target) openRaw() (partd.Store, error) {
 		}
 		return c, nil
 	}
-	return partd.NewFile(t.dir)
+	return partd.OpenFile(t.dir, &partd.FileOptions{NoCreate: t.existing})
 }
 
 // open opens the store with the --compress layer over it; raw is the store
