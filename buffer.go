@@ -53,7 +53,12 @@ type Buffer struct {
 	tree   *keypath.Tree  // keys held in fast or slow, to reject "x" beside "x/y"
 }
 
-var _ Store = (*Buffer)(nil)
+var (
+	_ Store       = (*Buffer)(nil)
+	_ GetAppender = (*Buffer)(nil)
+	_ Flusher     = (*Buffer)(nil)
+	_ Sizer       = (*Buffer)(nil)
+)
 
 // NewBuffer returns a Buffer that holds up to limit bytes in fast and spills
 // the largest keys to slow. Keys already in fast or slow count from the first
@@ -110,7 +115,7 @@ func (b *Buffer) lockForChange(op string) error {
 	}
 	if err := b.loadLocked(); err != nil {
 		b.mu.Unlock()
-		return fmt.Errorf("partd: %s: buffer: %w", op, err)
+		return err
 	}
 	return nil
 }
@@ -222,41 +227,27 @@ func (b *Buffer) spillRoundLocked(want int64) error {
 	}
 	if err := b.moveLocked(keys); err != nil {
 		restore()
-		return fmt.Errorf("partd: buffer spill: %w", err)
+		return fmt.Errorf("%w (in a buffer spill; nothing of it was kept)", err)
 	}
 	b.nbytes -= freed
 	if err := b.fast.Delete(keys...); err != nil {
 		// The bytes are in slow now; a fast store that cannot delete them
 		// would return them twice, so the Buffer stops serving here. Close
 		// still moves the keys it has not moved and closes both stores.
-		b.broken = fmt.Errorf("partd: buffer spill: %w (the buffer stopped, to keep data whole)", err)
+		b.broken = fmt.Errorf("%w (in a buffer spill: the buffer stopped, to keep data whole)", err)
 		return b.broken
 	}
 	return nil
 }
 
-// moveLocked appends the fast store's bytes of keys to the slow store.
+// moveLocked appends the fast store's bytes of keys to the slow store: as
+// the fast store's own chunks, written as they are, where the fast store is
+// a ChunkViewer and the slow one a VectorAppender (a Dict and a File), with
+// a copy otherwise.
 func (b *Buffer) moveLocked(keys []string) error {
-	if d, ok := b.fast.(*Dict); ok {
-		chunks := d.chunksOf(keys) // no copy: the Buffer alone changes fast
-		if f, ok := b.slow.(*File); ok {
-			return f.appendVectors(keys, chunks)
-		}
-		batch := make(map[string][]byte, len(keys))
-		for i, k := range keys {
-			batch[k] = slices.Concat(chunks[i]...)
-		}
-		return b.slow.Append(batch)
-	}
-	vals, err := b.fast.Get(keys...)
-	if err != nil {
-		return err
-	}
-	batch := make(map[string][]byte, len(keys))
-	for i, k := range keys {
-		batch[k] = vals[i]
-	}
-	return b.slow.Append(batch)
+	return ViewChunks(b.fast, keys, func(chunks [][][]byte) error {
+		return AppendVectors(b.slow, keys, chunks)
+	})
 }
 
 // Flush moves everything the fast store holds to the slow store. It is safe
@@ -278,47 +269,31 @@ func (b *Buffer) Size() int64 {
 
 // Get returns each key's bytes from the slow store followed by its bytes in
 // the fast store.
-func (b *Buffer) Get(keys ...string) ([][]byte, error) {
+func (b *Buffer) Get(keys ...string) ([][]byte, error) { return b.GetAppend(nil, keys...) }
+
+// GetAppend appends each key's bytes, from the slow store then from the
+// fast one, to dst[i] (see GetAppender). With dst nil, each key's slice is
+// allocated once where the slow store is a GetAppender (a File).
+func (b *Buffer) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if err := b.usableLocked("get"); err != nil {
 		return nil, err
 	}
-	if d, ok := b.fast.(*Dict); ok {
-		if f, ok := b.slow.(*File); ok {
-			// Read each key's file into a slice with room for what memory
-			// holds, and append that: one allocation per key.
-			room := make([]int64, len(keys))
-			for i, k := range keys {
-				room[i] = b.sizes.Size(k)
+	if dst == nil {
+		// Room for what memory holds, after what the slow store reads in.
+		dst = make([][]byte, len(keys))
+		for i, k := range keys {
+			if n := b.sizes.Size(k); n > 0 {
+				dst[i] = make([]byte, 0, n)
 			}
-			out, err := f.getWithRoom(keys, room)
-			if err != nil {
-				return nil, err
-			}
-			d.appendEach(out, keys)
-			return out, nil
 		}
 	}
-	out, err := b.slow.Get(keys...)
+	out, err := GetAppend(b.slow, dst, keys...)
 	if err != nil {
 		return nil, err
 	}
-	fast, err := b.fast.Get(keys...)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		switch {
-		case len(out[i]) == 0:
-			out[i] = fast[i]
-		case len(fast[i]) > 0:
-			v := make([]byte, len(out[i])+len(fast[i]))
-			copy(v[copy(v, out[i]):], fast[i])
-			out[i] = v
-		}
-	}
-	return out, nil
+	return GetAppend(b.fast, out, keys...)
 }
 
 // Set replaces a key's bytes: it deletes the key from the slow store and
@@ -341,7 +316,7 @@ func (b *Buffer) Set(key string, value []byte) error {
 			return err
 		}
 		if err := b.fast.Delete(key); err != nil {
-			b.broken = fmt.Errorf("partd: set %q: %w (the buffer stopped, to keep data whole)", key, err)
+			b.broken = fmt.Errorf("%w (in a buffer's set: the buffer stopped, to keep data whole)", err)
 			return b.broken
 		}
 		b.nbytes -= b.sizes.Remove(key)

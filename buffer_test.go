@@ -292,3 +292,48 @@ func TestBufferStoppedBySpillStillClosesStores(t *testing.T) {
 		t.Fatalf("Get after Close: err = %v, want ErrClosed", err)
 	}
 }
+
+// vectorStore is a store from outside the package that implements
+// partd.VectorAppender, and counts which path a Buffer's spills take.
+type vectorStore struct {
+	partd.Store
+	appends, vectored int
+}
+
+func (v *vectorStore) Append(data map[string][]byte) error {
+	v.appends++
+	return v.Store.Append(data)
+}
+
+func (v *vectorStore) AppendVectors(keys []string, vecs [][][]byte) error {
+	v.vectored++
+	return partd.AppendVectors(v.Store, keys, vecs)
+}
+
+// TestBufferSpillsThroughCapability: any slow store that is a
+// VectorAppender gets the Dict's chunks, not a joined copy, without the
+// Buffer knowing its type.
+func TestBufferSpillsThroughCapability(t *testing.T) {
+	slow := &vectorStore{Store: partd.NewDict()}
+	b := partd.NewBuffer(partd.NewDict(), slow, 1000)
+	defer b.Close()
+	for i := range 50 {
+		if err := b.Append(map[string][]byte{fmt.Sprint("k", i%7): bytes.Repeat([]byte{byte(i)}, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if slow.vectored == 0 || slow.appends != 0 {
+		t.Errorf("spills: %d vectored, %d plain appends; want only vectored", slow.vectored, slow.appends)
+	}
+	got, err := b.Get("k0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := 0; i < 50; i += 7 {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 100)...)
+	}
+	if !bytes.Equal(got[0], want) {
+		t.Errorf("k0 after spills: %d bytes, want %d in append order", len(got[0]), len(want))
+	}
+}

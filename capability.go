@@ -37,7 +37,11 @@ func AppendVectors(s Store, keys []string, vecs [][][]byte) error {
 		if _, dup := batch[k]; dup {
 			return fmt.Errorf("partd: append %q: %w: key repeats in the batch", k, ErrInvalidKey)
 		}
-		batch[k] = slices.Concat(vecs[i]...)
+		if len(vecs[i]) == 1 {
+			batch[k] = vecs[i][0] // Append copies or writes it: no need to join
+		} else {
+			batch[k] = slices.Concat(vecs[i]...)
+		}
 	}
 	return s.Append(batch)
 }
@@ -71,16 +75,31 @@ func vectorBatch(keys []string, vecs [][][]byte) (map[string]int, error) {
 type GetAppender interface {
 	// GetAppend appends each key's bytes to dst[i] and returns the extended
 	// slices, as the built-in append does. dst is nil or has one slice per
-	// key. An unknown key leaves its slice as it was.
+	// key. An unknown key leaves its slice as it was. A slice that must
+	// grow grows once, and keeps the spare capacity it had beyond the
+	// key's bytes, so a caller that will append more (a Buffer appending
+	// its memory after its disk) passes a slice with room for that.
 	GetAppend(dst [][]byte, keys ...string) ([][]byte, error)
+}
+
+// getAppendDst returns dst, or one nil slice per key if dst is nil, and
+// checks that it has one slice per key.
+func getAppendDst(dst [][]byte, keys []string) ([][]byte, error) {
+	if dst == nil {
+		return make([][]byte, len(keys)), nil
+	}
+	if len(dst) != len(keys) {
+		return nil, fmt.Errorf("partd: get: %d buffers for %d keys", len(dst), len(keys))
+	}
+	return dst, nil
 }
 
 // GetAppend appends each key's bytes in s to dst[i] and returns the
 // extended slices: with s's own GetAppend if it has one, else with Get and
 // a copy. dst is nil or has one slice per key.
 func GetAppend(s Store, dst [][]byte, keys ...string) ([][]byte, error) {
-	if dst != nil && len(dst) != len(keys) {
-		return nil, fmt.Errorf("partd: get: %d buffers for %d keys", len(dst), len(keys))
+	if _, err := getAppendDst(dst, keys); err != nil {
+		return nil, err
 	}
 	if ga, ok := s.(GetAppender); ok {
 		return ga.GetAppend(dst, keys...)

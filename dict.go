@@ -49,7 +49,12 @@ const (
 	freeShare = 8
 )
 
-var _ Store = (*Dict)(nil)
+var (
+	_ Store       = (*Dict)(nil)
+	_ ChunkViewer = (*Dict)(nil)
+	_ GetAppender = (*Dict)(nil)
+	_ Sizer       = (*Dict)(nil)
+)
 
 // NewDict returns an empty in-memory store.
 func NewDict() *Dict {
@@ -193,35 +198,45 @@ func (d *Dict) Get(keys ...string) ([][]byte, error) {
 	return out, nil
 }
 
-// chunksOf returns the chunks holding each key's bytes, without copying.
-// The caller must not change them and must own every change to d while it
-// uses them: Buffer spills with it.
-func (d *Dict) chunksOf(keys []string) [][][]byte {
+// ViewChunks calls fn with the chunks holding each key's bytes, without
+// copying them, while holding d's read lock: fn must not change the chunks
+// or call d. A Buffer spills a Dict through it.
+func (d *Dict) ViewChunks(keys []string, fn func(chunks [][][]byte) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	if d.closed {
+		return fmt.Errorf("partd: get: %w", ErrClosed)
+	}
 	out := make([][][]byte, len(keys))
 	for i, k := range keys {
 		if e, ok := d.data[k]; ok {
 			out[i] = e.chunks
 		}
 	}
-	return out
+	return fn(out)
 }
 
-// appendEach appends the bytes of keys[i] to dst[i], for every i.
-func (d *Dict) appendEach(dst [][]byte, keys []string) {
+// GetAppend appends the bytes of keys[i] to dst[i], growing it at most once,
+// and returns the extended slices. dst is nil or has one slice per key.
+func (d *Dict) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
+	dst, err := getAppendDst(dst, keys)
+	if err != nil {
+		return nil, err
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
+	}
 	for i, k := range keys {
 		if e, ok := d.data[k]; ok {
-			if dst[i] == nil {
-				dst[i] = make([]byte, 0, e.size)
-			}
+			dst[i] = slices.Grow(dst[i], int(e.size))
 			for _, c := range e.chunks {
 				dst[i] = append(dst[i], c...)
 			}
 		}
 	}
+	return dst, nil
 }
 
 // Set replaces a key's bytes with a copy of value.

@@ -96,7 +96,11 @@ type File struct {
 	}
 }
 
-var _ Store = (*File)(nil)
+var (
+	_ Store          = (*File)(nil)
+	_ VectorAppender = (*File)(nil)
+	_ GetAppender    = (*File)(nil)
+)
 
 // NewFile opens (creating it if needed) a File store in dir with default
 // options. NewFile("") makes a temporary directory that Close removes; a
@@ -481,10 +485,14 @@ func (f *File) Append(data map[string][]byte) error {
 	return f.appendJobs(jobs)
 }
 
-// appendVectors appends, for each i, the concatenation of vecs[i] to keys[i]
-// with one writev(2) per key. keys are distinct and valid. Buffer spills a
-// Dict's chunks with it, without copying them into one slice first.
-func (f *File) appendVectors(keys []string, vecs [][][]byte) error {
+// AppendVectors appends, for each i, the concatenation of vecs[i] to
+// keys[i], with one writev(2) per key: a Buffer spills a Dict's chunks
+// through it without joining them first. The batch is checked as Append
+// checks a map.
+func (f *File) AppendVectors(keys []string, vecs [][][]byte) error {
+	if _, err := vectorBatch(keys, vecs); err != nil {
+		return err
+	}
 	jobs := make([]appendJob, 0, len(keys))
 	for i, k := range keys {
 		if len(vecs[i]) > 0 {
@@ -685,63 +693,68 @@ func (f *File) createLocked(name, key string, flag int) (int, error) {
 }
 
 // Get reads each key's file.
-func (f *File) Get(keys ...string) ([][]byte, error) { return f.getWithRoom(keys, nil) }
+func (f *File) Get(keys ...string) ([][]byte, error) { return f.GetAppend(nil, keys...) }
 
-// getWithRoom is Get, with room[i] spare bytes of capacity after key i's
-// bytes (room may be nil), so a caller can append to them without copying.
-func (f *File) getWithRoom(keys []string, room []int64) ([][]byte, error) {
+// GetAppend appends each key's bytes to dst[i], reading its file straight
+// into dst[i] when it has room (see GetAppender).
+func (f *File) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
+	dst, err := getAppendDst(dst, keys)
+	if err != nil {
+		return nil, err
+	}
 	release, err := f.beginRead("get")
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	out := make([][]byte, len(keys))
 	for i, k := range keys {
 		if keypath.Validate(k) != nil {
 			continue // no such key can be stored
 		}
-		var extra int64
-		if room != nil {
-			extra = room[i]
-		}
-		v, err := f.readKey(k, extra)
+		v, err := f.readKey(dst[i], k)
 		if err != nil {
 			return nil, fmt.Errorf("partd: get %q: %w", k, err)
 		}
-		out[i] = v
+		dst[i] = v
 	}
-	return out, nil
+	return dst, nil
 }
 
-// readKey returns a key's bytes, nil for a key that holds none, with room
-// spare bytes of capacity.
-func (f *File) readKey(key string, room int64) ([]byte, error) {
+// readKey appends a key's bytes to dst. If dst must grow, the new slice
+// keeps dst's spare capacity after the key's bytes.
+func (f *File) readKey(dst []byte, key string) ([]byte, error) {
 	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
 	fd, err := f.openKey(keypath.Encode(key), unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil, nil
+			return dst, nil
 		}
-		return nil, err
+		return dst, err
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, err
+		return dst, err
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 	case unix.S_IFDIR:
-		return nil, nil // a directory holding tuple keys under this one
+		return dst, nil // a directory holding tuple keys under this one
 	default:
-		return nil, fmt.Errorf("not a regular file (mode %o)", st.Mode)
+		return dst, fmt.Errorf("not a regular file (mode %o)", st.Mode)
 	}
 	if st.Size == 0 {
-		return nil, nil
+		return dst, nil
+	}
+	start := len(dst)
+	if spare := cap(dst) - start; int64(spare) < st.Size {
+		grown := make([]byte, start, int64(start)+st.Size+int64(spare))
+		copy(grown, dst)
+		dst = grown
 	}
 	// The size cannot change under the shared flock (unless a process that
 	// ignores the lock writes): read exactly that much.
-	buf := make([]byte, st.Size, st.Size+room)
+	buf := dst[start : int64(start)+st.Size]
 	n := 0
 	for n < len(buf) {
 		m, err := unix.Read(fd, buf[n:])
@@ -749,14 +762,14 @@ func (f *File) readKey(key string, room int64) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return dst[:start], err
 		}
 		if m == 0 {
 			break // truncated under us: return what is there
 		}
 		n += m
 	}
-	return buf[:n], nil
+	return dst[:start+n], nil
 }
 
 // Set replaces a key's file atomically: it writes a temporary file beside it

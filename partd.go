@@ -74,20 +74,20 @@ type Store interface {
 // Errors returned by stores, always wrapped with context: test with errors.Is.
 var (
 	// ErrClosed is returned by every call on a store after Close.
-	ErrClosed = errors.New("partd: store closed")
+	ErrClosed = errors.New("store closed")
 	// ErrInvalidKey is returned for a key that breaks the key rules (see the
 	// package documentation), including one that conflicts with a stored key.
-	ErrInvalidKey = errors.New("partd: invalid key")
+	ErrInvalidKey = errors.New("invalid key")
 	// ErrCorrupt is returned when stored bytes cannot be decoded: a frame that
 	// runs past the end of the data, a failed checksum, a malformed encoding.
-	ErrCorrupt = errors.New("partd: corrupt data")
+	ErrCorrupt = errors.New("corrupt data")
 	// ErrNotStore is returned when a directory given to a disk store is not
 	// empty and holds no store: opening it would adopt, list and drop files
 	// the store did not write.
-	ErrNotStore = errors.New("partd: not a store directory")
+	ErrNotStore = errors.New("not a store directory")
 	// ErrLocked is returned when a store that one process holds alone (a
 	// Log) is already open in another process.
-	ErrLocked = errors.New("partd: store in use by another process")
+	ErrLocked = errors.New("store in use by another process")
 )
 
 // MaxKeyLen is the longest key, in bytes, that any store accepts.

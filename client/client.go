@@ -49,7 +49,7 @@ import (
 
 // ErrTimeout is wrapped by the error of a call that got no answer within the
 // client's timeout.
-var ErrTimeout = errors.New("partd/client: no answer from server")
+var ErrTimeout = errors.New("no answer from server")
 
 // DefaultTimeout is how long a call waits for its answer unless WithTimeout
 // says otherwise.

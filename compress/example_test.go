@@ -73,7 +73,7 @@ func ExampleRepair() {
 	v, _ = get(s, "k")
 	fmt.Printf("%q\n", v)
 	// Output:
-	// partd: snappy: key "k": frame at byte 15 runs past the end of 27 bytes: partd: corrupt data
+	// partd: snappy: key "k": frame at byte 15 runs past the end of 27 bytes: corrupt data
 	// salvage: "kept,", 12 bytes dropped
 	// repair: kept 15 dropped 12
 	// "kept,"

@@ -363,3 +363,19 @@ func (l *layer) Close() error {
 	}
 	return l.inner.Close()
 }
+
+// Flush flushes inner if it is a partd.Flusher (a Buffer): the layer itself
+// holds nothing back.
+func (l *layer) Flush() error {
+	if l.closed.Load() {
+		return l.errClosed("flush")
+	}
+	return partd.Flush(l.inner)
+}
+
+// Size returns the bytes inner holds in memory (compressed), 0 if inner is
+// not a partd.Sizer: the layer itself holds nothing.
+func (l *layer) Size() int64 {
+	n, _ := partd.Size(l.inner)
+	return n
+}

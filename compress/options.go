@@ -21,7 +21,7 @@ const MaxValueSizeLimit = 1<<32 - 1
 // ErrTooLarge is returned, wrapped with the key, by Append and Set for a
 // value longer than the layer's maximum value size. Nothing of the batch is
 // written. (A stored frame that claims more is partd.ErrCorrupt instead.)
-var ErrTooLarge = errors.New("partd: compress: value exceeds the maximum value size")
+var ErrTooLarge = errors.New("value exceeds the maximum value size")
 
 // An Option configures a layer. Options are validated: a constructor given a
 // bad one returns its error.

@@ -33,7 +33,7 @@ func Repair(inner partd.Store, key string) (kept, dropped int64, err error) {
 		return kept, 0, nil
 	}
 	if err := inner.Set(key, raw[:n]); err != nil {
-		return 0, 0, fmt.Errorf("partd: repair %q: %w", key, err)
+		return 0, 0, err
 	}
 	return kept, dropped, nil
 }

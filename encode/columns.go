@@ -214,16 +214,16 @@ func schemaKey(key string) string { return key + "/" + SchemaPart }
 // returns its schema.
 func checkTable(op, key string, t Table) ([]Field, error) {
 	if err := partd.ValidateKey(key); err != nil {
-		return nil, fmt.Errorf("encode: %s: %w", op, err)
+		return nil, err
 	}
 	if err := partd.ValidateKey(schemaKey(key)); err != nil {
-		return nil, fmt.Errorf("encode: %s: %w", op, err)
+		return nil, err
 	}
 	fields := make([]Field, len(t.Columns))
 	rows := -1
 	for i, col := range t.Columns {
 		if err := checkColumnName(key, col.Name); err != nil {
-			return nil, fmt.Errorf("encode: %s: %w", op, err)
+			return nil, err
 		}
 		for _, prev := range fields[:i] {
 			if prev.Name == col.Name {
@@ -297,7 +297,7 @@ func (c *Columns) readSchemas(op string, keys []string) ([][]Field, error) {
 	}
 	raw, err := c.inner.Get(skeys...)
 	if err != nil {
-		return nil, fmt.Errorf("encode: %s: %w", op, err)
+		return nil, err
 	}
 	if len(raw) != len(keys) {
 		return nil, fmt.Errorf("encode: %s: inner store returned %d values for %d keys: %w", op, len(raw), len(keys), partd.ErrCorrupt)
@@ -491,7 +491,7 @@ func (c *Columns) GetColumns(columns []string, keys ...string) ([]Table, error) 
 	}
 	raw, err := c.inner.Get(dkeys...)
 	if err != nil {
-		return nil, fmt.Errorf("encode: get: %w", err)
+		return nil, err
 	}
 	if len(raw) != len(dkeys) {
 		return nil, fmt.Errorf("encode: get: inner store returned %d values for %d keys: %w", len(raw), len(dkeys), partd.ErrCorrupt)
@@ -619,7 +619,7 @@ func (c *Columns) Delete(keys ...string) error {
 	if len(scan) > 0 {
 		stored, err := c.inner.Keys()
 		if err != nil {
-			return fmt.Errorf("encode: delete: %w", err)
+			return err
 		}
 		for _, sk := range stored {
 			for _, k := range scan {
@@ -630,7 +630,7 @@ func (c *Columns) Delete(keys ...string) error {
 		}
 	}
 	if err := c.inner.Delete(all...); err != nil {
-		return fmt.Errorf("encode: delete: %w", err)
+		return err
 	}
 	return nil
 }
@@ -642,7 +642,7 @@ func (c *Columns) Keys() ([]string, error) {
 	}
 	all, err := c.inner.Keys()
 	if err != nil {
-		return nil, fmt.Errorf("encode: keys: %w", err)
+		return nil, err
 	}
 	var keys []string
 	for _, k := range all {
@@ -660,7 +660,7 @@ func (c *Columns) Drop() error {
 		return fmt.Errorf("encode: drop: %w", partd.ErrClosed)
 	}
 	if err := c.inner.Drop(); err != nil {
-		return fmt.Errorf("encode: drop: %w", err)
+		return err
 	}
 	return nil
 }
@@ -672,7 +672,15 @@ func (c *Columns) Close() error {
 		return nil
 	}
 	if err := c.inner.Close(); err != nil {
-		return fmt.Errorf("encode: close: %w", err)
+		return err
 	}
 	return nil
+}
+
+// Flush flushes the inner store if it is a partd.Flusher (a Buffer).
+func (c *Columns) Flush() error {
+	if c.closed.Load() {
+		return fmt.Errorf("encode: flush: %w", partd.ErrClosed)
+	}
+	return partd.Flush(c.inner)
 }

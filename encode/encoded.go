@@ -136,7 +136,7 @@ func (e *Encoded[T]) Append(data map[string]T) error {
 	}
 	for k := range data {
 		if err := partd.ValidateKey(k); err != nil {
-			return fmt.Errorf("encode: append: %w", err)
+			return err
 		}
 	}
 	framed, err := encodeBatch(data, e.encodeFrame)
@@ -154,7 +154,7 @@ func (e *Encoded[T]) Append(data map[string]T) error {
 		return nil
 	}
 	if err := e.inner.Append(framed); err != nil {
-		return fmt.Errorf("encode: append: %w", err)
+		return err
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func (e *Encoded[T]) Get(keys ...string) ([]T, error) {
 	}
 	raw, err := e.inner.Get(keys...)
 	if err != nil {
-		return nil, fmt.Errorf("encode: get: %w", err)
+		return nil, err
 	}
 	if len(raw) != len(keys) {
 		return nil, fmt.Errorf("encode: get: inner store returned %d values for %d keys: %w", len(raw), len(keys), partd.ErrCorrupt)
@@ -333,14 +333,14 @@ func (e *Encoded[T]) Set(key string, v T) error {
 		return fmt.Errorf("encode: set: %w", partd.ErrClosed)
 	}
 	if err := partd.ValidateKey(key); err != nil {
-		return fmt.Errorf("encode: set: %w", err)
+		return err
 	}
 	b, err := e.encodeFrame(nil, v)
 	if err != nil {
 		return fmt.Errorf("encode: set %q: %w", key, err)
 	}
 	if err := e.inner.Set(key, b); err != nil {
-		return fmt.Errorf("encode: set: %w", err)
+		return err
 	}
 	return nil
 }
@@ -351,7 +351,7 @@ func (e *Encoded[T]) Delete(keys ...string) error {
 		return fmt.Errorf("encode: delete: %w", partd.ErrClosed)
 	}
 	if err := e.inner.Delete(keys...); err != nil {
-		return fmt.Errorf("encode: delete: %w", err)
+		return err
 	}
 	return nil
 }
@@ -363,7 +363,7 @@ func (e *Encoded[T]) Keys() ([]string, error) {
 	}
 	keys, err := e.inner.Keys()
 	if err != nil {
-		return nil, fmt.Errorf("encode: keys: %w", err)
+		return nil, err
 	}
 	return keys, nil
 }
@@ -374,7 +374,7 @@ func (e *Encoded[T]) Drop() error {
 		return fmt.Errorf("encode: drop: %w", partd.ErrClosed)
 	}
 	if err := e.inner.Drop(); err != nil {
-		return fmt.Errorf("encode: drop: %w", err)
+		return err
 	}
 	return nil
 }
@@ -386,7 +386,7 @@ func (e *Encoded[T]) Close() error {
 		return nil
 	}
 	if err := e.inner.Close(); err != nil {
-		return fmt.Errorf("encode: close: %w", err)
+		return err
 	}
 	return nil
 }
@@ -400,4 +400,12 @@ func joinSlices[E any](parts [][]E) []E {
 		return parts[0]
 	}
 	return slices.Concat(parts...)
+}
+
+// Flush flushes the inner store if it is a partd.Flusher (a Buffer).
+func (e *Encoded[T]) Flush() error {
+	if e.closed.Load() {
+		return fmt.Errorf("encode: flush: %w", partd.ErrClosed)
+	}
+	return partd.Flush(e.inner)
 }

@@ -15,7 +15,7 @@ import (
 func checkWrites(op string, keys map[string]bool) error {
 	for k := range keys {
 		if err := partd.ValidateKey(k); err != nil {
-			return fmt.Errorf("encode: %s: %w", op, err)
+			return err
 		}
 	}
 	for k := range keys {

@@ -130,7 +130,7 @@ func swapEach(b []byte, size int) {
 
 func checkNumericKey(op, key string) error {
 	if err := partd.ValidateKey(key); err != nil {
-		return fmt.Errorf("encode: %s: %w", op, err)
+		return err
 	}
 	if strings.HasSuffix(key, DtypeSuffix) {
 		return fmt.Errorf("encode: %s %q: %w: keys ending in %q hold dtypes", op, key, partd.ErrInvalidKey, DtypeSuffix)
@@ -174,7 +174,7 @@ func (a *Array[N]) Append(data map[string][]N) error {
 	}
 	stored, err := a.inner.Get(dkeys...)
 	if err != nil {
-		return fmt.Errorf("encode: append: %w", err)
+		return err
 	}
 	if len(stored) != len(dkeys) {
 		return fmt.Errorf("encode: append: inner store returned %d values for %d keys: %w", len(stored), len(dkeys), partd.ErrCorrupt)
@@ -231,7 +231,7 @@ func (a *Array[N]) Get(keys ...string) ([][]N, error) {
 	}
 	raw, err := a.inner.Get(all...)
 	if err != nil {
-		return nil, fmt.Errorf("encode: get: %w", err)
+		return nil, err
 	}
 	if len(raw) != len(all) {
 		return nil, fmt.Errorf("encode: get: inner store returned %d values for %d keys: %w", len(raw), len(all), partd.ErrCorrupt)
@@ -271,12 +271,12 @@ func (a *Array[N]) Set(key string, v []N) error {
 	}
 	if len(v) == 0 {
 		if err := a.inner.Delete(key, key+DtypeSuffix); err != nil {
-			return fmt.Errorf("encode: set: %w", err)
+			return err
 		}
 		return nil
 	}
 	if err := a.inner.Set(key+DtypeSuffix, []byte(a.dtype)); err != nil {
-		return fmt.Errorf("encode: set: %w", err)
+		return err
 	}
 	if err := a.inner.Set(key, numBytes(v)); err != nil {
 		err = fmt.Errorf("encode: set: %w", err)
@@ -306,7 +306,7 @@ func (a *Array[N]) Delete(keys ...string) error {
 		all = append(all, k, k+DtypeSuffix)
 	}
 	if err := a.inner.Delete(all...); err != nil {
-		return fmt.Errorf("encode: delete: %w", err)
+		return err
 	}
 	return nil
 }
@@ -319,7 +319,7 @@ func (a *Array[N]) Keys() ([]string, error) {
 	}
 	keys, err := a.inner.Keys()
 	if err != nil {
-		return nil, fmt.Errorf("encode: keys: %w", err)
+		return nil, err
 	}
 	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasSuffix(k, DtypeSuffix) }), nil
 }
@@ -330,7 +330,7 @@ func (a *Array[N]) Drop() error {
 		return fmt.Errorf("encode: drop: %w", partd.ErrClosed)
 	}
 	if err := a.inner.Drop(); err != nil {
-		return fmt.Errorf("encode: drop: %w", err)
+		return err
 	}
 	return nil
 }
@@ -342,7 +342,7 @@ func (a *Array[N]) Close() error {
 		return nil
 	}
 	if err := a.inner.Close(); err != nil {
-		return fmt.Errorf("encode: close: %w", err)
+		return err
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) partd.Store) {
 		{"LargeValue", testLargeValue},
 		{"ConcurrentHistory", testConcurrentHistory},
 		{"CloseThenErrClosed", testClose},
+		{"Capabilities", testCapabilities},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -327,8 +327,6 @@ func (s *Server) Stats() wire.Stats {
 			st.Requests[c] = v
 		}
 	}
-	if sz, ok := s.store.(interface{ Size() int64 }); ok {
-		st.StoreBytes = sz.Size()
-	}
+	st.StoreBytes, _ = partd.Size(s.store)
 	return st
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/gopartd/partd"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -48,11 +49,11 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		Help: "Requests handed to workers and not yet answered.",
 	}, func() float64 { return float64(s.stats.inflight.Load()) })
 	cs := []prometheus.Collector{m.requests, m.errors, m.duration, m.bytesIn, m.bytesOut, inflight}
-	if sz, ok := s.store.(interface{ Size() int64 }); ok {
+	if _, ok := partd.Size(s.store); ok {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "partd", Subsystem: "server", Name: "store_bytes",
 			Help: "Bytes held by the store, as its Size method reports.",
-		}, func() float64 { return float64(sz.Size()) }))
+		}, func() float64 { n, _ := partd.Size(s.store); return float64(n) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -110,7 +110,7 @@ func WithRemoteClose(allow bool) Option {
 
 // WithMetrics registers the server's Prometheus metrics with reg: requests
 // and errors by command, bytes in and out, request latency, requests in
-// flight and, if the store has a Size() int64 method, the bytes it holds.
+// flight and, if the store is a partd.Sizer, the bytes it holds in memory.
 // Close unregisters them.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(o *options) error {
@@ -333,7 +333,7 @@ func (s *Server) Serve() error {
 
 // Close stops the server: it stops accepting requests (later ones get a
 // "closed" error), lets the requests in flight finish, flushes the store if it
-// has a Flush() error method, closes it, and returns the first error of
+// is a partd.Flusher, closes it, and returns the first error of
 // these. Close waits for all of this. A second Close returns nil.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -382,10 +382,8 @@ func (s *Server) shutdown(loopErr error) {
 	if loopErr != nil {
 		errs = append(errs, loopErr)
 	}
-	if f, ok := s.store.(interface{ Flush() error }); ok {
-		if err := f.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("partd/server: flush store: %w", err))
-		}
+	if err := partd.Flush(s.store); err != nil {
+		errs = append(errs, fmt.Errorf("partd/server: flush store: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("partd/server: close store: %w", err))

@@ -36,9 +36,6 @@ func mbps(n int64, d time.Duration) float64 {
 	return float64(n) / 1e6 / d.Seconds()
 }
 
-// Flusher is a store that can push buffered bytes down, such as *partd.Buffer.
-type Flusher interface{ Flush() error }
-
 // Run appends the workload's batches to s, then gets every key once, and
 // checks that every appended byte came back. Each Get asks for up to 1,000
 // keys and about 4 MiB, so reading back holds little memory. Only time inside

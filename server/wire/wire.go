@@ -132,7 +132,7 @@ type Error struct {
 
 // Error returns the code and the server's message.
 func (e *Error) Error() string {
-	return fmt.Sprintf("partd: server error (%s): %s", e.Code, e.Message)
+	return fmt.Sprintf("server (%s): %s", e.Code, strings.TrimPrefix(e.Message, "partd: "))
 }
 
 // Unwrap returns the partd sentinel error matching e.Code, if any, so that
