@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/gopartd/partd/internal/bench"
+	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/workload"
 )
 
@@ -27,13 +27,31 @@ func benchScale() float64 {
 	return 1
 }
 
+// openStack opens a stack of the root package's benchmarks: dict, file, or
+// buffer (Dict over File, at the workload's memory limit). (partd bench has
+// every stack, through package storeuri; the root package's tests stay
+// free of cgo so that they vet on every system.)
+func openStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
+	if stack == "dict" {
+		return partd.NewDict(), nil
+	}
+	f, err := partd.NewFile(dir)
+	switch {
+	case err != nil:
+		return nil, err
+	case stack != "buffer":
+		return f, nil
+	}
+	return partd.NewBuffer(partd.NewDict(), f, spec.MemLimit), nil
+}
+
 func benchWorkload(b *testing.B, spec workload.Spec, stack string) {
 	spec = spec.Scaled(benchScale())
 	b.SetBytes(spec.TotalBytes())
 	b.ReportAllocs()
 	var res workload.Result
 	for i := 0; b.Loop(); i++ {
-		s, err := bench.OpenStack(stack, spec, b.TempDir())
+		s, err := openStack(stack, spec, b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -126,7 +144,7 @@ func runWorkloadHelper(args []string) error {
 	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
 		return err
 	}
-	s, err := bench.OpenStack(args[1], spec, args[2])
+	s, err := openStack(args[1], spec, args[2])
 	if err != nil {
 		return err
 	}

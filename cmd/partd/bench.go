@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gopartd/partd/client"
-	"github.com/gopartd/partd/internal/bench"
+	"github.com/gopartd/partd/cmd/partd/internal/bench"
 	"github.com/gopartd/partd/internal/workload"
 	"github.com/gopartd/partd/server"
 )

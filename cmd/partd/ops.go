@@ -245,7 +245,7 @@ With --addr and keys, the values are read to measure them.` + targetHelpRaw,
 			if t.dir != "" {
 				return statDir(out, t.dir, args)
 			}
-			return statServer(out, &t, args)
+			return statStore(out, &t, args)
 		},
 	}
 	addTargetFlags(cmd, &t, false)
@@ -285,15 +285,15 @@ func statDir(w io.Writer, dir string, keys []string) error {
 	return tw.Flush()
 }
 
-// statServer prints a server's figures, or the sizes of keys read from it.
-func statServer(w io.Writer, t *target, keys []string) error {
+// statStore prints a server's figures, or the sizes of keys (every key, for
+// a store other than a server) read from the store.
+func statStore(w io.Writer, t *target, keys []string) error {
 	raw, err := t.openRaw()
 	if err != nil {
 		return err
 	}
 	defer raw.Close()
-	c := raw.(*client.Client)
-	if len(keys) == 0 {
+	if c, ok := raw.(*client.Client); ok && len(keys) == 0 {
 		st, err := c.Stat()
 		if err != nil {
 			return err
@@ -323,11 +323,16 @@ func statServer(w io.Writer, t *target, keys []string) error {
 		fmt.Fprintf(tw, "bytes received / sent\t%d / %d\n", st.BytesIn, st.BytesOut)
 		return tw.Flush()
 	}
+	if len(keys) == 0 {
+		if keys, err = raw.Keys(); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	var total int64
 	for i := 0; i < len(keys); i += 16 {
 		chunk := keys[i:min(i+16, len(keys))]
-		vals, err := c.Get(chunk...)
+		vals, err := raw.Get(chunk...)
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,8 @@ func TestOpsDirAndServer(t *testing.T) {
 	targets := map[string]opsTarget{
 		"dir":  {t, []string{"--dir", dir}},
 		"addr": {t, []string{"--addr", cliServer(t)}},
+		// A File store by URI, with a Buffer that spills every append.
+		"store": {t, []string{"--store", "file://" + t.TempDir() + "?memory=16"}},
 	}
 	for name, o := range targets {
 		t.Run(name, func(t *testing.T) {
@@ -80,7 +82,7 @@ func TestOpsDirAndServer(t *testing.T) {
 			if !strings.Contains(stat, "22  df/a") || !strings.Contains(stat, "2  other b") || !strings.Contains(stat, "24  total (2 keys)") {
 				t.Errorf("stat:\n%s", stat)
 			}
-			if name == "dir" {
+			if name != "addr" {
 				if all := o.run("", "stat"); !strings.Contains(all, "24  total (2 keys)") {
 					t.Errorf("stat of the directory:\n%s", all)
 				}
@@ -150,6 +152,11 @@ func TestOpsExitCodes(t *testing.T) {
 		{"repair", "--dir", dir, "--all", "k"},            // both
 		{"get", "--dir", dir, "--compress", "lzma", "k"},
 		{"get", "--dir", dir, "--nope", "k"},
+		{"get", "--store", "s3://bucket", "k"},                                // unknown scheme
+		{"get", "--store", "file://relative", "k"},                            // not absolute
+		{"get", "--store", "mem://", "--dir", dir, "k"},                       // two stores
+		{"get", "--store", "mem://?compress=zstd", "--compress", "zstd", "k"}, // two compression layers
+		{"get", "--addr", "127.0.0.1:5555", "k"},                              // not an address
 		{"frobnicate"},
 	}
 	for _, args := range usage {
@@ -161,6 +168,7 @@ func TestOpsExitCodes(t *testing.T) {
 		{"append", "--dir", dir, "k", filepath.Join(dir, "no-such-file")},
 		{"get", "--dir", notDir, "k"},
 		{"stat", "--dir", filepath.Join(dir, "missing")},
+		{"get", "--store", "file://" + filepath.Join(dir, "missing"), "k"},
 		{"keys", "--addr", "tcp://127.0.0.1:1", "--timeout", "300ms"},
 	}
 	for _, args := range failures {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,12 +18,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server"
+	"github.com/gopartd/partd/storeuri"
 )
 
 // serveFlags are the options of `partd serve`.
 type serveFlags struct {
 	addr        string
+	store       string
 	dir         string
 	memory      string
 	workers     int
@@ -53,6 +55,9 @@ The address the server listens on is printed to stdout as one line.`,
 		Example: `  # a server on a fixed port, keeping 4 GiB in memory and spilling to /data/shuffle
   partd serve --addr tcp://127.0.0.1:5555 --memory 4GiB --dir /data/shuffle
 
+  # the same store, by URI, with zstd frames
+  partd serve --addr tcp://127.0.0.1:5555 --store 'file:///data/shuffle?memory=4GiB&compress=zstd'
+
   # on every interface, for clients with an allowed CURVE key, with Prometheus metrics
   partd serve --addr tcp://0.0.0.0:5555 --curve-secret @server.key --curve-allow @clients.txt --metrics 127.0.0.1:9100`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -65,6 +70,7 @@ The address the server listens on is printed to stdout as one line.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "ZeroMQ endpoint to bind: tcp://HOST:PORT (PORT may be *) or ipc://PATH")
+	fl.StringVar(&f.store, "store", "", "the store to serve, by URI (mem://, file:///abs/dir, …, with ?memory=SIZE and ?compress=NAME); instead of --dir and --memory")
 	fl.StringVar(&f.dir, "dir", "", "directory of the File store (default: a temporary directory removed at exit)")
 	fl.StringVar(&f.memory, "memory", "1GiB", "bytes kept in memory before the largest keys spill to disk (0: write straight to disk)")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines running store operations (default 2×GOMAXPROCS, at least 4)")
@@ -83,11 +89,11 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		return usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	memory, err := parseSize(f.memory)
+	memory, err := storeuri.ParseSize(f.memory)
 	if err != nil {
 		return usageError{fmt.Errorf("--memory: %w", err)}
 	}
-	maxMsg, err := parseSize(f.maxMessage)
+	maxMsg, err := storeuri.ParseSize(f.maxMessage)
 	if err != nil {
 		return usageError{fmt.Errorf("--max-message: %w", err)}
 	}
@@ -116,8 +122,23 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		opts = append(opts, server.WithMetrics(reg))
 	}
 
-	store, err := newServerStore(f.dir, memory)
-	if err != nil {
+	var store partd.Store
+	if f.store != "" {
+		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") {
+			return usageError{errors.New("--store names the whole store: give it without --dir and --memory")}
+		}
+		spec, err := storeuri.Parse(f.store)
+		if err != nil {
+			return usageError{fmt.Errorf("--store: %w", err)}
+		}
+		if spec.Memory > 0 {
+			limitMemory(spec.Memory)
+		}
+		store, err = spec.Open(nil)
+		if err != nil {
+			return err
+		}
+	} else if store, err = newServerStore(f.dir, memory); err != nil {
 		return err
 	}
 	srv, err := server.New(store, f.addr, opts...)
@@ -213,29 +234,4 @@ func readKeys(s string) ([]string, error) {
 		}
 	}
 	return keys, nil
-}
-
-// parseSize parses a byte count: "1048576", "512KiB", "1GiB", "1.5GB", "64MB".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
-	}
-	mult := 1.0
-	for _, u := range units {
-		if n := len(t) - len(u.suffix); n > 0 && strings.EqualFold(t[n:], u.suffix) {
-			t, mult = strings.TrimSpace(t[:n]), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > 1<<62 {
-		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 512KiB, 1GiB, 1.5GB)", s)
-	}
-	return int64(v * mult), nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/storeuri"
 )
 
 var (
@@ -215,6 +216,8 @@ func TestServeExitCodes(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, 2},
 		{[]string{"serve", "--memory", "lots"}, 2},
 		{[]string{"serve", "extra-arg"}, 2},
+		{[]string{"serve", "--store", "s3://bucket"}, 2},
+		{[]string{"serve", "--store", "mem://", "--dir", "/tmp/x"}, 2},
 		{[]string{"no-such-command"}, 2},
 		{[]string{"serve", "--curve-secret", "@/nonexistent/key"}, 2},
 		{[]string{"serve", "--addr", "bogus://x"}, 1},
@@ -236,18 +239,54 @@ func TestServeExitCodes(t *testing.T) {
 	}
 }
 
+// TestServeStoreURI serves a store named by URI, a zstd layer over a
+// Buffer over a File, and reads it back through a plain client and a
+// zstd one.
+func TestServeStoreURI(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", "file://"+dir+"?memory=64&compress=zstd")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGTERM)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address line: %v\n%s", err, stderr.String())
+	}
+	addr := strings.TrimSpace(line)
+	value := strings.Repeat("spilled through a buffer and zstd; ", 10)
+	if _, errOut, code := cliRun(t, []byte(value), "append", "--addr", addr, "k"); code != 0 {
+		t.Fatalf("append: exit %d: %s", code, errOut)
+	}
+	if out, errOut, code := cliRun(t, nil, "get", "--addr", addr, "k"); code != 0 || out != value {
+		t.Fatalf("get: exit %d, %d bytes, %s", code, len(out), errOut)
+	}
+	// The server's store compressed the value and spilled it to dir.
+	fi, err := os.Stat(filepath.Join(dir, "k"))
+	if err != nil || fi.Size() == 0 || fi.Size() >= int64(len(value)) {
+		t.Fatalf("k on disk: %v, %v; want zstd frames smaller than %d bytes", fi, err, len(value))
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
 		"0": 0, "1048576": 1 << 20, "1GiB": 1 << 30, "1gib": 1 << 30, "512KiB": 512 << 10, "64MB": 64e6,
 		"1.5GB": 1.5e9, "2G": 2 << 30, "10 MiB": 10 << 20, "100B": 100,
 	} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		if got, err := storeuri.ParseSize(in); err != nil || got != want {
+			t.Errorf("storeuri.ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "lots", "-1", "1XB", "GiB", "1e30GiB"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
+		if _, err := storeuri.ParseSize(in); err == nil {
+			t.Errorf("storeuri.ParseSize(%q) accepted", in)
 		}
 	}
 }

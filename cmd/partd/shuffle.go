@@ -18,10 +18,11 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/cmd/partd/internal/shuffle"
 	"github.com/gopartd/partd/compress"
-	"github.com/gopartd/partd/internal/shuffle"
 	"github.com/gopartd/partd/internal/workload"
 	"github.com/gopartd/partd/server"
+	"github.com/gopartd/partd/storeuri"
 )
 
 // shuffleFlags are the options of `partd shuffle`.
@@ -155,7 +156,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--compress: %w", err)}
 	}
-	memory, err := parseSize(f.memory)
+	memory, err := storeuri.ParseSize(f.memory)
 	if err != nil {
 		return usageError{fmt.Errorf("--memory: %w", err)}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -13,11 +14,14 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/storeuri"
 )
 
-// target is where a command's data lives: a partd server (--addr) or a
-// File store directory (--dir).
+// target is where a command's data lives: any store by URI (--store), or
+// the shorthands for a partd server (--addr) and a File store directory
+// (--dir).
 type target struct {
+	store    string
 	addr     string
 	dir      string
 	compress string
@@ -25,59 +29,101 @@ type target struct {
 	existing bool // the command only reads or removes: a --dir that holds no store is an error, and nothing is created
 }
 
-// addTargetFlags registers --addr, --dir, --timeout and, withCompress,
-// --compress on cmd.
+// addTargetFlags registers --store, --addr, --dir, --timeout and,
+// withCompress, --compress on cmd.
 func addTargetFlags(cmd *cobra.Command, t *target, withCompress bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH")
-	fl.StringVar(&t.dir, "dir", "", "directory of a File store, used directly without a server")
+	fl.StringVar(&t.store, "store", "", "the store, by URI: mem://, file:///abs/dir, tcp://HOST:PORT, ipc://PATH; ?memory=SIZE adds a Buffer, ?compress=NAME a compression layer")
+	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH (shorthand for --store)")
+	fl.StringVar(&t.dir, "dir", "", "directory of a File store, used directly without a server (shorthand for --store file:///abs/dir)")
 	t.compress = "none"
 	if withCompress {
 		fl.StringVar(&t.compress, "compress", "none", "compression layer over the store: none, zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL")
 	}
-	fl.DurationVar(&t.timeout, "timeout", client.DefaultTimeout, "with --addr, how long to wait for each answer of the server")
+	fl.DurationVar(&t.timeout, "timeout", client.DefaultTimeout, "with a server, how long to wait for each answer")
 }
 
-// check returns a usage error unless exactly one of --addr and --dir is set
-// and --compress parses.
+// check returns a usage error unless exactly one of --store, --addr and
+// --dir is set and the store it names parses.
 func (t target) check() error {
-	if (t.addr == "") == (t.dir == "") {
-		return usageError{errors.New("give exactly one of --addr (a server) and --dir (a directory)")}
+	n := 0
+	for _, v := range []string{t.store, t.addr, t.dir} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return usageError{errors.New("give exactly one of --store (a URI), --addr (a server) and --dir (a directory)")}
 	}
 	if strings.Contains(t.dir, "://") {
-		return usageError{fmt.Errorf("--dir takes a directory path, not a URI: %q", t.dir)}
+		return usageError{fmt.Errorf("--dir takes a directory path, not a URI: %q (use --store for URIs)", t.dir)}
 	}
-	if _, err := compress.Parse(t.compress); err != nil {
-		return usageError{fmt.Errorf("--compress: %w", err)}
+	if _, err := t.spec(); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
 
-// openRaw opens the store below any compression layer: a client of the
-// server, or the File store.
-func (t target) openRaw() (partd.Store, error) {
-	if t.addr != "" {
-		c, err := client.Dial(t.addr, client.WithTimeout(t.timeout))
-		if err != nil {
-			return nil, fmt.Errorf("connecting to %s: %w", t.addr, err)
+// spec returns the store the flags name, with the --compress layer.
+func (t target) spec() (storeuri.Spec, error) {
+	var s storeuri.Spec
+	switch {
+	case t.store != "":
+		var err error
+		if s, err = storeuri.Parse(t.store); err != nil {
+			return s, err
 		}
-		return c, nil
+	case t.addr != "":
+		var err error
+		if s, err = storeuri.Parse(t.addr); err != nil || s.Memory > 0 || s.Compress.Algorithm != compress.None {
+			return s, fmt.Errorf("--addr: want tcp://HOST:PORT or ipc://PATH, got %q", t.addr)
+		}
+		if s.Scheme != "tcp" && s.Scheme != "ipc" {
+			return s, fmt.Errorf("--addr: want tcp://HOST:PORT or ipc://PATH, got %q", t.addr)
+		}
+	default:
+		dir, err := filepath.Abs(t.dir)
+		if err != nil {
+			return s, fmt.Errorf("--dir: %w", err)
+		}
+		s = storeuri.Spec{Scheme: "file", Dir: dir}
 	}
-	return partd.OpenFile(t.dir, &partd.FileOptions{NoCreate: t.existing})
+	setting, err := compress.Parse(t.compress)
+	if err != nil {
+		return s, fmt.Errorf("--compress: %w", err)
+	}
+	if setting.Algorithm != compress.None {
+		if s.Compress.Algorithm != compress.None {
+			return s, errors.New("--compress and a store URI with ?compress= both name a compression layer")
+		}
+		s.Compress = setting
+	}
+	return s, nil
+}
+
+// openRaw opens the store below any compression layer: a client of the
+// server, the File store, or whatever --store names (with its Buffer).
+func (t target) openRaw() (partd.Store, error) {
+	s, err := t.spec()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	s.Compress = compress.Setting{}
+	return s.Open(&storeuri.Options{Existing: t.existing, Timeout: t.timeout})
 }
 
 // open opens the store with the --compress layer over it; raw is the store
 // below that layer. Closing the returned store closes raw too.
 func (t target) open() (store, raw partd.Store, err error) {
-	setting, err := compress.Parse(t.compress)
+	s, err := t.spec()
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--compress: %w", err)}
+		return nil, nil, usageError{err}
 	}
 	raw, err = t.openRaw()
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err = setting.Wrap(raw)
+	store, err = s.Compress.Wrap(raw)
 	if err != nil {
 		raw.Close()
 		return nil, nil, err
@@ -90,15 +136,10 @@ func (t target) open() (store, raw partd.Store, err error) {
 // in dir ("" for a temporary directory removed on Close), or the File store
 // alone when memory is 0. It is the store `partd serve` builds.
 func newServerStore(dir string, memory int64) (partd.Store, error) {
-	file, err := partd.NewFile(dir)
-	if err != nil {
-		return nil, err
+	if memory > 0 {
+		limitMemory(memory)
 	}
-	if memory <= 0 {
-		return file, nil
-	}
-	limitMemory(memory)
-	return partd.NewBuffer(partd.NewDict(), file, memory), nil
+	return storeuri.Spec{Scheme: "file", Dir: dir, Memory: max(memory, 0)}.Open(nil)
 }
 
 // limitMemory tells the Go runtime the process's budget for a Buffer of

@@ -23,6 +23,7 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/storeuri"
 )
 
 // Stacks are the stores a workload can run on, with the same names as the
@@ -58,31 +59,25 @@ func Applies(spec workload.Spec, stack string) bool {
 }
 
 // OpenStack opens the named stack for spec with its File store (if any) in
-// dir.
+// dir, through the one stack builder every command uses (package storeuri).
 func OpenStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
+	s := storeuri.Spec{Scheme: "file", Dir: dir}
 	switch stack {
 	case "dict":
-		return partd.NewDict(), nil
+		s = storeuri.Spec{Scheme: "mem"}
 	case "file":
-		return partd.NewFile(dir)
 	case "buffer":
-		f, err := partd.NewFile(dir)
-		if err != nil {
-			return nil, err
-		}
-		return partd.NewBuffer(partd.NewDict(), f, BufferLimit(spec)), nil
+		s.Memory = BufferLimit(spec)
 	case "zlib", "snappy", "zstd":
-		s, err := compress.Parse(stack)
+		setting, err := compress.Parse(stack)
 		if err != nil {
 			return nil, err
 		}
-		f, err := partd.NewFile(dir)
-		if err != nil {
-			return nil, err
-		}
-		return s.Wrap(f)
+		s.Compress = setting
+	default:
+		return nil, fmt.Errorf("unknown stack %q (want one of %s)", stack, strings.Join(Stacks, ", "))
 	}
-	return nil, fmt.Errorf("unknown stack %q (want one of %s)", stack, strings.Join(Stacks, ", "))
+	return s.Open(nil)
 }
 
 // BufferLimit is the buffer stack's memory limit for spec.
