@@ -131,34 +131,9 @@ type shuffleSummary struct {
 
 func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	start := time.Now()
-	if f.reducers == 0 {
-		f.reducers = f.workers
-	}
-	switch {
-	case f.rows < 0:
-		return usageError{errors.New("--rows must not be negative")}
-	case f.workers < 1 || f.workers > 1024:
-		return usageError{errors.New("--workers must be in [1, 1024]")}
-	case f.reducers < 1 || f.reducers > 1024:
-		return usageError{errors.New("--reducers must be in [1, 1024]")}
-	case f.partitions < 1 || f.partitions > 1<<20:
-		return usageError{errors.New("--partitions must be in [1, 1048576]")}
-	case f.addr != "" && f.dir != "":
-		return usageError{errors.New("--addr and --dir exclude each other")}
-	case f.corrupt >= f.partitions:
-		return usageError{errors.New("--corrupt-partition must be below --partitions")}
-	}
-	format, err := shuffle.ParseFormat(f.format)
+	format, setting, memory, err := f.parse()
 	if err != nil {
-		return usageError{fmt.Errorf("--format: %w", err)}
-	}
-	setting, err := compress.Parse(f.compress)
-	if err != nil {
-		return usageError{fmt.Errorf("--compress: %w", err)}
-	}
-	memory, err := storeuri.ParseSize(f.memory)
-	if err != nil {
-		return usageError{fmt.Errorf("--memory: %w", err)}
+		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -167,41 +142,22 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	sum := shuffleSummary{Workers: f.workers, Reducers: f.reducers, Partitions: f.partitions,
 		Format: string(format), Compress: setting.String()}
 	t := target{addr: f.addr, dir: f.dir, compress: "none", timeout: f.timeout}
-	var srv *server.Server
-	if f.addr == "" && f.dir == "" {
-		// The embedded server: Buffer(Dict, File(temporary)) on an ipc socket.
-		tmp, err := os.MkdirTemp("", "partd-shuffle-*")
+	embedded := f.addr == "" && f.dir == ""
+	switch {
+	case embedded:
+		addr, stopServer, err := startShuffleServer(stderr, memory)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		store, err := newServerStore(filepath.Join(tmp, "store"), memory)
-		if err != nil {
-			return err
-		}
-		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		srv, err = server.New(store, "ipc://"+filepath.Join(tmp, "partd.sock"), server.WithLogger(logger))
-		if err != nil {
-			store.Close()
-			return err
-		}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve() }()
-		defer func() {
-			// The data is of no use now: drop it, so that the server's
-			// shutdown has nothing to flush to the temporary directory.
-			store.Drop()
-			srv.Close()
-			<-served
-		}()
-		t.addr = srv.Addr()
+		defer stopServer()
+		t.addr = addr
 		sum.Store = fmt.Sprintf("embedded server %s (Buffer of %s over File)", t.addr, f.memory)
 		if memory <= 0 {
 			sum.Store = fmt.Sprintf("embedded server %s (File)", t.addr)
 		}
-	} else if f.addr != "" {
+	case f.addr != "":
 		sum.Store = "server " + f.addr
-	} else {
+	default:
 		sum.Store = "directory " + f.dir + " (no server)"
 	}
 	raw, err := t.openRaw()
@@ -222,27 +178,9 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		common = append(common, "--dir", t.dir)
 	}
 
-	// Map.
-	mapped := make([][]shuffle.Stats, f.workers)
-	var mapBytes int64
-	workers := make([]child, f.workers)
-	for w := range workers {
-		workers[w] = child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
-			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...)}
-	}
-	mapTime, err := runPhase(ctx, stderr, "map", "rows", int64(f.workers)*int64(f.rows), f.quiet, workers,
-		func(i int, m shuffle.Message) (int, error) {
-			mapped[i], mapBytes = m.Mapped, mapBytes+m.Bytes
-			sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
-			return f.rows, nil
-		})
+	mapped, err := mapShuffle(ctx, stderr, f, common, &sum)
 	if err != nil {
 		return err
-	}
-	for w, m := range mapped {
-		if m == nil {
-			return fmt.Errorf("map phase: worker %d exited without reporting its partitions", w)
-		}
 	}
 	if f.corrupt >= 0 {
 		if err := shuffle.Corrupt(raw, format, f.corrupt); err != nil {
@@ -250,27 +188,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		}
 		fmt.Fprintf(stderr, "partd: damaged partition %d on purpose (--corrupt-partition)\n", f.corrupt)
 	}
-
-	// Reduce.
-	reduced := make(map[int]shuffle.Stats, f.partitions)
-	var redBytes int64
-	reducers := make([]child, f.reducers)
-	for r := range reducers {
-		reducers[r] = child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
-			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...)}
-	}
-	redTime, err := runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
-		func(i int, m shuffle.Message) (int, error) {
-			for p, s := range m.Reduced {
-				if _, dup := reduced[p]; dup {
-					return 0, fmt.Errorf("partition %d reported by two reducers", p)
-				}
-				reduced[p] = s
-			}
-			redBytes += m.Bytes
-			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
-			return len(shuffle.Mine(i, f.reducers, f.partitions)), nil
-		})
+	reduced, err := reduceShuffle(ctx, stderr, f, common, &sum)
 	if err != nil {
 		return err
 	}
@@ -278,19 +196,17 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	totals, verr := shuffle.Verify(f.partitions, mapped, reduced)
 	sum.Verified = verr == nil
 	sum.Rows, sum.Checksum = totals.Rows, fmt.Sprintf("%016x", totals.Checksum())
-	sum.MapBytes, sum.ReduceBytes = mapBytes, redBytes
-	sum.MapSeconds, sum.RedSeconds = mapTime.Seconds(), redTime.Seconds()
-	if srv != nil {
+	if embedded {
 		sum.ServerRSS = workload.PeakRSS()
 	}
-	if srv == nil && verr == nil && !f.keep {
+	if !embedded && verr == nil && !f.keep {
 		if _, err := cleanupShuffle(raw, format, f.partitions); err != nil {
 			return fmt.Errorf("deleting the shuffled keys: %w", err)
 		}
 	}
 	if verr != nil {
 		sum.Error = verr.Error()
-		if f.addr != "" || f.dir != "" {
+		if !embedded {
 			fmt.Fprintf(stderr, "partd: the shuffled keys are left under %q for inspection\n", shuffle.Prefix+"/")
 		}
 	}
@@ -305,6 +221,130 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		printShuffleSummary(stdout, sum)
 	}
 	return verr
+}
+
+// parse checks the flags and returns what they name.
+func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) {
+	if f.reducers == 0 {
+		f.reducers = f.workers
+	}
+	var err error
+	switch {
+	case f.rows < 0:
+		err = errors.New("--rows must not be negative")
+	case f.workers < 1 || f.workers > 1024:
+		err = errors.New("--workers must be in [1, 1024]")
+	case f.reducers < 1 || f.reducers > 1024:
+		err = errors.New("--reducers must be in [1, 1024]")
+	case f.partitions < 1 || f.partitions > 1<<20:
+		err = errors.New("--partitions must be in [1, 1048576]")
+	case f.addr != "" && f.dir != "":
+		err = errors.New("--addr and --dir exclude each other")
+	case f.corrupt >= f.partitions:
+		err = errors.New("--corrupt-partition must be below --partitions")
+	}
+	if err != nil {
+		return "", compress.Setting{}, 0, usageError{err}
+	}
+	format, err := shuffle.ParseFormat(f.format)
+	if err != nil {
+		return "", compress.Setting{}, 0, usageError{fmt.Errorf("--format: %w", err)}
+	}
+	setting, err := compress.Parse(f.compress)
+	if err != nil {
+		return "", compress.Setting{}, 0, usageError{fmt.Errorf("--compress: %w", err)}
+	}
+	memory, err := storeuri.ParseSize(f.memory)
+	if err != nil {
+		return "", compress.Setting{}, 0, usageError{fmt.Errorf("--memory: %w", err)}
+	}
+	return format, setting, memory, nil
+}
+
+// startShuffleServer starts the embedded server of a shuffle: a Buffer of
+// memory bytes over a File in a temporary directory, on an ipc socket. stop
+// drops the data (of no use after the shuffle, so that shutdown has nothing
+// to flush), stops the server and removes the directory.
+func startShuffleServer(stderr io.Writer, memory int64) (addr string, stop func(), err error) {
+	tmp, err := os.MkdirTemp("", "partd-shuffle-*")
+	if err != nil {
+		return "", nil, err
+	}
+	store, err := newServerStore(filepath.Join(tmp, "store"), memory)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(store, "ipc://"+filepath.Join(tmp, "partd.sock"), server.WithLogger(logger))
+	if err != nil {
+		store.Close()
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	return srv.Addr(), func() {
+		store.Drop()
+		srv.Close()
+		<-served
+		os.RemoveAll(tmp)
+	}, nil
+}
+
+// mapShuffle runs the map phase: f.workers processes that generate rows and
+// append them, each reporting what it appended per partition.
+func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common []string, sum *shuffleSummary) ([][]shuffle.Stats, error) {
+	mapped := make([][]shuffle.Stats, f.workers)
+	workers := make([]child, f.workers)
+	for w := range workers {
+		workers[w] = child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
+			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...)}
+	}
+	took, err := runPhase(ctx, stderr, "map", "rows", int64(f.workers)*int64(f.rows), f.quiet, workers,
+		func(i int, m shuffle.Message) (int, error) {
+			mapped[i], sum.MapBytes = m.Mapped, sum.MapBytes+m.Bytes
+			sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
+			return f.rows, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	sum.MapSeconds = took.Seconds()
+	for w, m := range mapped {
+		if m == nil {
+			return nil, fmt.Errorf("map phase: worker %d exited without reporting its partitions", w)
+		}
+	}
+	return mapped, nil
+}
+
+// reduceShuffle runs the reduce phase: f.reducers processes that each read
+// their share of the partitions and report what they found.
+func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common []string, sum *shuffleSummary) (map[int]shuffle.Stats, error) {
+	reduced := make(map[int]shuffle.Stats, f.partitions)
+	reducers := make([]child, f.reducers)
+	for r := range reducers {
+		reducers[r] = child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
+			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...)}
+	}
+	took, err := runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
+		func(i int, m shuffle.Message) (int, error) {
+			for p, s := range m.Reduced {
+				if _, dup := reduced[p]; dup {
+					return 0, fmt.Errorf("partition %d reported by two reducers", p)
+				}
+				reduced[p] = s
+			}
+			sum.ReduceBytes += m.Bytes
+			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
+			return len(shuffle.Mine(i, f.reducers, f.partitions)), nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	sum.RedSeconds = took.Seconds()
+	return reduced, nil
 }
 
 // cleanupShuffle deletes the keys of a shuffle from raw: every key under
