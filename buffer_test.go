@@ -337,3 +337,15 @@ func TestBufferSpillsThroughCapability(t *testing.T) {
 		t.Errorf("k0 after spills: %d bytes, want %d in append order", len(got[0]), len(want))
 	}
 }
+
+// TestBufferReopen: Close moves what memory holds to the File, so a new
+// Buffer over the same directory sees everything.
+func TestBufferReopen(t *testing.T) {
+	partdtest.RunReopen(t, func(t *testing.T, dir string) partd.Store {
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return partd.NewBuffer(partd.NewDict(), f, 4)
+	})
+}

@@ -397,3 +397,13 @@ func TestFileChangesByOneHandleSeenByAnother(t *testing.T) {
 		})
 	}
 }
+
+func TestFileReopen(t *testing.T) {
+	partdtest.RunReopen(t, func(t *testing.T, dir string) partd.Store {
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	})
+}

@@ -1,6 +1,17 @@
 // Package partdtest is the conformance suite every partd.Store passes: the
-// write policies, the compression layers and the network client. Call Run
-// from a test with a function that returns a new, empty store.
+// write policies, the compression layers and the network client. A store
+// written in another module runs the same checks:
+//
+//   - Run, with a function that returns a new, empty store: the contract
+//     of partd.Store, the key rules, concurrent appends (History) and the
+//     capability interfaces the store implements;
+//   - RunSlices, the same checks for a typed store whose values are slices
+//     (the layers of package encode);
+//   - RunReopen, for a persistent store: what was acknowledged survives
+//     Close and a new open of the same directory.
+//
+// Package server/servertest starts a real server over a store, for testing
+// stores and layers across the network.
 package partdtest
 
 import (

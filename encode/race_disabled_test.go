@@ -1,6 +1,0 @@
-//go:build !race
-
-package encode
-
-// raceEnabled scales the concurrent tests down under the race detector.
-const raceEnabled = false

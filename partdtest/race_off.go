@@ -1,0 +1,6 @@
+//go:build !race
+
+package partdtest
+
+// raceEnabled scales the concurrent checks down under the race detector.
+const raceEnabled = false
