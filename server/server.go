@@ -424,125 +424,214 @@ type peer struct {
 	queue []*request
 }
 
-// loop is the owner: it reads requests, dispatches them, sends replies. It
-// returns when stopping and nothing is in flight.
-func (s *Server) loop() error {
-	poller := zmq.NewPoller()
-	routerIdx := poller.Add(s.router, zmq.POLLIN)
-	poller.Add(s.wake, zmq.POLLIN)
-	if s.zap != nil {
-		poller.Add(s.zap, zmq.POLLIN)
-	}
-	peers := make(map[string]*peer)
-	inflight := 0     // requests dispatched and not yet answered
-	var pending int64 // bytes of requests read and not yet answered (dispatched or queued)
-	maxPending := 4 * s.opts.maxMsg
-	maxInflight := cap(s.jobs)
-	stopping := false
-	var routerEvents zmq.State = zmq.POLLIN
+// owner is the bookkeeping of the owner goroutine, the one running Serve
+// (through loop). Only that goroutine touches an owner, and only it uses the
+// ROUTER socket, the wake-up PULL socket and the ZAP REP socket while Serve
+// runs; so nothing here needs a lock.
+type owner struct {
+	s            *Server
+	poller       *zmq.Poller
+	routerIdx    int              // the ROUTER's index in poller
+	routerEvents zmq.State        // the events poller asks of the ROUTER now
+	peers        map[string]*peer // peers with a request dispatched, by routing id
+	inflight     int              // requests dispatched and not yet answered
+	pending      int64            // bytes of requests read and not yet answered (dispatched or queued)
+	maxPending   int64            // stop reading when pending reaches this
+	maxInflight  int              // stop reading when inflight reaches this (cap(s.jobs))
+	stopping     bool             // Close or a remote close asked to stop
+}
 
-	dispatch := func(r *request) {
-		inflight++
-		s.stats.inflight.Store(int64(inflight))
-		s.jobs <- r // never blocks: inflight <= cap(s.jobs)
-	}
+// loop is the owner: it reads requests, dispatches them, sends replies. It
+// returns when stopping and nothing is in flight. It runs in the goroutine
+// running Serve, which owns the ROUTER, wake-up and ZAP sockets; every step
+// below runs in that goroutine.
+func (s *Server) loop() error {
+	o := s.newOwner()
 	for {
-		if s.closing.Load() {
-			stopping = true
-		}
-		if stopping && inflight == 0 {
+		if o.finished() {
 			return nil
 		}
-		want := zmq.State(0)
-		if inflight < maxInflight && pending < maxPending {
-			want = zmq.POLLIN
+		if err := o.poll(); err != nil {
+			return err
 		}
-		if want != routerEvents {
-			poller.Update(routerIdx, want)
-			routerEvents = want
-		}
-		if _, err := poller.Poll(time.Second); err != nil {
-			// pebbe/zmq4 retries EINTR itself: anything else will not go away.
-			return fmt.Errorf("partd/server: poll: %w", err)
-		}
-		// Wake-ups: drain them; "quit" comes from Close.
-		for {
-			msg, err := s.wake.RecvBytes(zmq.DONTWAIT)
-			if err != nil {
-				break
-			}
-			if string(msg) == "quit" {
-				stopping = true
-			}
-		}
-		// Replies.
-		s.repliesMu.Lock()
-		reps := s.replies
-		s.replies = nil
-		s.repliesMu.Unlock()
-		for _, rep := range reps {
-			s.send(rep.peer, rep.msgs)
-			inflight--
-			pending -= rep.size
-			s.stats.inflight.Store(int64(inflight))
-			if rep.shutdown {
-				s.mu.Lock()
-				s.closing.Store(true)
-				s.mu.Unlock()
-				stopping = true
-			}
-			key := string(rep.peer)
-			if p := peers[key]; p != nil && len(p.queue) > 0 {
-				next := p.queue[0]
-				p.queue[0] = nil
-				p.queue = p.queue[1:]
-				dispatch(next)
-			} else {
-				delete(peers, key)
-			}
-		}
+		o.drainWakeups()
+		o.sendReplies()
 		if s.zap != nil {
 			s.authenticate()
 		}
-		// Requests: at most a batch per wake-up, so replies are not starved.
-		for range 64 {
-			if inflight >= maxInflight || pending >= maxPending {
-				break
-			}
-			r, err := s.recv()
-			if err != nil {
-				break
-			}
-			s.stats.bytesIn.Add(uint64(r.size))
-			if s.metrics != nil {
-				s.metrics.bytesIn.Add(float64(r.size))
-			}
-			if stopping {
-				s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeClosed, Message: "server is shutting down"}))
-				s.countError("", wire.CodeClosed)
-				continue
-			}
-			key := string(r.peer)
-			pending += r.size
-			if p, busy := peers[key]; busy {
-				if len(p.queue) >= s.opts.maxQueued {
-					s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeBusy,
-						Message: fmt.Sprintf("more than %d requests pipelined", s.opts.maxQueued)}))
-					s.countError("", wire.CodeBusy)
-					pending -= r.size
-					continue
-				}
-				p.queue = append(p.queue, r)
-				continue
-			}
-			peers[key] = &peer{}
-			dispatch(r)
+		o.readRequests()
+	}
+}
+
+// newOwner sets up the owner's poller over the ROUTER, the wake-up socket and
+// the ZAP socket (if CURVE is on). The poller only refers to the sockets; the
+// goroutine running loop polls them and is their only user.
+func (s *Server) newOwner() *owner {
+	o := &owner{
+		s:            s,
+		poller:       zmq.NewPoller(),
+		routerEvents: zmq.POLLIN,
+		peers:        make(map[string]*peer),
+		maxPending:   4 * s.opts.maxMsg,
+		maxInflight:  cap(s.jobs),
+	}
+	o.routerIdx = o.poller.Add(s.router, zmq.POLLIN)
+	o.poller.Add(s.wake, zmq.POLLIN)
+	if s.zap != nil {
+		o.poller.Add(s.zap, zmq.POLLIN)
+	}
+	return o
+}
+
+// finished notes a Close seen through s.closing and reports whether the loop
+// may return: stopping, with no request in flight.
+func (o *owner) finished() bool {
+	if o.s.closing.Load() {
+		o.stopping = true
+	}
+	return o.stopping && o.inflight == 0
+}
+
+// canRead reports whether the owner may read another request: fewer than
+// maxInflight requests in flight and fewer than maxPending bytes unanswered.
+func (o *owner) canRead() bool {
+	return o.inflight < o.maxInflight && o.pending < o.maxPending
+}
+
+// poll waits up to a second for a request, a wake-up or a ZAP request. While
+// the owner may not read more (canRead), it stops polling the ROUTER for
+// input, so ZeroMQ's queues and then TCP push back on clients. Owner
+// goroutine only.
+func (o *owner) poll() error {
+	want := zmq.State(0)
+	if o.canRead() {
+		want = zmq.POLLIN
+	}
+	if want != o.routerEvents {
+		o.poller.Update(o.routerIdx, want)
+		o.routerEvents = want
+	}
+	if _, err := o.poller.Poll(time.Second); err != nil {
+		// pebbe/zmq4 retries EINTR itself: anything else will not go away.
+		return fmt.Errorf("partd/server: poll: %w", err)
+	}
+	return nil
+}
+
+// drainWakeups empties the wake-up PULL socket without waiting: workers send
+// empty wake-ups, Close sends "quit", which makes the owner stop. Owner
+// goroutine only (it owns the PULL socket; each sender owns its PUSH).
+func (o *owner) drainWakeups() {
+	for {
+		msg, err := o.s.wake.RecvBytes(zmq.DONTWAIT)
+		if err != nil {
+			return
+		}
+		if string(msg) == "quit" {
+			o.stopping = true
 		}
 	}
 }
 
+// sendReplies takes the replies the workers queued in s.replies and sends
+// them on the ROUTER, then dispatches the next queued request of each peer
+// answered. A reply to a permitted remote close makes the server stop. Owner
+// goroutine only.
+func (o *owner) sendReplies() {
+	s := o.s
+	s.repliesMu.Lock()
+	reps := s.replies
+	s.replies = nil
+	s.repliesMu.Unlock()
+	for _, rep := range reps {
+		s.send(rep.peer, rep.msgs)
+		o.inflight--
+		o.pending -= rep.size
+		s.stats.inflight.Store(int64(o.inflight))
+		if rep.shutdown {
+			s.mu.Lock()
+			s.closing.Store(true)
+			s.mu.Unlock()
+			o.stopping = true
+		}
+		o.next(string(rep.peer))
+	}
+}
+
+// next dispatches the oldest request queued behind the one of peer key just
+// answered, or forgets the peer if none is queued.
+func (o *owner) next(key string) {
+	p := o.peers[key]
+	if p == nil || len(p.queue) == 0 {
+		delete(o.peers, key)
+		return
+	}
+	r := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	o.dispatch(r)
+}
+
+// readRequests reads up to a batch of 64 requests from the ROUTER without
+// waiting, so replies are not starved, and stops early when canRead says
+// so. Owner goroutine only.
+func (o *owner) readRequests() {
+	for range 64 {
+		if !o.canRead() {
+			return
+		}
+		r, err := o.s.recv()
+		if err != nil {
+			return
+		}
+		o.admit(r)
+	}
+}
+
+// admit takes one request just read: while stopping it is answered with a
+// "closed" error; if its peer already has a request under way it waits in the
+// peer's queue (or, past maxQueued, is answered with a "busy" error);
+// otherwise it goes to the workers. Owner goroutine only (errors are sent on
+// the ROUTER).
+func (o *owner) admit(r *request) {
+	s := o.s
+	s.stats.bytesIn.Add(uint64(r.size))
+	if s.metrics != nil {
+		s.metrics.bytesIn.Add(float64(r.size))
+	}
+	if o.stopping {
+		s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeClosed, Message: "server is shutting down"}))
+		s.countError("", wire.CodeClosed)
+		return
+	}
+	key := string(r.peer)
+	p, busy := o.peers[key]
+	if !busy {
+		o.peers[key] = &peer{}
+		o.pending += r.size
+		o.dispatch(r)
+		return
+	}
+	if len(p.queue) >= s.opts.maxQueued {
+		s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeBusy,
+			Message: fmt.Sprintf("more than %d requests pipelined", s.opts.maxQueued)}))
+		s.countError("", wire.CodeBusy)
+		return
+	}
+	o.pending += r.size
+	p.queue = append(p.queue, r)
+}
+
+// dispatch hands r to the workers through s.jobs. It never blocks: the owner
+// dispatches only while inflight < maxInflight = cap(s.jobs).
+func (o *owner) dispatch(r *request) {
+	o.inflight++
+	o.s.stats.inflight.Store(int64(o.inflight))
+	o.s.jobs <- r
+}
+
 // recv reads one request from the ROUTER without waiting. Frames past the
-// message cap are read and dropped.
+// message cap are read and dropped. Owner goroutine only.
 func (s *Server) recv() (*request, error) {
 	id, err := s.router.RecvBytes(zmq.DONTWAIT)
 	if err != nil {
@@ -580,7 +669,7 @@ func (s *Server) recv() (*request, error) {
 }
 
 // send sends msgs to peer. A ROUTER drops what it cannot route (a peer that
-// went away), which is what we want.
+// went away), which is what we want. Owner goroutine only.
 func (s *Server) send(peer []byte, msgs [][][]byte) {
 	var n uint64
 	for _, msg := range msgs {
@@ -607,7 +696,8 @@ func (s *Server) send(peer []byte, msgs [][][]byte) {
 }
 
 // authenticate answers pending ZAP requests (RFC 27): CURVE clients whose
-// public key is allowed get 200, everyone else 400.
+// public key is allowed get 200, everyone else 400. Owner goroutine only (it
+// owns the ZAP REP socket).
 func (s *Server) authenticate() {
 	for {
 		msg, err := s.zap.RecvMessageBytes(zmq.DONTWAIT)
