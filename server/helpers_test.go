@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/server"
+	"github.com/gopartd/partd/server/servertest"
 )
 
 // quiet is the logger of test servers.
@@ -20,27 +20,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startServer starts a server for store on addr and stops it at cleanup.
 func startServer(t testing.TB, store partd.Store, addr string, opts ...server.Option) *server.Server {
 	t.Helper()
-	opts = append([]server.Option{server.WithLogger(quiet)}, opts...)
-	s, err := server.New(store, addr, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("server Close: %v", err)
-		}
-		select {
-		case err := <-served:
-			if err != nil && !errors.Is(err, server.ErrServerClosed) {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return after Close")
-		}
-	})
-	return s
+	return servertest.NewAt(t, store, addr, opts...)
 }
 
 // dial dials addr and closes the client at cleanup.
