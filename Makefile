@@ -5,7 +5,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SCALE       ?= 1
 
-.PHONY: demo test deps fmt-check vet lint unit bench bench-python fuzz build
+.PHONY: demo test deps fmt-check vet lint cross unit bench bench-python fuzz build
 
 demo: deps build
 	./bin/partd shuffle
@@ -13,7 +13,7 @@ demo: deps build
 build: deps
 	$(GO) build -o bin/partd ./cmd/partd
 
-test: deps fmt-check vet lint unit
+test: deps fmt-check vet lint cross unit
 
 deps:
 	@scripts/deps.sh
@@ -27,6 +27,17 @@ vet:
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
+
+# The library builds for every platform without cgo; vet checks the code of
+# the systems that are not this one.
+CROSS_PKGS := . ./compress ./encode ./partdtest
+cross:
+	@set -e; for os in linux darwin windows; do for arch in amd64 arm64; do \
+	  echo "build $$os/$$arch"; CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(CROSS_PKGS); \
+	done; done; \
+	for os in darwin windows; do for arch in amd64 arm64; do \
+	  echo "vet $$os/$$arch"; CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) vet $(CROSS_PKGS); \
+	done; done
 
 unit:
 	$(GO) test -race -timeout 30m ./...

@@ -1,26 +1,36 @@
 package partd
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gopartd/partd/internal/keypath"
-	"github.com/gopartd/partd/internal/par"
 )
+
+// The File store is split by concern:
+//
+//	file.go           the Store API: opening, Append, Get, Set, Delete, Keys, Drop, Close
+//	file_lock.go      the cross-process lock protocol and the generation counter
+//	file_append.go    the append pipeline (appendJobs and its steps)
+//	file_unix.go      descriptors, writes, reads and flock(2) on Unix systems
+//	file_linux.go     opening key files with openat2(RESOLVE_BENEATH)
+//	file_bsd.go       opening key files through os.Root on macOS and the BSDs
+//	file_windows.go   handles, writes, reads and LockFileEx on Windows
+//	file_writev*.go   vectored writes: writev(2) where golang.org/x/sys/unix has it
+//
+// The operating system files provide keyFD (an open key file) and noFD,
+// sysDir (the directory as openKey wants it), (*File).openKey and checkKey,
+// closeFD, writeAll, writevAll, fsyncFD, statRegular, readFull, shrinkBy,
+// openFileLimit and (*File).flock.
 
 // lockName is the lock file in every File directory. No key maps to it.
 const lockName = ".lock"
@@ -58,12 +68,12 @@ type FileOptions struct {
 // reads such stores as they are.
 //
 // Many processes may open the same directory. Every call takes an flock(2)
-// on dir/.lock: exclusive for changes, shared for reads, so appends from all
-// processes land whole and Get never sees half an append. Append keeps file
-// handles open between calls; a Delete, Set or Drop by any process bumps a
-// generation counter stored in the lock file, and every process closes its
-// handles when it sees the counter move, so no handle outlives the file it
-// was opened on.
+// on dir/.lock (LockFileEx on Windows): exclusive for changes, shared for
+// reads, so appends from all processes land whole and Get never sees half
+// an append. Append keeps file handles open between calls; a Delete, Set or
+// Drop by any process bumps a generation counter stored in the lock file,
+// and every process closes its handles when it sees the counter move, so no
+// handle outlives the file it was opened on.
 //
 // Python partd locks the same dir/.lock with flock, so Python and Go
 // processes may append to and read one directory together. A Python
@@ -75,11 +85,11 @@ type FileOptions struct {
 // files it wrote back to their sizes before it, so it leaves nothing behind;
 // values are never torn by another process's appends.
 type File struct {
-	dir   string
-	temp  bool // dir was made by NewFile("") and is removed by Close
-	opts  FileOptions
-	root  *os.Root
-	dirfd int // the directory, for openat2; -1 where openat2 is unavailable
+	dir  string
+	temp bool // dir was made by NewFile("") and is removed by Close
+	opts FileOptions
+	root *os.Root
+	sys  sysDir // the directory as the operating system's file opens want it (openat2 on Linux)
 	// batchOpen bounds the files one Append keeps open at once besides the
 	// cached handles: a quarter of the process's limit, at most 16384.
 	batchOpen int
@@ -87,8 +97,8 @@ type File struct {
 
 	mu      sync.RWMutex // guards the fields below; taken before the flock
 	closed  bool
-	gen     uint64         // generation the cached handles belong to
-	handles map[string]int // cached append file descriptors by key; changed under mu.Lock only
+	gen     uint64           // generation the cached handles belong to
+	handles map[string]keyFD // cached append file descriptors by key; changed under mu.Lock only
 
 	shared struct { // reference count of the shared flock held by readers under mu.RLock
 		sync.Mutex
@@ -109,7 +119,7 @@ func NewFile(dir string) (*File, error) { return OpenFile(dir, nil) }
 
 // OpenFile is NewFile with options.
 func OpenFile(dir string, opts *FileOptions) (*File, error) {
-	f := &File{handles: make(map[string]int), dirfd: -1}
+	f := &File{handles: make(map[string]keyFD)}
 	if opts != nil {
 		f.opts = *opts
 	}
@@ -145,16 +155,7 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 		return nil, fmt.Errorf("partd: file: lock: %w", err)
 	}
 	f.lock = lock
-	if fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-		f.dirfd = fd
-		probe, err := f.openat2(lockName, unix.O_RDONLY, 0)
-		if err == nil {
-			unix.Close(probe)
-		} else {
-			unix.Close(fd) // no openat2 here (an old kernel, a seccomp filter): use os.Root
-			f.dirfd = -1
-		}
-	}
+	f.sys.open(dir)
 	return f, nil
 }
 
@@ -196,134 +197,6 @@ func prepareStoreDir(dir string, noCreate, adopt bool) error {
 	return nil
 }
 
-// openat2 opens name (a relative path with "/" separators) beneath the
-// store's directory without following any symlink.
-func (f *File) openat2(name string, flags int, mode uint32) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	if flags&unix.O_CREAT != 0 {
-		how.Mode = uint64(mode)
-	}
-	for {
-		fd, err := unix.Openat2(f.dirfd, name, &how)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
-}
-
-// openKey opens the file name beneath the store's directory and returns its
-// descriptor. It takes one system call where openat2 is available; elsewhere
-// it goes through os.Root. Either way no key escapes the directory.
-func (f *File) openKey(name string, flags int, mode uint32) (int, error) {
-	if f.dirfd >= 0 {
-		fd, err := f.openat2(name, flags, mode)
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		return fd, nil
-	}
-	h, err := f.root.OpenFile(name, flags, fs.FileMode(mode))
-	if err != nil {
-		return -1, err
-	}
-	defer h.Close()
-	fd, err := unix.Dup(int(h.Fd()))
-	if err != nil {
-		return -1, &fs.PathError{Op: "dup", Path: name, Err: err}
-	}
-	unix.CloseOnExec(fd)
-	return fd, nil
-}
-
-// checkKey tells what opening name to append would: nil for a regular
-// file, an error wrapping ENOENT, EISDIR or ENOTDIR otherwise, in one
-// fstatat(2) and without opening anything. (The write that follows opens the
-// file with openKey, which never leaves the directory.)
-func (f *File) checkKey(name string) error {
-	if f.dirfd < 0 {
-		fd, err := f.openKey(name, unix.O_WRONLY|unix.O_APPEND, 0)
-		if err == nil {
-			unix.Close(fd)
-		}
-		return err
-	}
-	var st unix.Stat_t
-	for {
-		err := unix.Fstatat(f.dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return &fs.PathError{Op: "stat", Path: name, Err: err}
-		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
-			return &fs.PathError{Op: "stat", Path: name, Err: unix.EISDIR}
-		case st.Mode&unix.S_IFMT != unix.S_IFREG:
-			return &fs.PathError{Op: "stat", Path: name, Err: fmt.Errorf("not a regular file (mode %o)", st.Mode)}
-		}
-		return nil
-	}
-}
-
-// writeAll writes all of b to fd and returns how many bytes it wrote.
-func writeAll(fd int, b []byte) (int64, error) {
-	var done int64
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, err
-		}
-		b = b[n:]
-		done += int64(n)
-	}
-	return done, nil
-}
-
-// writevAll writes the concatenation of vec to fd, in writev calls of at
-// most IOV_MAX pieces, and returns how many bytes it wrote.
-func writevAll(fd int, vec [][]byte) (int64, error) {
-	const iovMax = 1024
-	var done int64
-	vec = slices.Clone(vec) // advanced in place below
-	for len(vec) > 0 {
-		n, err := unix.Writev(fd, vec[:min(len(vec), iovMax)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, err
-		}
-		done += int64(n)
-		for n > 0 && len(vec) > 0 {
-			if n >= len(vec[0]) {
-				n -= len(vec[0])
-				vec = vec[1:]
-			} else {
-				vec[0] = vec[0][n:]
-				n = 0
-			}
-		}
-		for len(vec) > 0 && len(vec[0]) == 0 {
-			vec = vec[1:]
-		}
-	}
-	return done, nil
-}
-
-// openFileLimit returns the process's limit on open files (at least 64).
-func openFileLimit() int {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 64 {
-		return 64
-	}
-	return int(min(lim.Cur, 1<<20))
-}
-
 func (f *File) cleanupTemp() {
 	if f.temp {
 		os.RemoveAll(f.dir)
@@ -332,129 +205,6 @@ func (f *File) cleanupTemp() {
 
 // Dir returns the store's directory.
 func (f *File) Dir() string { return f.dir }
-
-// flock wraps unix.Flock, retrying when a signal interrupts the wait.
-func (f *File) flock(how int) error {
-	for {
-		err := unix.Flock(int(f.lock.Fd()), how)
-		if err != unix.EINTR {
-			if err != nil {
-				return fmt.Errorf("partd: file: flock: %w", err)
-			}
-			return nil
-		}
-	}
-}
-
-// lockExclusive takes the exclusive flock and drops cached handles if another
-// process changed the store. f.mu must be held for writing.
-func (f *File) lockExclusive() error {
-	if err := f.flock(unix.LOCK_EX); err != nil {
-		return err
-	}
-	gen, err := f.readGen()
-	if err != nil {
-		f.flock(unix.LOCK_UN)
-		return err
-	}
-	if gen != f.gen {
-		f.closeHandlesLocked()
-		f.gen = gen
-	}
-	return nil
-}
-
-func (f *File) unlockExclusive() { f.flock(unix.LOCK_UN) }
-
-// lockShared takes the shared flock for a reader holding f.mu.RLock.
-func (f *File) lockShared() error {
-	f.shared.Lock()
-	defer f.shared.Unlock()
-	if f.shared.n == 0 {
-		if err := f.flock(unix.LOCK_SH); err != nil {
-			return err
-		}
-	}
-	f.shared.n++
-	return nil
-}
-
-func (f *File) unlockShared() {
-	f.shared.Lock()
-	defer f.shared.Unlock()
-	if f.shared.n--; f.shared.n == 0 {
-		f.flock(unix.LOCK_UN)
-	}
-}
-
-// beginChange takes f.mu and the exclusive flock for a change; the caller
-// calls release when done.
-func (f *File) beginChange(op string) (release func(), err error) {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
-	}
-	if err := f.lockExclusive(); err != nil {
-		f.mu.Unlock()
-		return nil, err
-	}
-	return func() { f.unlockExclusive(); f.mu.Unlock() }, nil
-}
-
-// beginRead takes f.mu for reading and the shared flock; the caller calls
-// release when done.
-func (f *File) beginRead(op string) (release func(), err error) {
-	f.mu.RLock()
-	if f.closed {
-		f.mu.RUnlock()
-		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
-	}
-	if err := f.lockShared(); err != nil {
-		f.mu.RUnlock()
-		return nil, err
-	}
-	return func() { f.unlockShared(); f.mu.RUnlock() }, nil
-}
-
-func (f *File) readGen() (uint64, error) {
-	var b [8]byte
-	n, err := f.lock.ReadAt(b[:], 0)
-	if n == len(b) {
-		return binary.LittleEndian.Uint64(b[:]), nil
-	}
-	if err == io.EOF {
-		return 0, nil // a new (or Python-made) lock file
-	}
-	return 0, fmt.Errorf("partd: file: read generation: %w", err)
-}
-
-// bumpGenLocked tells every process that files were removed or replaced.
-// The exclusive flock must be held.
-func (f *File) bumpGenLocked() error {
-	f.closeHandlesLocked()
-	f.gen++
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], f.gen)
-	if _, err := f.lock.WriteAt(b[:], 0); err != nil {
-		return fmt.Errorf("partd: file: write generation: %w", err)
-	}
-	return nil
-}
-
-func (f *File) closeHandlesLocked() {
-	for k, fd := range f.handles {
-		unix.Close(fd)
-		delete(f.handles, k)
-	}
-}
-
-func (f *File) closeHandleLocked(key string) {
-	if fd, ok := f.handles[key]; ok {
-		unix.Close(fd)
-		delete(f.handles, key)
-	}
-}
 
 // conflictErr reports whether err from opening a key's file means the key
 // cannot exist beside a stored one ("x" and "x/y") or is too long, and if so
@@ -486,9 +236,9 @@ func (f *File) Append(data map[string][]byte) error {
 }
 
 // AppendVectors appends, for each i, the concatenation of vecs[i] to
-// keys[i], with one writev(2) per key: a Buffer spills a Dict's chunks
-// through it without joining them first. The batch is checked as Append
-// checks a map.
+// keys[i], with one writev(2) per key where the system has it: a Buffer
+// spills a Dict's chunks through it without joining them first. The batch
+// is checked as Append checks a map.
 func (f *File) AppendVectors(keys []string, vecs [][][]byte) error {
 	if _, err := vectorBatch(keys, vecs); err != nil {
 		return err
@@ -502,192 +252,23 @@ func (f *File) AppendVectors(keys []string, vecs [][][]byte) error {
 	return f.appendJobs(jobs)
 }
 
-// appendJobs writes a batch of distinct, valid keys.
-func (f *File) appendJobs(jobs []appendJob) error {
-	release, err := f.beginChange("append")
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	// Open every file first, so a key that conflicts with a stored one
-	// rejects the batch before anything is written. The values of a batch go
-	// to distinct files, so opens and writes run on all cores.
-	//
-	// A batch keeps at most f.batchOpen files open besides the cached
-	// ones: the files of the other keys are opened to check them, closed,
-	// and opened again only for their write.
-	kept := 0
-	for i := range jobs {
-		j := &jobs[i]
-		j.fd, j.cached = f.handles[j.key]
-		if !j.cached {
-			j.fd = -1
-			j.transient = kept >= f.batchOpen
-			kept++
-		}
-	}
-	closeOpened := func() {
-		for i := range jobs {
-			if !jobs[i].cached && jobs[i].fd >= 0 {
-				unix.Close(jobs[i].fd)
-			}
-		}
-	}
-	par.Do(len(jobs), workers(len(jobs)), func(_, i int) {
-		j := &jobs[i]
-		switch {
-		case j.cached:
-		case j.transient:
-			j.err = f.checkKey(keypath.Encode(j.key))
-		default:
-			j.fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0)
-		}
-	})
-	for i := range jobs {
-		j := &jobs[i]
-		switch {
-		case j.err == nil:
-		case errors.Is(j.err, fs.ErrNotExist):
-			j.err = nil
-			if j.fd, j.err = f.createLocked(keypath.Encode(j.key), j.key, unix.O_WRONLY|unix.O_APPEND); j.err != nil {
-				closeOpened()
-				return fmt.Errorf("partd: append %q: %w", j.key, j.err)
-			}
-			if j.transient {
-				unix.Close(j.fd)
-				j.fd = -1
-			}
-		default:
-			closeOpened()
-			if cerr := conflictErr("append", j.key, j.err); cerr != nil {
-				return cerr
-			}
-			return fmt.Errorf("partd: append %q: %w", j.key, j.err)
-		}
-	}
-	par.Do(len(jobs), workers(len(jobs)), func(_, i int) {
-		j := &jobs[i]
-		fd := j.fd
-		if j.transient {
-			if fd, j.err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY|unix.O_APPEND, 0); j.err != nil {
-				return
-			}
-			defer unix.Close(fd)
-		}
-		if j.vec != nil {
-			j.written, j.err = writevAll(fd, j.vec)
-		} else {
-			j.written, j.err = writeAll(fd, j.value)
-		}
-		if j.err == nil && f.opts.Sync {
-			j.err = unix.Fsync(fd)
-		}
-	})
-	var werr error
-	opened := make(map[string]int)
-	for i := range jobs {
-		j := &jobs[i]
-		if j.err != nil && werr == nil {
-			werr = fmt.Errorf("partd: append %q: %w", j.key, j.err)
-		}
-		if !j.cached && !j.transient {
-			opened[j.key] = j.fd
-		}
-	}
-	if werr != nil {
-		werr = errors.Join(werr, f.rollback(jobs))
-	}
-	f.keepHandlesLocked(opened)
-	return werr
-}
-
-// rollback truncates every file of a failed batch back to its size before
-// the batch, so that a failed Append leaves no part of itself behind. The
-// exclusive flock is held: nobody else has written since.
-func (f *File) rollback(jobs []appendJob) error {
-	var errs []error
-	for i := range jobs {
-		j := &jobs[i]
-		if j.written == 0 {
-			continue
-		}
-		fd, err := j.fd, error(nil)
-		if j.transient {
-			if fd, err = f.openKey(keypath.Encode(j.key), unix.O_WRONLY, 0); err == nil {
-				defer unix.Close(fd)
-			}
-		}
-		var st unix.Stat_t
-		if err == nil {
-			err = unix.Fstat(fd, &st)
-		}
-		if err == nil {
-			err = unix.Ftruncate(fd, st.Size-j.written)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("partd: append %q: undo %d bytes: %w", j.key, j.written, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// appendJob is one value of an Append batch.
-type appendJob struct {
-	key       string
-	value     []byte
-	vec       [][]byte // instead of value: pieces written with one writev
-	fd        int
-	cached    bool  // fd belongs to f.handles
-	transient bool  // beyond batchOpenFiles: opened only for the write
-	written   int64 // bytes written so far
-	err       error
-}
-
-// minParallel is the smallest number of system calls worth splitting
-// across goroutines.
-const minParallel = 64
-
-// workers is how many goroutines share n system calls of one batch.
-func workers(n int) int { return min(runtime.GOMAXPROCS(0), n/minParallel) }
-
-// keepHandlesLocked caches new append handles, evicting others to stay
-// within MaxOpenFiles.
-func (f *File) keepHandlesLocked(opened map[string]int) {
-	limit := f.opts.MaxOpenFiles
-	for k, fd := range opened {
-		if len(f.handles) >= limit {
-			if limit <= 0 || len(opened) > limit {
-				unix.Close(fd)
-				continue
-			}
-			for old, ofd := range f.handles { // map order is random: random eviction
-				unix.Close(ofd)
-				delete(f.handles, old)
-				break
-			}
-		}
-		f.handles[k] = fd
-	}
-}
-
 // createLocked creates the file name (and its parent directories) for key
 // and opens it with flag. The exclusive flock must be held.
-func (f *File) createLocked(name, key string, flag int) (int, error) {
+func (f *File) createLocked(name, key string, flag int) (keyFD, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := f.root.MkdirAll(dir, 0o755); err != nil {
 			if cerr := conflictErr("create", key, err); cerr != nil {
-				return -1, cerr
+				return noFD, cerr
 			}
-			return -1, err
+			return noFD, err
 		}
 	}
-	fd, err := f.openKey(name, flag|unix.O_CREAT, 0o644)
+	fd, err := f.openKey(name, flag|os.O_CREATE, 0o644)
 	if err != nil {
 		if cerr := conflictErr("create", key, err); cerr != nil {
-			return -1, cerr
+			return noFD, cerr
 		}
-		return -1, err
+		return noFD, err
 	}
 	return fd, nil
 }
@@ -724,50 +305,32 @@ func (f *File) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 // keeps dst's spare capacity after the key's bytes.
 func (f *File) readKey(dst []byte, key string) ([]byte, error) {
 	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
-	fd, err := f.openKey(keypath.Encode(key), unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	fd, err := f.openKey(keypath.Encode(key), os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return dst, nil
 		}
 		return dst, err
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	defer closeFD(fd)
+	size, isDir, err := statRegular(fd)
+	if err != nil {
 		return dst, err
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-	case unix.S_IFDIR:
-		return dst, nil // a directory holding tuple keys under this one
-	default:
-		return dst, fmt.Errorf("not a regular file (mode %o)", st.Mode)
-	}
-	if st.Size == 0 {
-		return dst, nil
+	if isDir || size == 0 {
+		return dst, nil // a directory holds tuple keys under this one
 	}
 	start := len(dst)
-	if spare := cap(dst) - start; int64(spare) < st.Size {
-		grown := make([]byte, start, int64(start)+st.Size+int64(spare))
+	if spare := cap(dst) - start; int64(spare) < size {
+		grown := make([]byte, start, int64(start)+size+int64(spare))
 		copy(grown, dst)
 		dst = grown
 	}
 	// The size cannot change under the shared flock (unless a process that
 	// ignores the lock writes): read exactly that much.
-	buf := dst[start : int64(start)+st.Size]
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return dst[:start], err
-		}
-		if m == 0 {
-			break // truncated under us: return what is there
-		}
-		n += m
+	n, err := readFull(fd, dst[start:int64(start)+size])
+	if err != nil {
+		return dst[:start], err
 	}
 	return dst[:start+n], nil
 }
@@ -791,7 +354,7 @@ func (f *File) Set(key string, value []byte) error {
 		return fmt.Errorf("partd: set %q: %w: stored keys live under it", key, ErrInvalidKey)
 	}
 	tmp := path.Join(path.Dir(name), fmt.Sprintf("%s%016x", tmpPrefix, rand.Uint64()))
-	fd, err := f.createLocked(tmp, key, unix.O_WRONLY|unix.O_EXCL)
+	fd, err := f.createLocked(tmp, key, os.O_WRONLY|os.O_EXCL)
 	if err != nil {
 		if errors.Is(err, ErrInvalidKey) {
 			return fmt.Errorf("partd: set %q: %w: a stored key is a parent of it", key, ErrInvalidKey)
@@ -800,9 +363,9 @@ func (f *File) Set(key string, value []byte) error {
 	}
 	_, err = writeAll(fd, value)
 	if err == nil && f.opts.Sync {
-		err = unix.Fsync(fd)
+		err = fsyncFD(fd)
 	}
-	if cerr := unix.Close(fd); err == nil {
+	if cerr := closeFD(fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -978,9 +541,7 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	f.closeHandlesLocked()
-	if f.dirfd >= 0 {
-		unix.Close(f.dirfd)
-	}
+	f.sys.close()
 	err := errors.Join(f.lock.Close(), f.root.Close())
 	if f.temp {
 		err = errors.Join(err, os.RemoveAll(f.dir))

@@ -192,8 +192,7 @@ func runHelper(role string, args []string) error {
 			}
 		}
 	case "wide": // a batch of more keys than the process may open files
-		lim := syscall.Rlimit{Cur: 256, Max: 256}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		if err := lowerOpenFileLimit(); err != nil {
 			return err
 		}
 		s.Close()

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -255,14 +254,3 @@ func BenchmarkSmallAppends(b *testing.B) {
 }
 
 func nowSeconds() float64 { return float64(time.Now().UnixNano()) / 1e9 }
-
-// cpuSeconds returns the CPU time (user and system) the process has used.
-// Set beside wall-clock MB/s it shows efficiency that does not depend on
-// what else the machine runs.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}

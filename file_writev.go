@@ -1,0 +1,40 @@
+//go:build darwin || linux || openbsd
+
+package partd
+
+import (
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// writevAll writes the concatenation of vec to fd, in writev calls of at
+// most IOV_MAX pieces, and returns how many bytes it wrote.
+func writevAll(fd keyFD, vec [][]byte) (int64, error) {
+	const iovMax = 1024
+	var done int64
+	vec = slices.Clone(vec) // advanced in place below
+	for len(vec) > 0 {
+		n, err := unix.Writev(fd, vec[:min(len(vec), iovMax)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += int64(n)
+		for n > 0 && len(vec) > 0 {
+			if n >= len(vec[0]) {
+				n -= len(vec[0])
+				vec = vec[1:]
+			} else {
+				vec[0] = vec[0][n:]
+				n = 0
+			}
+		}
+		for len(vec) > 0 && len(vec[0]) == 0 {
+			vec = vec[1:]
+		}
+	}
+	return done, nil
+}
