@@ -59,13 +59,13 @@ func materialize(spec workload.Spec) []map[string][]byte {
 // matching Python stack in internal/workload/bench.py.
 var benchLayers = []struct {
 	name, python string
-	wrap         func(partd.Store) partd.Store
+	wrap         func(partd.Store, ...compress.Option) partd.Store
 }{
 	{"zstd", "zstd", compress.Zstd},
 	{"snappy", "snappy", compress.Snappy},
 	{"zlib", "zlib", compress.ZLib},
-	{"none", "file", func(s partd.Store) partd.Store { return s }},
-	{"zstd3", "", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
+	{"none", "file", func(s partd.Store, _ ...compress.Option) partd.Store { return s }},
+	{"zstd3", "", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.Zstd(s, compress.WithLevel(3)) }},
 }
 
 // storedBytes sums what keys hold in s.

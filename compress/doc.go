@@ -4,6 +4,11 @@
 //
 //	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), file, 64<<20))
 //
+// Options follow klauspost/compress's style, one variadic list for every
+// constructor: compress.Zstd(inner, compress.WithLevel(9),
+// compress.WithMaxValueSize(64<<20)). A [Setting] (parsed from "zstd:9") is
+// the same from configuration, and its Wrap reports a bad level at once.
+//
 // # Format
 //
 // Every appended value is compressed on its own and stored in the inner store

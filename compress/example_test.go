@@ -86,3 +86,19 @@ func get(s partd.Store, key string) ([]byte, error) {
 	}
 	return vs[0], nil
 }
+
+// Options are one variadic list, as for klauspost's zstd.NewWriter. A level
+// a constructor cannot apply is the error of every call (and of Err), not a
+// panic.
+func ExampleWithLevel() {
+	small := compress.Zstd(partd.NewDict(), compress.WithLevel(19), compress.WithMaxValueSize(1<<20))
+	fmt.Println(small.Append(map[string][]byte{"k": []byte("compressed at level 19")}))
+
+	wrong := compress.Snappy(partd.NewDict(), compress.WithLevel(3))
+	fmt.Println(compress.Err(wrong))
+	fmt.Println(wrong.Append(map[string][]byte{"k": []byte("x")}))
+	// Output:
+	// <nil>
+	// partd: snappy: no compression levels (WithLevel(3))
+	// partd: snappy: no compression levels (WithLevel(3))
+}

@@ -76,13 +76,13 @@ func fuzzDecode(f *testing.F, mk func(partd.Store, ...compress.Option) (partd.St
 }
 
 func FuzzZstdDecode(f *testing.F) {
-	fuzzDecode(f, func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZstdLevel(s, 0, o...) })
+	fuzzDecode(f, withErr(compress.Zstd))
 }
 
-func FuzzSnappyDecode(f *testing.F) { fuzzDecode(f, compress.SnappyOptions) }
+func FuzzSnappyDecode(f *testing.F) { fuzzDecode(f, withErr(compress.Snappy)) }
 
 func FuzzZLibDecode(f *testing.F) {
-	fuzzDecode(f, func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZLibLevel(s, -1, o...) })
+	fuzzDecode(f, withErr(compress.ZLib))
 }
 
 // Stored bytes that claim or hold far more than the limit are refused before
@@ -113,7 +113,7 @@ func TestHostileSizesAllocateLittle(t *testing.T) {
 	}
 	// Headers that claim sizes their few bytes cannot hold.
 	for name, tc := range map[string]struct {
-		mk  func(partd.Store) partd.Store
+		mk  func(partd.Store, ...compress.Option) partd.Store
 		raw []byte
 	}{
 		// zstd magic, single segment with an 8-byte content size of 1 GiB - 1.

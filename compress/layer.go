@@ -19,13 +19,23 @@ type layer struct {
 	inner    partd.Store
 	c        codec
 	maxValue int
+	optErr   error // an option the constructor could not apply: every call returns it
 	closed   atomic.Bool
 }
 
 var _ partd.Store = (*layer)(nil)
 
-func newLayer(inner partd.Store, c codec, o options) *layer {
-	return &layer{inner: inner, c: c, maxValue: o.maxValue}
+func newLayer(inner partd.Store, c codec, o options, optErr error) *layer {
+	return &layer{inner: inner, c: c, maxValue: o.maxValue, optErr: optErr}
+}
+
+// Err returns the error of an option the constructor of s, a layer of this
+// package, could not apply (every call of s returns it), or nil.
+func Err(s partd.Store) error {
+	if l, ok := s.(*layer); ok {
+		return l.optErr
+	}
+	return nil
 }
 
 // Work below these sizes is done on the caller's goroutine: spreading it costs
@@ -79,12 +89,21 @@ func (l *layer) errClosed(op string) error {
 	return fmt.Errorf("partd: %s: %s: %w", l.c.name(), op, partd.ErrClosed)
 }
 
+// unusable returns why the layer cannot serve op: closed, or built with a
+// bad option.
+func (l *layer) unusable(op string) error {
+	if l.closed.Load() {
+		return l.errClosed(op)
+	}
+	return l.optErr
+}
+
 // Append compresses each value into one frame and appends the frames to
 // inner in one call. Empty values are passed on empty, so inner validates
 // their keys but stores nothing for them.
 func (l *layer) Append(data map[string][]byte) error {
-	if l.closed.Load() {
-		return l.errClosed("append")
+	if err := l.unusable("append"); err != nil {
+		return err
 	}
 	type item struct {
 		key        string
@@ -144,8 +163,8 @@ func (l *layer) Append(data map[string][]byte) error {
 // sizes too large to trust before decoding) decode whole, in parallel with
 // the rest.
 func (l *layer) Get(keys ...string) ([][]byte, error) {
-	if l.closed.Load() {
-		return nil, l.errClosed("get")
+	if err := l.unusable("get"); err != nil {
+		return nil, err
 	}
 	raws, err := l.inner.Get(keys...)
 	if err != nil {
@@ -314,8 +333,8 @@ func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 // Set stores value, compressed, as key's only frame. An empty value deletes
 // the key.
 func (l *layer) Set(key string, value []byte) error {
-	if l.closed.Load() {
-		return l.errClosed("set")
+	if err := l.unusable("set"); err != nil {
+		return err
 	}
 	if len(value) == 0 {
 		return l.inner.Set(key, nil)
@@ -333,24 +352,24 @@ func (l *layer) Set(key string, value []byte) error {
 
 // Delete removes keys from inner.
 func (l *layer) Delete(keys ...string) error {
-	if l.closed.Load() {
-		return l.errClosed("delete")
+	if err := l.unusable("delete"); err != nil {
+		return err
 	}
 	return l.inner.Delete(keys...)
 }
 
 // Keys returns inner's keys.
 func (l *layer) Keys() ([]string, error) {
-	if l.closed.Load() {
-		return nil, l.errClosed("keys")
+	if err := l.unusable("keys"); err != nil {
+		return nil, err
 	}
 	return l.inner.Keys()
 }
 
 // Drop empties inner.
 func (l *layer) Drop() error {
-	if l.closed.Load() {
-		return l.errClosed("drop")
+	if err := l.unusable("drop"); err != nil {
+		return err
 	}
 	return l.inner.Drop()
 }
@@ -367,8 +386,8 @@ func (l *layer) Close() error {
 // Flush flushes inner if it is a partd.Flusher (a Buffer): the layer itself
 // holds nothing back.
 func (l *layer) Flush() error {
-	if l.closed.Load() {
-		return l.errClosed("flush")
+	if err := l.unusable("flush"); err != nil {
+		return err
 	}
 	return partd.Flush(l.inner)
 }

@@ -23,12 +23,18 @@ const MaxValueSizeLimit = 1<<32 - 1
 // written. (A stored frame that claims more is partd.ErrCorrupt instead.)
 var ErrTooLarge = errors.New("value exceeds the maximum value size")
 
-// An Option configures a layer. Options are validated: a constructor given a
-// bad one returns its error.
+// An Option configures a layer: [WithLevel], [WithMaxValueSize]. An option a
+// constructor cannot apply (a level out of range, a level for snappy) does
+// not panic: every call of the returned store returns its error, as
+// klauspost's s2.NewWriter reports a bad WriterOption on every write.
+// [Setting.Wrap] returns it at once, for levels that come from
+// configuration.
 type Option func(*options) error
 
 type options struct {
 	maxValue int
+	level    int
+	hasLevel bool
 }
 
 func defaultOptions() options { return options{maxValue: DefaultMaxValueSize} }
@@ -49,6 +55,19 @@ func WithMaxValueSize(n int64) Option {
 	}
 }
 
+// WithLevel sets the compression level. For [Zstd], levels follow the zstd
+// command line, 1 (fastest) to 22 (smallest), 0 meaning [DefaultZstdLevel];
+// the encoder maps them onto its four speeds: 1-2 fastest, 3-5 default, 6-9
+// better, 10-22 best. For [ZLib], a compress/zlib level:
+// zlib.HuffmanOnly, zlib.DefaultCompression, zlib.NoCompression, or 1 to 9.
+// [Snappy] has no levels: WithLevel is an error there.
+func WithLevel(level int) Option {
+	return func(o *options) error {
+		o.level, o.hasLevel = level, true
+		return nil
+	}
+}
+
 func buildOptions(opts []Option) (options, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -62,70 +81,48 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-// Zstd returns a layer that compresses each value with zstd at
-// [DefaultZstdLevel] and a content checksum. See the package documentation
-// for the format and for Close.
-func Zstd(inner partd.Store) partd.Store {
-	o := defaultOptions()
-	return newLayer(inner, newZstdCodec(zstd.EncoderLevelFromZstd(DefaultZstdLevel), o.maxValue), o)
-}
-
-// DefaultZstdLevel is the level of [Zstd], and of [ZstdLevel] given 0: level 1,
-// the encoder's fastest speed. A shuffle or spill store is usually bound by
-// how fast it compresses: on the 4 KiB text values of WORKLOADS.md W6, level 1
-// takes 20-45% less CPU than level 3 for a ratio 4% lower (2.64 against
-// 2.74).
+// DefaultZstdLevel is the level of [Zstd] unless [WithLevel] says otherwise:
+// level 1, the encoder's fastest speed. A shuffle or spill store is usually
+// bound by how fast it compresses: on the 4 KiB text values of WORKLOADS.md
+// W6, level 1 takes 20-45% less CPU than level 3 for a ratio 4% lower (2.64
+// against 2.74).
 const DefaultZstdLevel = 1
 
-// ZstdLevel is like [Zstd] with a zstd compression level and options. Levels
-// follow the zstd command line, 1 (fastest) to 22 (smallest), 0 meaning
-// [DefaultZstdLevel]; the encoder maps them onto its four speeds: 1-2
-// fastest, 3-5 default, 6-9 better, 10-22 best. Any other level is an error.
-func ZstdLevel(inner partd.Store, level int, opts ...Option) (partd.Store, error) {
+// Zstd returns a layer that compresses each value with zstd (at
+// [DefaultZstdLevel] unless [WithLevel] says otherwise) and a content
+// checksum. See the package documentation for the format and for Close.
+func Zstd(inner partd.Store, opts ...Option) partd.Store {
 	o, err := buildOptions(opts)
-	if err != nil {
-		return nil, err
+	level := zstd.EncoderLevelFromZstd(DefaultZstdLevel)
+	if err == nil && o.hasLevel {
+		level, err = zstdLevel(o.level)
 	}
-	l, err := zstdLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	return newLayer(inner, newZstdCodec(l, o.maxValue), o), nil
+	return newLayer(inner, newZstdCodec(level, o.maxValue), o, err)
 }
 
 // Snappy returns a layer that compresses each value in the snappy block
 // format, byte-compatible with Python partd's partd.Snappy. See the package
 // documentation for the format and for Close.
-func Snappy(inner partd.Store) partd.Store {
-	return newLayer(inner, snappyCodec{}, defaultOptions())
-}
-
-// SnappyOptions is like [Snappy] with options.
-func SnappyOptions(inner partd.Store, opts ...Option) (partd.Store, error) {
+func Snappy(inner partd.Store, opts ...Option) partd.Store {
 	o, err := buildOptions(opts)
-	if err != nil {
-		return nil, err
+	if err == nil && o.hasLevel {
+		err = fmt.Errorf("partd: snappy: no compression levels (WithLevel(%d))", o.level)
 	}
-	return newLayer(inner, snappyCodec{}, o), nil
+	return newLayer(inner, snappyCodec{}, o, err)
 }
 
-// ZLib returns a layer that compresses each value as a zlib stream at the
-// default level, byte-compatible with Python partd's partd.ZLib. See the
-// package documentation for the format and for Close.
-func ZLib(inner partd.Store) partd.Store {
-	return newLayer(inner, newZLibCodec(zlib.DefaultCompression), defaultOptions())
-}
-
-// ZLibLevel is like [ZLib] with a compress/zlib level (zlib.HuffmanOnly,
-// zlib.DefaultCompression, zlib.NoCompression, or 1 to 9) and options. Any
-// other level is an error.
-func ZLibLevel(inner partd.Store, level int, opts ...Option) (partd.Store, error) {
+// ZLib returns a layer that compresses each value as a zlib stream (at the
+// default level unless [WithLevel] says otherwise), byte-compatible with
+// Python partd's partd.ZLib. See the package documentation for the format
+// and for Close.
+func ZLib(inner partd.Store, opts ...Option) partd.Store {
 	o, err := buildOptions(opts)
-	if err != nil {
-		return nil, err
+	level := zlib.DefaultCompression
+	if err == nil && o.hasLevel {
+		if level = o.level; level < zlib.HuffmanOnly || level > zlib.BestCompression {
+			err = fmt.Errorf("partd: zlib: invalid level %d: want %d to %d", level, zlib.HuffmanOnly, zlib.BestCompression)
+			level = zlib.DefaultCompression
+		}
 	}
-	if level < zlib.HuffmanOnly || level > zlib.BestCompression {
-		return nil, fmt.Errorf("partd: zlib: invalid level %d: want %d to %d", level, zlib.HuffmanOnly, zlib.BestCompression)
-	}
-	return newLayer(inner, newZLibCodec(level), o), nil
+	return newLayer(inner, newZLibCodec(level), o, err)
 }

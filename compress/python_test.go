@@ -88,7 +88,7 @@ func runPython(t *testing.T, args ...string) {
 func TestPythonInterop(t *testing.T) {
 	for _, algo := range []struct {
 		py   string
-		wrap func(partd.Store) partd.Store
+		wrap func(partd.Store, ...compress.Option) partd.Store
 	}{{"ZLib", compress.ZLib}, {"Snappy", compress.Snappy}, {"Zstd", compress.Zstd}} {
 		t.Run(algo.py, func(t *testing.T) {
 			cases := interopCases()

@@ -58,8 +58,8 @@ func Salvage(s partd.Store, key string) (value []byte, dropped int64, err error)
 	if !ok {
 		return nil, 0, fmt.Errorf("partd: salvage %q: %T is not a compression layer", key, s)
 	}
-	if l.closed.Load() {
-		return nil, 0, l.errClosed("salvage")
+	if err := l.unusable("salvage"); err != nil {
+		return nil, 0, err
 	}
 	var raw []byte
 	if _, ok := l.inner.(*layer); ok {

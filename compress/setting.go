@@ -101,20 +101,26 @@ func (s Setting) Wrap(inner partd.Store, opts ...Option) (partd.Store, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("partd: compress: setting %s: %w", s, err)
 	}
+	var layer partd.Store
 	switch s.Algorithm {
 	case ZstdAlgorithm:
-		return ZstdLevel(inner, s.Level, opts...)
+		layer = Zstd(inner, append([]Option{WithLevel(s.Level)}, opts...)...)
 	case SnappyAlgorithm:
-		return SnappyOptions(inner, opts...)
+		layer = Snappy(inner, opts...)
 	case ZLibAlgorithm:
 		level := s.Level
 		if level == 0 {
 			level = zlib.DefaultCompression
 		}
-		return ZLibLevel(inner, level, opts...)
+		layer = ZLib(inner, append([]Option{WithLevel(level)}, opts...)...)
+	default:
+		if _, err := buildOptions(opts); err != nil {
+			return nil, err
+		}
+		return inner, nil
 	}
-	if _, err := buildOptions(opts); err != nil {
+	if err := Err(layer); err != nil {
 		return nil, err
 	}
-	return inner, nil
+	return layer, nil
 }

@@ -16,34 +16,29 @@ import (
 // layers lists every layer constructor under test.
 var layers = []struct {
 	name string
-	wrap func(partd.Store) partd.Store
+	wrap func(partd.Store, ...compress.Option) partd.Store
 }{
 	{"zstd", compress.Zstd},
 	{"snappy", compress.Snappy},
 	{"zlib", compress.ZLib},
-	{"nested", func(s partd.Store) partd.Store { return compress.Zstd(compress.Snappy(compress.ZLib(s))) }},
+	{"nested", func(s partd.Store, _ ...compress.Option) partd.Store {
+		return compress.Zstd(compress.Snappy(compress.ZLib(s)))
+	}},
 }
 
 // levels lists layers at other levels, for the tests that check bytes rather
 // than store behaviour.
 var levels = append([]struct {
 	name string
-	wrap func(partd.Store) partd.Store
+	wrap func(partd.Store, ...compress.Option) partd.Store
 }{
-	{"zstd-3", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 3)) }},
-	{"zstd-better", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 7)) }},
-	{"zstd-best", func(s partd.Store) partd.Store { return must1(compress.ZstdLevel(s, 19)) }},
-	{"zlib-1", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, 1)) }},
-	{"zlib-9", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, 9)) }},
-	{"zlib-huffman", func(s partd.Store) partd.Store { return must1(compress.ZLibLevel(s, -2)) }},
+	{"zstd-3", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.Zstd(s, compress.WithLevel(3)) }},
+	{"zstd-better", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.Zstd(s, compress.WithLevel(7)) }},
+	{"zstd-best", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.Zstd(s, compress.WithLevel(19)) }},
+	{"zlib-1", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.ZLib(s, compress.WithLevel(1)) }},
+	{"zlib-9", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.ZLib(s, compress.WithLevel(9)) }},
+	{"zlib-huffman", func(s partd.Store, _ ...compress.Option) partd.Store { return compress.ZLib(s, compress.WithLevel(-2)) }},
 }, layers...)
-
-func must1[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
 
 func check(t testing.TB, err error) {
 	t.Helper()
@@ -132,9 +127,18 @@ var withOpts = []struct {
 	name string
 	mk   func(partd.Store, ...compress.Option) (partd.Store, error)
 }{
-	{"zstd", func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZstdLevel(s, 0, o...) }},
-	{"snappy", compress.SnappyOptions},
-	{"zlib", func(s partd.Store, o ...compress.Option) (partd.Store, error) { return compress.ZLibLevel(s, -1, o...) }},
+	{"zstd", withErr(compress.Zstd)},
+	{"snappy", withErr(compress.Snappy)},
+	{"zlib", withErr(compress.ZLib)},
+}
+
+// withErr returns a constructor that reports a bad option at once, as
+// compress.Err does.
+func withErr(mk func(partd.Store, ...compress.Option) partd.Store) func(partd.Store, ...compress.Option) (partd.Store, error) {
+	return func(inner partd.Store, o ...compress.Option) (partd.Store, error) {
+		s := mk(inner, o...)
+		return s, compress.Err(s)
+	}
 }
 
 func TestMaxValueSize(t *testing.T) {
@@ -170,22 +174,48 @@ func TestMaxValueSize(t *testing.T) {
 		})
 	}
 	for _, n := range []int64{0, -1, compress.MaxValueSizeLimit + 1} {
-		if _, err := compress.ZstdLevel(partd.NewDict(), 0, compress.WithMaxValueSize(n)); err == nil {
+		if err := compress.Err(compress.Zstd(partd.NewDict(), compress.WithMaxValueSize(n))); err == nil {
 			t.Errorf("WithMaxValueSize(%d): no error", n)
 		}
 	}
 }
 
+// A bad option is an error of every call, never a panic, and nothing is
+// written to the inner store.
 func TestBadLevels(t *testing.T) {
+	bad := map[string]partd.Store{}
+	inner := partd.NewDict()
 	for _, lv := range []int{-1, 23, 100} {
-		if _, err := compress.ZstdLevel(partd.NewDict(), lv); err == nil {
-			t.Errorf("ZstdLevel(%d): no error", lv)
-		}
+		bad[fmt.Sprintf("Zstd(WithLevel(%d))", lv)] = compress.Zstd(inner, compress.WithLevel(lv))
 	}
 	for _, lv := range []int{-3, 10} {
-		if _, err := compress.ZLibLevel(partd.NewDict(), lv); err == nil {
-			t.Errorf("ZLibLevel(%d): no error", lv)
+		bad[fmt.Sprintf("ZLib(WithLevel(%d))", lv)] = compress.ZLib(inner, compress.WithLevel(lv))
+	}
+	bad["Snappy(WithLevel(1))"] = compress.Snappy(inner, compress.WithLevel(1))
+	for name, s := range bad {
+		if compress.Err(s) == nil {
+			t.Errorf("%s: Err is nil", name)
 		}
+		if err := s.Append(map[string][]byte{"k": []byte("v")}); err == nil || err.Error() != compress.Err(s).Error() {
+			t.Errorf("%s: Append = %v, want the option's error", name, err)
+		}
+		if _, err := s.Get("k"); err == nil {
+			t.Errorf("%s: Get: no error", name)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("%s: Close: %v", name, err)
+		}
+	}
+	if keys, _ := inner.Keys(); len(keys) != 0 {
+		t.Errorf("layers with bad options wrote %q", keys)
+	}
+	for _, lv := range []int{1, 3, 22} {
+		if err := compress.Err(compress.Zstd(inner, compress.WithLevel(lv))); err != nil {
+			t.Errorf("Zstd(WithLevel(%d)): %v", lv, err)
+		}
+	}
+	if _, err := (compress.Setting{Algorithm: compress.ZstdAlgorithm, Level: 23}).Wrap(inner); err == nil {
+		t.Errorf("Setting zstd:23 wrapped without an error")
 	}
 }
 
