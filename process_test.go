@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +25,11 @@ import (
 func TestMain(m *testing.M) {
 	if role := os.Getenv("PARTD_HELPER"); role != "" {
 		run := runHelper
-		if role == "workload" {
+		switch {
+		case role == "workload":
 			run = func(_ string, args []string) error { return runWorkloadHelper(args) }
+		case strings.HasPrefix(role, "log-"):
+			run = runLogHelper
 		}
 		if err := run(role, os.Args[len(os.Args)-3:]); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)

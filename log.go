@@ -1,0 +1,953 @@
+package partd
+
+import (
+	"bufio"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gopartd/partd/internal/keypath"
+)
+
+// The Log store is split by concern:
+//
+//	log.go           the Store API, the index, opening and recovery
+//	log_record.go    the record format and its reader
+//	log_compact.go   compaction
+//	log_lock_*.go    the exclusive directory lock on each system
+
+// Log is a log-structured Store: every Append, Set, Delete and Drop is one
+// record written sequentially to the current segment file of the directory,
+// and an index in memory says where each key's bytes are. Many keys and
+// small appends therefore cost what the bytes cost, not a file each, and a
+// Buffer spills into it at disk speed.
+//
+// A batch is crash-atomic: after a crash at any moment, reopening shows
+// every call that returned, and each batch whole or absent, never some of
+// its keys. Records carry CRC-32C checksums; on open, a torn or corrupt
+// record ends its segment's valid part, the rest is cut off and reported
+// (see LogStats), and the open succeeds. With LogOptions.Sync each call
+// fsyncs before it returns, so what returned survives a machine crash too;
+// without it, a process crash.
+//
+// One process holds the directory (an exclusive lock on its .partd-log
+// file): a second opener gets ErrLocked at once. Processes share a Log
+// through a server (partd serve).
+//
+// The index holds, per key, its size and the places of its bytes: about 90
+// bytes per key plus 12 bytes per appended value that has not yet been
+// compacted (a key's appends that land next to each other, and every key
+// after compaction, take one place).
+//
+// Set, Delete and Drop leave dead bytes in the segments. Compact rewrites
+// the live bytes of every full segment into new ones and removes the old;
+// it runs by itself in the background (one goroutine, which Close waits
+// for) once dead bytes are at least LogOptions.CompactGarbage of the
+// segments and at least LogOptions.CompactMinBytes. Drop removes every
+// segment: its cost is the number of segments, not of keys.
+//
+// The format is private to this package; a File store is the one Python
+// partd reads.
+type Log struct {
+	dir  string
+	temp bool
+	opts LogOptions
+	lock *os.File
+	log  *slog.Logger
+
+	// Lock order: compactMu -> writeMu -> ioMu -> mu.
+	compactMu sync.Mutex // one compaction at a time; Drop and Close wait for it
+
+	writeMu sync.Mutex // serializes writers: only they write segments or change the index
+	active  *logSegment
+	bw      *bufio.Writer
+	head    []byte // scratch for record heads
+	broken  error  // a write that could not be undone: every later write fails
+
+	ioMu sync.RWMutex // held for reading while segment files are read, for writing while they are removed
+
+	mu        sync.RWMutex // guards what follows
+	closed    bool
+	index     map[string]*logKey
+	tree      *keypath.Tree
+	segs      map[uint32]*logSegment
+	nextID    uint32
+	nextMajor uint64
+	gen       uint32 // the latest committed compaction
+	stats     LogStats
+
+	compacting atomic.Bool
+	compactWG  sync.WaitGroup
+}
+
+// LogOptions tunes a Log. A nil *LogOptions means the defaults.
+type LogOptions struct {
+	// SegmentSize is the size at which a new segment file is started:
+	// 64 MiB if 0. (A batch larger than it gets a segment of its own.)
+	SegmentSize int64
+	// Sync makes every Append, Set, Delete and Drop fsync before it
+	// returns.
+	Sync bool
+	// CompactGarbage is the share of dead bytes in the segments that starts
+	// a compaction in the background: 0.5 if 0; negative turns automatic
+	// compaction off (Compact still works).
+	CompactGarbage float64
+	// CompactMinBytes is the fewest dead bytes that start a compaction:
+	// SegmentSize if 0.
+	CompactMinBytes int64
+	// NoCreate opens only a Log that exists: nothing is created.
+	NoCreate bool
+	// Logger receives a warning for every torn or corrupt record cut off
+	// on open, and compaction errors; slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// LogStats are a Log's figures, from Stats.
+type LogStats struct {
+	Keys        int   // keys that hold bytes
+	Segments    int   // segment files
+	Bytes       int64 // bytes in the segment files
+	LiveBytes   int64 // bytes of values that Get can return; the rest is dead or record overhead
+	Compactions int64 // compactions done since open
+	// TornRecords and TornBytes count what the last open cut off: records
+	// torn by a crash or corrupt, and the bytes after them in their
+	// segments.
+	TornRecords int
+	TornBytes   int64
+}
+
+// logSegment is one segment file.
+type logSegment struct {
+	id    uint32
+	major uint64 // order of the segment in the log
+	gen   uint32 // 0, or the compaction that wrote it
+	part  uint32 // which of that compaction's outputs
+	f     *os.File
+	size  int64
+	live  int64 // bytes of values in it that the index points at
+}
+
+func (s *logSegment) name() string { return segmentName(s.major, s.gen, s.part) }
+
+func segmentName(major uint64, gen, part uint32) string {
+	return fmt.Sprintf("%016x-%08x-%04x%s", major, gen, part, segSuffix)
+}
+
+const (
+	logMarker   = ".partd-log" // lock file, and what makes a directory a Log
+	segSuffix   = ".seg"
+	compactName = "compacted-" // + %08x gen: a committed compaction
+	logVersion  = "partd log 1\n"
+)
+
+// logKey is one key of the index.
+type logKey struct {
+	ext  []logExtent
+	size int64
+}
+
+// logExtent is a run of a key's bytes in a segment.
+type logExtent struct {
+	seg, off, n uint32
+}
+
+var (
+	_ Store          = (*Log)(nil)
+	_ VectorAppender = (*Log)(nil)
+	_ GetAppender    = (*Log)(nil)
+	_ Flusher        = (*Log)(nil)
+)
+
+var errWouldBlock = errors.New("lock held by another process")
+
+// NewLog opens the Log in dir, creating it if need be; "" makes a temporary
+// directory that Close removes. A non-empty directory that holds no Log is
+// refused with ErrNotStore, and one that another process has open with
+// ErrLocked.
+func NewLog(dir string) (*Log, error) { return OpenLog(dir, nil) }
+
+// OpenLog is NewLog with options.
+func OpenLog(dir string, opts *LogOptions) (*Log, error) {
+	l := &Log{index: make(map[string]*logKey), tree: keypath.NewTree(), segs: make(map[uint32]*logSegment)}
+	if opts != nil {
+		l.opts = *opts
+	}
+	if l.opts.SegmentSize <= 0 {
+		l.opts.SegmentSize = 64 << 20
+	}
+	if l.opts.CompactGarbage == 0 {
+		l.opts.CompactGarbage = 0.5
+	}
+	if l.opts.CompactMinBytes <= 0 {
+		l.opts.CompactMinBytes = l.opts.SegmentSize
+	}
+	l.log = cmp.Or(l.opts.Logger, slog.Default())
+	if dir == "" {
+		d, err := os.MkdirTemp("", "partd-log-*")
+		if err != nil {
+			return nil, fmt.Errorf("partd: log: %w", err)
+		}
+		dir, l.temp = d, true
+	} else if err := prepareLogDir(dir, l.opts.NoCreate); err != nil {
+		return nil, err
+	}
+	l.dir = dir
+	if err := l.open(); err != nil {
+		l.closeFiles()
+		if l.temp {
+			os.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// prepareLogDir checks that dir is a Log, or creates one where nothing is.
+func prepareLogDir(dir string, noCreate bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && noCreate:
+		return fmt.Errorf("partd: no such store %s: %w", dir, err)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("partd: log: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("partd: log: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("partd: log: %s is not a directory: %w", dir, ErrNotStore)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, logMarker)); err == nil {
+		return nil
+	}
+	if noCreate {
+		return fmt.Errorf("partd: no such store %s: %w (the directory has no %s)", dir, ErrNotStore, logMarker)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, lockName)); err == nil {
+		return fmt.Errorf("partd: log: %s: %w: it is a File store (it has %s)", dir, ErrNotStore, lockName)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	defer d.Close()
+	if names, _ := d.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("partd: log: %s: %w: it holds files but no %s", dir, ErrNotStore, logMarker)
+	}
+	return nil
+}
+
+// open locks the directory and replays its segments.
+func (l *Log) open() error {
+	flags := os.O_RDWR | os.O_CREATE
+	if l.opts.NoCreate {
+		flags = os.O_RDWR
+	}
+	lock, err := os.OpenFile(filepath.Join(l.dir, logMarker), flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	l.lock = lock
+	if err := tryLockExclusive(lock); errors.Is(err, errWouldBlock) {
+		return fmt.Errorf("partd: log %s: %w (one process holds a Log; share it through a server: partd serve --store log://%s)", l.dir, ErrLocked, l.dir)
+	} else if err != nil {
+		return fmt.Errorf("partd: log: lock: %w", err)
+	}
+	if st, err := lock.Stat(); err == nil && st.Size() == 0 {
+		if _, err := lock.WriteString(logVersion); err != nil {
+			return fmt.Errorf("partd: log: %w", err)
+		}
+	}
+	segs, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if err := l.replay(s); err != nil {
+			return err
+		}
+	}
+	l.stats.Segments = len(segs)
+	if n := len(segs); n > 0 && segs[n-1].gen == 0 && segs[n-1].size < l.opts.SegmentSize {
+		l.active = segs[n-1]
+	} else if err := l.startSegment(); err != nil {
+		return err
+	}
+	l.bw = bufio.NewWriterSize(nil, 1<<20)
+	return nil
+}
+
+// listSegments finds the segment files to replay, in order, after removing
+// what an interrupted compaction left: the outputs of one that did not
+// commit, or the inputs of one that did.
+func (l *Log) listSegments() ([]*logSegment, error) {
+	names, err := readDirNames(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("partd: log: %w", err)
+	}
+	// The latest committed compaction: its generation and the last major it
+	// replaced.
+	var commitMajor uint64
+	var markers []string
+	for _, n := range names {
+		if g, ok := strings.CutPrefix(n, compactName); ok {
+			gen, err := strconv.ParseUint(g, 16, 32)
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(l.dir, n))
+			if err != nil {
+				return nil, fmt.Errorf("partd: log: %w", err)
+			}
+			major, err := strconv.ParseUint(strings.TrimSpace(string(b)), 16, 64)
+			if err != nil {
+				continue // a marker cut short before its rename: never committed
+			}
+			markers = append(markers, n)
+			if uint32(gen) >= l.gen {
+				l.gen, commitMajor = uint32(gen), major
+			}
+		}
+	}
+	var segs []*logSegment
+	for _, n := range names {
+		major, gen, part, ok := parseSegmentName(n)
+		if !ok {
+			continue
+		}
+		obsolete := gen > l.gen || (major <= commitMajor && gen < l.gen)
+		if obsolete {
+			if err := os.Remove(filepath.Join(l.dir, n)); err != nil {
+				return nil, fmt.Errorf("partd: log: removing %s of an interrupted compaction: %w", n, err)
+			}
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(l.dir, n), os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("partd: log: %w", err)
+		}
+		s := &logSegment{id: l.nextID, major: major, gen: gen, part: part, f: f}
+		l.nextID++
+		l.segs[s.id] = s
+		segs = append(segs, s)
+		l.nextMajor = max(l.nextMajor, major+1)
+	}
+	for _, m := range markers {
+		if m != fmt.Sprintf("%s%08x", compactName, l.gen) {
+			os.Remove(filepath.Join(l.dir, m))
+		}
+	}
+	slices.SortFunc(segs, func(a, b *logSegment) int {
+		return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.gen, b.gen), cmp.Compare(a.part, b.part))
+	})
+	return segs, nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+func parseSegmentName(n string) (major uint64, gen, part uint32, ok bool) {
+	base, isSeg := strings.CutSuffix(n, segSuffix)
+	f := strings.Split(base, "-")
+	if !isSeg || len(f) != 3 || len(f[0]) != 16 || len(f[1]) != 8 || len(f[2]) != 4 {
+		return 0, 0, 0, false
+	}
+	major, err1 := strconv.ParseUint(f[0], 16, 64)
+	g, err2 := strconv.ParseUint(f[1], 16, 32)
+	p, err3 := strconv.ParseUint(f[2], 16, 16)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, 0, false
+	}
+	return major, uint32(g), uint32(p), true
+}
+
+// replay applies the records of s to the index, and cuts s back to its
+// last whole record.
+func (l *Log) replay(s *logSegment) error {
+	rr := newRecordReader(s.f)
+	for {
+		kind, entries, size, err := rr.next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, errTorn) {
+			st, serr := s.f.Stat()
+			if serr != nil {
+				return fmt.Errorf("partd: log: %w", serr)
+			}
+			cut := st.Size() - rr.pos
+			l.log.Warn("partd: log: cutting off a torn or corrupt record", "dir", l.dir, "segment", s.name(), "offset", rr.pos, "bytes", cut, "why", err)
+			if err := s.f.Truncate(rr.pos); err != nil {
+				return fmt.Errorf("partd: log: cutting %s back to %d bytes: %w", s.name(), rr.pos, err)
+			}
+			l.stats.TornRecords++
+			l.stats.TornBytes += cut
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("partd: log: reading %s: %w", s.name(), err)
+		}
+		l.applyLocked(s, kind, entries)
+		s.size += size
+		l.stats.Bytes += size
+	}
+	return nil
+}
+
+// applyLocked applies a record of segment s to the index. l.mu is held
+// (or l is not yet shared).
+func (l *Log) applyLocked(s *logSegment, kind byte, entries []recordEntry) {
+	switch kind {
+	case recDrop:
+		l.clearIndexLocked()
+		return
+	case recDelete:
+		for _, e := range entries {
+			l.removeKeyLocked(e.key)
+		}
+		return
+	}
+	for _, e := range entries {
+		if keypath.Validate(e.key) != nil {
+			continue // never written by a Log; leave it out rather than fail
+		}
+		if kind == recSet || kind == recBase {
+			l.removeKeyLocked(e.key)
+		}
+		if e.len > 0 {
+			l.addExtentLocked(e.key, s, e.off, e.len)
+		}
+	}
+}
+
+// addExtentLocked records n bytes of key at off in s, after its others.
+func (l *Log) addExtentLocked(key string, s *logSegment, off, n int64) {
+	k := l.index[key]
+	if k == nil {
+		k = &logKey{}
+		l.index[key] = k
+		l.tree.Add(key)
+	}
+	if last := len(k.ext) - 1; last >= 0 && k.ext[last].seg == s.id &&
+		int64(k.ext[last].off)+int64(k.ext[last].n) == off && int64(k.ext[last].n)+n <= 1<<32-1 {
+		k.ext[last].n += uint32(n) // right after its last run: one run
+	} else {
+		k.ext = append(k.ext, logExtent{seg: s.id, off: uint32(off), n: uint32(n)})
+	}
+	k.size += n
+	s.live += n
+	l.stats.LiveBytes += n
+}
+
+// removeKeyLocked drops key from the index; its bytes become dead.
+func (l *Log) removeKeyLocked(key string) {
+	k := l.index[key]
+	if k == nil {
+		return
+	}
+	for _, e := range k.ext {
+		if s := l.segs[e.seg]; s != nil {
+			s.live -= int64(e.n)
+		}
+	}
+	l.stats.LiveBytes -= k.size
+	delete(l.index, key)
+	l.tree.Remove(key)
+}
+
+func (l *Log) clearIndexLocked() {
+	clear(l.index)
+	l.tree.Clear()
+	for _, s := range l.segs {
+		s.live = 0
+	}
+	l.stats.LiveBytes = 0
+}
+
+// startSegment makes a new, empty segment the active one. l.writeMu is
+// held (or l is not yet shared).
+func (l *Log) startSegment() error {
+	name := segmentName(l.nextMajor, 0, 0)
+	f, err := os.OpenFile(filepath.Join(l.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	if l.opts.Sync {
+		if err := syncDir(l.dir); err != nil {
+			f.Close()
+			os.Remove(filepath.Join(l.dir, name))
+			return fmt.Errorf("partd: log: %w", err)
+		}
+	}
+	s := &logSegment{major: l.nextMajor, f: f}
+	l.nextMajor++
+	l.mu.Lock()
+	s.id = l.nextID
+	l.nextID++
+	l.segs[s.id] = s
+	l.stats.Segments++
+	l.mu.Unlock()
+	l.active = s
+	return nil
+}
+
+// usableLocked returns why l cannot serve op, or nil. l.mu is held.
+func (l *Log) usableLocked(op string) error {
+	if l.closed {
+		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+// writeRecord writes one record of kind for items to the active segment,
+// starting a new segment first if it would not fit, and returns the segment
+// and the offset of the first value. On error nothing of the record is left
+// in the segment. l.writeMu is held.
+func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error) {
+	if l.broken != nil {
+		return nil, 0, l.broken
+	}
+	head, length, err := encodeRecordHead(l.head, kind, items)
+	if err != nil {
+		return nil, 0, fmt.Errorf("partd: log: %w", err)
+	}
+	l.head = head[:0]
+	if l.active.size > 0 && l.active.size+length > l.opts.SegmentSize {
+		if err := l.startSegment(); err != nil {
+			return nil, 0, err
+		}
+	}
+	s := l.active
+	start := s.size
+	l.bw.Reset(io.NewOffsetWriter(s.f, start))
+	l.bw.Write(head)
+	for _, it := range items {
+		for _, p := range it.pieces {
+			l.bw.Write(p)
+		}
+	}
+	err = l.bw.Flush()
+	if err == nil && l.opts.Sync {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		l.bw.Reset(nil)
+		if terr := s.f.Truncate(start); terr != nil {
+			l.broken = fmt.Errorf("partd: log: a failed write could not be undone (%v), so the log stops taking writes: %w", terr, err)
+			return nil, 0, l.broken
+		}
+		return nil, 0, fmt.Errorf("partd: log: %w", err)
+	}
+	s.size += length
+	l.mu.Lock()
+	l.stats.Bytes += length
+	l.mu.Unlock()
+	return s, start + int64(len(head)), nil
+}
+
+// Append adds each value to the end of its key, as one record: after a
+// crash, the batch is there whole or not at all.
+func (l *Log) Append(data map[string][]byte) error {
+	if err := ValidateBatch(data); err != nil {
+		return err
+	}
+	items := make([]logItem, 0, len(data))
+	for k, v := range data {
+		if len(v) > 0 {
+			items = append(items, logItem{key: k, pieces: [][]byte{v}, size: int64(len(v))})
+		}
+	}
+	return l.appendItems(items)
+}
+
+// AppendVectors appends, for each i, the concatenation of vecs[i] to
+// keys[i], as Append does, writing the pieces without joining them: a
+// Buffer spills a Dict's chunks through it.
+func (l *Log) AppendVectors(keys []string, vecs [][][]byte) error {
+	sizes, err := vectorBatch(keys, vecs)
+	if err != nil {
+		return err
+	}
+	items := make([]logItem, 0, len(keys))
+	for i, k := range keys {
+		if n := sizes[k]; n > 0 {
+			items = append(items, logItem{key: k, pieces: vecs[i], size: int64(n)})
+		}
+	}
+	return l.appendItems(items)
+}
+
+func (l *Log) appendItems(items []logItem) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("append")
+	for _, it := range items {
+		if err != nil {
+			break
+		}
+		if c := l.tree.Conflict(it.key); c != "" {
+			err = fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", it.key, ErrInvalidKey, c)
+		}
+	}
+	l.mu.RUnlock()
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	slices.SortFunc(items, func(a, b logItem) int { return strings.Compare(a.key, b.key) })
+	s, off, err := l.writeRecord(recAppend, items)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	for _, it := range items {
+		l.addExtentLocked(it.key, s, off, it.size)
+		off += it.size
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Get returns each key's bytes.
+func (l *Log) Get(keys ...string) ([][]byte, error) { return l.GetAppend(nil, keys...) }
+
+// logRead is one run of bytes to read for a Get.
+type logRead struct {
+	s        *logSegment
+	off, n   int64
+	dst, pos int // where the bytes go: dst[dst][pos:]
+}
+
+// Reads of runs this large go straight into the caller's slice; smaller
+// runs closer than readGap are read together, up to readSpan bytes at a
+// time, and copied out.
+const (
+	readDirect = 256 << 10
+	readGap    = 64 << 10
+	readSpan   = 4 << 20
+)
+
+// GetAppend appends each key's bytes to dst[i] (see GetAppender). The
+// places of all the keys' bytes are read in file order, neighbours
+// together, so a Get of many small keys reads its segments sequentially.
+func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
+	dst, err := getAppendDst(dst, keys)
+	if err != nil {
+		return nil, err
+	}
+	l.ioMu.RLock()
+	defer l.ioMu.RUnlock()
+	l.mu.RLock()
+	if err := l.usableLocked("get"); err != nil {
+		l.mu.RUnlock()
+		return nil, err
+	}
+	var reads []logRead
+	for i, key := range keys {
+		k := l.index[key]
+		if k == nil {
+			continue
+		}
+		start := len(dst[i])
+		if spare := cap(dst[i]) - start; int64(spare) < k.size {
+			grown := make([]byte, start, int64(start)+k.size+int64(spare))
+			copy(grown, dst[i])
+			dst[i] = grown
+		}
+		dst[i] = dst[i][:int64(start)+k.size]
+		pos := start
+		for _, e := range k.ext {
+			reads = append(reads, logRead{s: l.segs[e.seg], off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
+			pos += int(e.n)
+		}
+	}
+	l.mu.RUnlock()
+	if err := readRuns(reads, dst); err != nil {
+		return nil, fmt.Errorf("partd: log: get: %w", err)
+	}
+	return dst, nil
+}
+
+// readRuns reads every run into its place in dst.
+func readRuns(reads []logRead, dst [][]byte) error {
+	slices.SortFunc(reads, func(a, b logRead) int {
+		return cmp.Or(cmp.Compare(a.s.id, b.s.id), cmp.Compare(a.off, b.off))
+	})
+	var scratch []byte
+	for i := 0; i < len(reads); {
+		r := reads[i]
+		if r.n >= readDirect {
+			if err := readAt(r.s, dst[r.dst][r.pos:r.pos+int(r.n)], r.off); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		end, j := r.off+r.n, i+1
+		for ; j < len(reads); j++ {
+			q := reads[j]
+			if q.s != r.s || q.n >= readDirect || q.off-end > readGap || q.off+q.n-r.off > readSpan {
+				break
+			}
+			end = max(end, q.off+q.n)
+		}
+		if int64(cap(scratch)) < end-r.off {
+			scratch = make([]byte, end-r.off)
+		}
+		span := scratch[:end-r.off]
+		if err := readAt(r.s, span, r.off); err != nil {
+			return err
+		}
+		for _, q := range reads[i:j] {
+			copy(dst[q.dst][q.pos:q.pos+int(q.n)], span[q.off-r.off:])
+		}
+		i = j
+	}
+	return nil
+}
+
+func readAt(s *logSegment, b []byte, off int64) error {
+	if _, err := s.f.ReadAt(b, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("segment %s ends before byte %d: %w", s.name(), off+int64(len(b)), ErrCorrupt)
+		}
+		return err
+	}
+	return nil
+}
+
+// Set replaces a key's bytes, as one record.
+func (l *Log) Set(key string, value []byte) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if len(value) == 0 {
+		return l.Delete(key)
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("set")
+	if c := l.tree.Conflict(key); err == nil && c != "" {
+		err = fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
+	}
+	l.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	s, off, err := l.writeRecord(recSet, []logItem{{key: key, pieces: [][]byte{value}, size: int64(len(value))}})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.removeKeyLocked(key)
+	l.addExtentLocked(key, s, off, int64(len(value)))
+	l.mu.Unlock()
+	l.maybeCompact()
+	return nil
+}
+
+// Delete removes keys, as one record.
+func (l *Log) Delete(keys ...string) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("delete")
+	var items []logItem
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if _, ok := l.index[k]; ok && !seen[k] {
+			seen[k] = true
+			items = append(items, logItem{key: k})
+		}
+	}
+	l.mu.RUnlock()
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	if _, _, err := l.writeRecord(recDelete, items); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	for _, it := range items {
+		l.removeKeyLocked(it.key)
+	}
+	l.mu.Unlock()
+	l.maybeCompact()
+	return nil
+}
+
+// Keys returns every key that holds bytes, sorted.
+func (l *Log) Keys() ([]string, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if err := l.usableLocked("keys"); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(l.index))
+	for k := range l.index {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Drop removes everything: it records the drop, removes every segment
+// before it, and starts a new one. Its cost is the number of segments.
+func (l *Log) Drop() error {
+	l.compactMu.Lock()
+	defer l.compactMu.Unlock()
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("drop")
+	l.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if _, _, err := l.writeRecord(recDrop, nil); err != nil {
+		return err
+	}
+	// The drop is recorded: what is before it is dead whatever happens now.
+	dropped := l.active
+	l.mu.Lock()
+	l.clearIndexLocked()
+	l.mu.Unlock()
+	if err := l.startSegment(); err != nil {
+		return err
+	}
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, s := range sortedSegments(l.segs) {
+		if s == l.active {
+			continue
+		}
+		if s == dropped {
+			continue // last: it holds the drop record until the others are gone
+		}
+		errs = append(errs, l.removeSegmentLocked(s))
+	}
+	errs = append(errs, l.removeSegmentLocked(dropped))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("partd: log: drop: %w", err)
+	}
+	return nil
+}
+
+// sortedSegments returns the segments in log order.
+func sortedSegments(m map[uint32]*logSegment) []*logSegment {
+	segs := make([]*logSegment, 0, len(m))
+	for _, s := range m {
+		segs = append(segs, s)
+	}
+	slices.SortFunc(segs, func(a, b *logSegment) int {
+		return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.gen, b.gen), cmp.Compare(a.part, b.part))
+	})
+	return segs
+}
+
+// removeSegmentLocked closes and removes s. l.ioMu and l.mu are held for
+// writing.
+func (l *Log) removeSegmentLocked(s *logSegment) error {
+	delete(l.segs, s.id)
+	l.stats.Segments--
+	l.stats.Bytes -= s.size
+	s.f.Close()
+	if err := os.Remove(filepath.Join(l.dir, s.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Flush makes everything written so far durable (fsync), whatever
+// LogOptions.Sync says. A Log holds nothing back in memory.
+func (l *Log) Flush() error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("flush")
+	l.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := l.active.f.Sync(); err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the Log's figures.
+func (l *Log) Stats() LogStats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	st := l.stats
+	st.Keys = len(l.index)
+	return st
+}
+
+// Dir returns the Log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Close waits for a compaction in progress, closes the segment files and
+// releases the directory; a temporary Log's directory is removed. Later
+// calls return ErrClosed; a second Close returns nil.
+func (l *Log) Close() error {
+	l.compactWG.Wait()
+	l.compactMu.Lock()
+	defer l.compactMu.Unlock()
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var err error
+	if l.opts.Sync && l.active != nil {
+		err = l.active.f.Sync()
+	}
+	err = errors.Join(err, l.closeFiles())
+	if l.temp {
+		err = errors.Join(err, os.RemoveAll(l.dir))
+	}
+	if err != nil {
+		return fmt.Errorf("partd: log: close: %w", err)
+	}
+	return nil
+}
+
+// closeFiles closes the segments and the lock file (which releases the
+// lock).
+func (l *Log) closeFiles() error {
+	var errs []error
+	for _, s := range l.segs {
+		errs = append(errs, s.f.Close())
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,208 @@
+package partd
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// The Log's segment format. A segment is a sequence of records:
+//
+//	record  = crc32c u32 | length u32 | kind u8 | payload (length bytes)
+//	payload = count uvarint | count × (keylen uvarint | key | valuelen uvarint) | values
+//
+// All integers are little-endian. The checksum (CRC-32C) covers length,
+// kind and payload, so a record is whole or it is not: a record cut short by
+// a crash, or with a flipped bit, ends the segment's valid prefix. The values
+// follow the key table in the table's order, so the index points into the
+// segment at each value's bytes.
+//
+// Kinds: an append batch (every key of one Append, appended), a set (one key,
+// its bytes replaced), a delete (keys, no values), a drop (no keys: every
+// record before it is dead), and a base record that compaction writes (one
+// key, its whole bytes as of the compaction; replayed as a set).
+const (
+	recAppend byte = 1
+	recSet    byte = 2
+	recDelete byte = 3
+	recDrop   byte = 4
+	recBase   byte = 5
+
+	recHeaderLen = 9
+	// maxRecordLen bounds one record: offsets into a segment are uint32.
+	maxRecordLen = 1<<32 - 1<<16
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// logItem is one key of a record and its value, in pieces.
+type logItem struct {
+	key    string
+	pieces [][]byte
+	size   int64
+}
+
+// encodeRecordHead returns the header and key table of a record of kind for
+// items, whose values follow it in the segment, and the record's length.
+// The checksum covers the values too.
+func encodeRecordHead(dst []byte, kind byte, items []logItem) ([]byte, int64, error) {
+	dst = append(dst[:0], make([]byte, recHeaderLen)...)
+	dst = binary.AppendUvarint(dst, uint64(len(items)))
+	var values int64
+	for _, it := range items {
+		dst = binary.AppendUvarint(dst, uint64(len(it.key)))
+		dst = append(dst, it.key...)
+		dst = binary.AppendUvarint(dst, uint64(it.size))
+		values += it.size
+	}
+	length := int64(len(dst)-recHeaderLen) + values
+	if length > maxRecordLen {
+		return nil, 0, fmt.Errorf("a batch of %d bytes exceeds the log's record limit of %d", length, int64(maxRecordLen))
+	}
+	binary.LittleEndian.PutUint32(dst[4:], uint32(length))
+	dst[8] = kind
+	crc := crc32.Update(0, castagnoli, dst[4:])
+	for _, it := range items {
+		for _, p := range it.pieces {
+			crc = crc32.Update(crc, castagnoli, p)
+		}
+	}
+	binary.LittleEndian.PutUint32(dst[0:], crc)
+	return dst, recHeaderLen + length, nil
+}
+
+// errTorn is returned by readRecord for bytes that are not a whole, valid
+// record: the end of a segment's valid prefix.
+var errTorn = errors.New("torn or corrupt record")
+
+// recordEntry is one key of a record read back: its value's offset within
+// the record and its length.
+type recordEntry struct {
+	key      string
+	off, len int64
+}
+
+// recordReader reads the records of a segment in order, checking each.
+type recordReader struct {
+	r       *bufio.Reader
+	pos     int64 // offset of the next record in the segment
+	discard []byte
+}
+
+func newRecordReader(r io.Reader) *recordReader {
+	return &recordReader{r: bufio.NewReaderSize(r, 1<<20)}
+}
+
+// next reads the record at rr.pos: its kind and keys, with each value's
+// offset in the segment. It returns io.EOF at a clean end, and an error
+// wrapping errTorn for an incomplete or corrupt record (or an I/O error).
+func (rr *recordReader) next() (kind byte, entries []recordEntry, size int64, err error) {
+	var hdr [recHeaderLen]byte
+	n, err := io.ReadFull(rr.r, hdr[:])
+	switch {
+	case err == io.EOF:
+		return 0, nil, 0, io.EOF
+	case err == io.ErrUnexpectedEOF:
+		return 0, nil, 0, fmt.Errorf("%w: %d-byte header cut short", errTorn, n)
+	case err != nil:
+		return 0, nil, 0, err
+	}
+	want := binary.LittleEndian.Uint32(hdr[0:])
+	length := int64(binary.LittleEndian.Uint32(hdr[4:]))
+	kind = hdr[8]
+	if kind < recAppend || kind > recBase {
+		return 0, nil, 0, fmt.Errorf("%w: unknown kind %d", errTorn, kind)
+	}
+	crc := crc32.Update(0, castagnoli, hdr[4:])
+	// The key table: read it whole (it is small next to the values), up to
+	// the length the record claims.
+	count, tableLen, err := rr.readUvarint(&crc, length)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	if count > uint64(length) {
+		return 0, nil, 0, fmt.Errorf("%w: %d keys in %d bytes", errTorn, count, length)
+	}
+	entries = make([]recordEntry, 0, count)
+	var values int64
+	for range count {
+		klen, m, err := rr.readUvarint(&crc, length-tableLen)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		tableLen += m
+		if klen > MaxKeyLen || int64(klen) > length-tableLen {
+			return 0, nil, 0, fmt.Errorf("%w: key of %d bytes", errTorn, klen)
+		}
+		key := make([]byte, klen)
+		if _, err := io.ReadFull(rr.r, key); err != nil {
+			return 0, nil, 0, fmt.Errorf("%w: key cut short", errTorn)
+		}
+		crc = crc32.Update(crc, castagnoli, key)
+		tableLen += int64(klen)
+		vlen, m, err := rr.readUvarint(&crc, length-tableLen)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		tableLen += m
+		if vlen > uint64(length) {
+			return 0, nil, 0, fmt.Errorf("%w: value of %d bytes in a %d-byte record", errTorn, vlen, length)
+		}
+		entries = append(entries, recordEntry{key: string(key), len: int64(vlen)})
+		values += int64(vlen)
+	}
+	if tableLen+values != length {
+		return 0, nil, 0, fmt.Errorf("%w: table and values of %d bytes in a %d-byte record", errTorn, tableLen+values, length)
+	}
+	off := rr.pos + recHeaderLen + tableLen
+	for i := range entries {
+		entries[i].off = off
+		off += entries[i].len
+	}
+	// The values: through the checksum, without keeping them.
+	if rr.discard == nil {
+		rr.discard = make([]byte, 1<<20)
+	}
+	for left := values; left > 0; {
+		m, err := io.ReadFull(rr.r, rr.discard[:min(left, int64(len(rr.discard)))])
+		crc = crc32.Update(crc, castagnoli, rr.discard[:m])
+		left -= int64(m)
+		if err != nil {
+			return 0, nil, 0, fmt.Errorf("%w: values cut short", errTorn)
+		}
+	}
+	if crc != want {
+		return 0, nil, 0, fmt.Errorf("%w: checksum mismatch", errTorn)
+	}
+	size = recHeaderLen + length
+	rr.pos += size
+	return kind, entries, size, nil
+}
+
+// readUvarint reads a uvarint of the key table through the checksum; limit
+// is how many bytes of the record are left.
+func (rr *recordReader) readUvarint(crc *uint32, limit int64) (uint64, int64, error) {
+	var buf [binary.MaxVarintLen64]byte
+	for i := range buf {
+		if int64(i) >= limit {
+			return 0, 0, fmt.Errorf("%w: key table runs past the record", errTorn)
+		}
+		b, err := rr.r.ReadByte()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: key table cut short", errTorn)
+		}
+		buf[i] = b
+		if b < 0x80 {
+			v, n := binary.Uvarint(buf[:i+1])
+			if n <= 0 {
+				return 0, 0, fmt.Errorf("%w: bad varint", errTorn)
+			}
+			*crc = crc32.Update(*crc, castagnoli, buf[:i+1])
+			return v, int64(i + 1), nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: varint too long", errTorn)
+}
