@@ -8,6 +8,8 @@
 //	mem://                      a partd.Dict
 //	file:///abs/dir             a partd.File in that directory
 //	file://                     a partd.File in a temporary directory, removed by Close
+//	log:///abs/dir              a partd.Log in that directory
+//	log://                      a partd.Log in a temporary directory, removed by Close
 //	tcp://HOST:PORT, ipc://PATH a client of a partd server
 //
 // Two query parameters add layers over any of them:
@@ -37,12 +39,12 @@ import (
 var ErrBadURI = errors.New("bad store URI")
 
 // Schemes lists the schemes Open knows.
-var Schemes = []string{"mem", "file", "tcp", "ipc"}
+var Schemes = []string{"mem", "file", "log", "tcp", "ipc"}
 
 // A Spec is a parsed store URI: a write policy and the layers over it.
 type Spec struct {
 	Scheme   string           // one of Schemes
-	Dir      string           // file: the directory; "" for a temporary one
+	Dir      string           // file, log: the directory; "" for a temporary one
 	Addr     string           // tcp, ipc: the server's address, as client.Dial takes it
 	Memory   int64            // > 0: a Buffer of this many bytes in a Dict over the store
 	Compress compress.Setting // a compression layer over everything
@@ -75,14 +77,14 @@ func Parse(uri string) (Spec, error) {
 		if rest != "" {
 			return bad("mem:// takes no path")
 		}
-	case "file":
+	case "file", "log":
 		if rest != "" {
 			p, err := url.PathUnescape(rest)
 			if err != nil {
 				return bad("path: %v", err)
 			}
 			if !strings.HasPrefix(p, "/") {
-				return bad("the path must be absolute: file:///abs/dir")
+				return bad("the path must be absolute: %s:///abs/dir", s.Scheme)
 			}
 			s.Dir = filepath.Clean(p)
 		}
@@ -126,7 +128,7 @@ func (s Spec) String() string {
 	var b strings.Builder
 	b.WriteString(s.Scheme + "://")
 	switch s.Scheme {
-	case "file":
+	case "file", "log":
 		b.WriteString((&url.URL{Path: s.Dir}).EscapedPath())
 	case "tcp", "ipc":
 		b.WriteString(strings.TrimPrefix(s.Addr, s.Scheme+"://"))
@@ -163,15 +165,19 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 	switch s.Scheme {
 	case "mem":
 		store = partd.NewDict()
-	case "file":
+	case "file", "log":
 		if s.Dir == "" && o.Existing {
-			return nil, fmt.Errorf("storeuri: file:// names a new temporary store, not an existing one")
+			return nil, fmt.Errorf("storeuri: %s:// names a new temporary store, not an existing one", s.Scheme)
 		}
-		f, err := partd.OpenFile(s.Dir, &partd.FileOptions{NoCreate: o.Existing})
+		var err error
+		if s.Scheme == "file" {
+			store, err = partd.OpenFile(s.Dir, &partd.FileOptions{NoCreate: o.Existing})
+		} else {
+			store, err = partd.OpenLog(s.Dir, &partd.LogOptions{NoCreate: o.Existing})
+		}
 		if err != nil {
 			return nil, err
 		}
-		store = f
 	case "tcp", "ipc":
 		c, err := client.Dial(s.Addr, client.WithTimeout(cmpOr(o.Timeout, client.DefaultTimeout)))
 		if err != nil {

@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, uri := range []string{
 		"", "/data", "data", "file:", "file:data", "file://data", "file://relative/dir",
-		"s3://bucket", "log2:///x", "mem:///x", "tcp://", "tcp://host", "ipc://",
+		"s3://bucket", "log2:///x", "log://rel", "mem:///x", "tcp://", "tcp://host", "ipc://",
 		"mem://?memory=lots", "mem://?compress=lz4", "mem://?color=red",
 		"mem://?memory=1&memory=2", "file:///d?%zz",
 	} {
@@ -49,16 +49,20 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestConformance runs the public suite over a whole stack built from a
-// URI: zstd over a Buffer over a File.
+// TestConformance runs the public suite over whole stacks built from URIs:
+// zstd over a Buffer over a File, and snappy over a Buffer over a Log.
 func TestConformance(t *testing.T) {
-	partdtest.Run(t, func(t *testing.T) partd.Store {
-		s, err := storeuri.Open("file://"+t.TempDir()+"?memory=200&compress=zstd", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	for _, scheme := range []string{"file", "log"} {
+		t.Run(scheme, func(t *testing.T) {
+			partdtest.Run(t, func(t *testing.T) partd.Store {
+				s, err := storeuri.Open(scheme+"://"+t.TempDir()+"?memory=200&compress=zstd", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
+	}
 }
 
 func TestOpenBuildsTheLayers(t *testing.T) {

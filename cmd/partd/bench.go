@@ -307,8 +307,8 @@ func newBenchChildCmds() []*cobra.Command {
 	return []*cobra.Command{run, cl, rd}
 }
 
-// runW4 measures W4 in this process: it serves a Buffer over a File store
-// (as partd serve does) on an ipc socket, runs spec.Clients client processes
+// runW4 measures W4 in this process: it serves a Buffer over a Log (as
+// partd serve does) on an ipc socket, runs spec.Clients client processes
 // that append at once, then one reader process.
 func runW4(cmd *cobra.Command, spec workload.Spec, f benchChildFlags) (bench.Measurement, error) {
 	m := bench.Measurement{Workload: spec.ID, Stack: "server"}
@@ -317,7 +317,7 @@ func runW4(cmd *cobra.Command, spec workload.Spec, f benchChildFlags) (bench.Mea
 		return m, err
 	}
 	defer os.RemoveAll(tmp)
-	store, err := newServerStore(filepath.Join(tmp, "store"), 1<<30)
+	store, err := newServerStore("log", filepath.Join(tmp, "store"), 1<<30)
 	if err != nil {
 		return m, err
 	}

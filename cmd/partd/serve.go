@@ -28,6 +28,7 @@ type serveFlags struct {
 	addr        string
 	store       string
 	dir         string
+	policy      string
 	memory      string
 	workers     int
 	maxMessage  string
@@ -47,7 +48,8 @@ func newServeCmd() *cobra.Command {
 client (package client) both work against it.
 
 The store is a Buffer: up to --memory bytes in memory, the largest keys
-spilled to a File store in --dir (a temporary directory, removed at exit, if
+spilled to a Log (--policy file: a File store, which Python partd can read
+from disk) in --dir (a temporary directory, removed at exit, if
 --dir is not given). On SIGINT or SIGTERM the server stops accepting
 requests, finishes those in flight, flushes the buffer to --dir and exits.
 
@@ -71,7 +73,8 @@ The address the server listens on is printed to stdout as one line.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "ZeroMQ endpoint to bind: tcp://HOST:PORT (PORT may be *) or ipc://PATH")
 	fl.StringVar(&f.store, "store", "", "the store to serve, by URI (mem://, file:///abs/dir, …, with ?memory=SIZE and ?compress=NAME); instead of --dir and --memory")
-	fl.StringVar(&f.dir, "dir", "", "directory of the File store (default: a temporary directory removed at exit)")
+	fl.StringVar(&f.dir, "dir", "", "directory of the store (default: a temporary directory removed at exit)")
+	addPolicyFlag(cmd, &f.policy)
 	fl.StringVar(&f.memory, "memory", "1GiB", "bytes kept in memory before the largest keys spill to disk (0: write straight to disk)")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines running store operations (default 2×GOMAXPROCS, at least 4)")
 	fl.StringVar(&f.maxMessage, "max-message", "256MiB", "largest request accepted")
@@ -124,8 +127,8 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 
 	var store partd.Store
 	if f.store != "" {
-		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") {
-			return usageError{errors.New("--store names the whole store: give it without --dir and --memory")}
+		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") || cmd.Flags().Changed("policy") {
+			return usageError{errors.New("--store names the whole store: give it without --dir, --memory and --policy")}
 		}
 		spec, err := storeuri.Parse(f.store)
 		if err != nil {
@@ -138,7 +141,9 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		if err != nil {
 			return err
 		}
-	} else if store, err = newServerStore(f.dir, memory); err != nil {
+	} else if err := checkPolicy(f.policy); err != nil {
+		return err
+	} else if store, err = newServerStore(f.policy, f.dir, memory); err != nil {
 		return err
 	}
 	srv, err := server.New(store, f.addr, opts...)
@@ -170,7 +175,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	fmt.Fprintln(cmd.OutOrStdout(), srv.Addr())
-	logger.Info("serving", "addr", srv.Addr(), "dir", dirOrTemp(f.dir), "memory", memory)
+	logger.Info("serving", "addr", srv.Addr(), "store", storeDesc(f), "memory", memory)
 
 	var serveErr error
 	select {
@@ -198,11 +203,16 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	return nil
 }
 
-func dirOrTemp(dir string) string {
-	if dir == "" {
-		return "(temporary)"
+// storeDesc says what store serve built, for its log line.
+func storeDesc(f serveFlags) string {
+	if f.store != "" {
+		return f.store
 	}
-	return dir
+	dir := f.dir
+	if dir == "" {
+		dir = "(temporary)"
+	}
+	return f.policy + " " + dir
 }
 
 // readKey returns s, or the first line of file F if s is "@F".

@@ -71,12 +71,13 @@ func freePort(t *testing.T) int {
 func TestServeBinary(t *testing.T) {
 	bin := partdBinary(t)
 	for _, tc := range []struct {
-		name string
-		addr func(dir string) string
-		sig  syscall.Signal
+		name   string
+		addr   func(dir string) string
+		sig    syscall.Signal
+		policy string // the default, log, or file
 	}{
-		{"tcp/SIGTERM", func(string) string { return "tcp://127.0.0.1:*" }, syscall.SIGTERM},
-		{"ipc/SIGINT", func(dir string) string { return "ipc://" + filepath.Join(dir, "s") }, syscall.SIGINT},
+		{"tcp/SIGTERM/log", func(string) string { return "tcp://127.0.0.1:*" }, syscall.SIGTERM, ""},
+		{"ipc/SIGINT/file", func(dir string) string { return "ipc://" + filepath.Join(dir, "s") }, syscall.SIGINT, "file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -86,7 +87,11 @@ func TestServeBinary(t *testing.T) {
 			}
 			defer os.RemoveAll(sockDir)
 			metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-			cmd := exec.Command(bin, "serve", "--dir", dir, "--addr", tc.addr(sockDir), "--memory", "256KiB", "--metrics", metrics)
+			args := []string{"serve", "--dir", dir, "--addr", tc.addr(sockDir), "--memory", "256KiB", "--metrics", metrics}
+			if tc.policy != "" {
+				args = append(args, "--policy", tc.policy)
+			}
+			cmd := exec.Command(bin, args...)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +179,12 @@ func TestServeBinary(t *testing.T) {
 				t.Errorf("Ping after the server exited: %v", err)
 			}
 
-			f, err := partd.NewFile(dir)
+			var f partd.Store
+			if tc.policy == "file" {
+				f, err = partd.NewFile(dir)
+			} else {
+				f, err = partd.NewLog(dir)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,6 +228,7 @@ func TestServeExitCodes(t *testing.T) {
 		{[]string{"serve", "extra-arg"}, 2},
 		{[]string{"serve", "--store", "s3://bucket"}, 2},
 		{[]string{"serve", "--store", "mem://", "--dir", "/tmp/x"}, 2},
+		{[]string{"serve", "--policy", "lsm"}, 2},
 		{[]string{"no-such-command"}, 2},
 		{[]string{"serve", "--curve-secret", "@/nonexistent/key"}, 2},
 		{[]string{"serve", "--addr", "bogus://x"}, 1},

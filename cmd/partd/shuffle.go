@@ -33,6 +33,7 @@ type shuffleFlags struct {
 	partitions int
 	seed       uint64
 	memory     string
+	policy     string
 	format     string
 	compress   string
 	addr       string
@@ -66,7 +67,8 @@ workers sent; any lost, duplicated, misplaced or altered row fails the run
 (exit status 1).
 
 By default the store is an embedded server (a Buffer of --memory bytes over
-a File store in a temporary directory) on an ipc:// socket. --addr uses a
+a Log, or a File store with --policy file, in a temporary directory) on an
+ipc:// socket. --addr uses a
 running server instead (partd serve), --dir has every process open the same
 File store directory without a server. Keys are written under "shuffle/";
 they are deleted before the run and, unless --keep, after a verified run.
@@ -85,6 +87,7 @@ Progress goes to stderr, the summary to stdout (--json for a JSON summary).`,
 	fl.IntVar(&f.reducers, "reducers", 0, "reducer processes (default: --workers)")
 	fl.IntVar(&f.partitions, "partitions", 64, "partitions the rows are hashed into")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated rows")
+	addPolicyFlag(cmd, &f.policy)
 	fl.StringVar(&f.memory, "memory", "1GiB", "embedded server: bytes kept in memory before spilling to disk (0: straight to disk)")
 	fl.StringVar(&f.format, "format", "msgpack", "how partitions are stored: msgpack or columns")
 	fl.StringVar(&f.compress, "compress", "none", "compression layer under the format: none, zstd, snappy, zlib (with optional :LEVEL)")
@@ -145,15 +148,16 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	embedded := f.addr == "" && f.dir == ""
 	switch {
 	case embedded:
-		addr, stopServer, err := startShuffleServer(stderr, memory)
+		addr, stopServer, err := startShuffleServer(stderr, f.policy, memory)
 		if err != nil {
 			return err
 		}
 		defer stopServer()
 		t.addr = addr
-		sum.Store = fmt.Sprintf("embedded server %s (Buffer of %s over File)", t.addr, f.memory)
+		policy := map[string]string{"log": "Log", "file": "File"}[f.policy]
+		sum.Store = fmt.Sprintf("embedded server %s (Buffer of %s over %s)", t.addr, f.memory, policy)
 		if memory <= 0 {
-			sum.Store = fmt.Sprintf("embedded server %s (File)", t.addr)
+			sum.Store = fmt.Sprintf("embedded server %s (%s)", t.addr, policy)
 		}
 	case f.addr != "":
 		sum.Store = "server " + f.addr
@@ -258,6 +262,9 @@ func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) 
 	if err != nil {
 		return "", compress.Setting{}, 0, usageError{fmt.Errorf("--memory: %w", err)}
 	}
+	if err := checkPolicy(f.policy); err != nil {
+		return "", compress.Setting{}, 0, err
+	}
 	return format, setting, memory, nil
 }
 
@@ -265,12 +272,12 @@ func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) 
 // memory bytes over a File in a temporary directory, on an ipc socket. stop
 // drops the data (of no use after the shuffle, so that shutdown has nothing
 // to flush), stops the server and removes the directory.
-func startShuffleServer(stderr io.Writer, memory int64) (addr string, stop func(), err error) {
+func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr string, stop func(), err error) {
 	tmp, err := os.MkdirTemp("", "partd-shuffle-*")
 	if err != nil {
 		return "", nil, err
 	}
-	store, err := newServerStore(filepath.Join(tmp, "store"), memory)
+	store, err := newServerStore(policy, filepath.Join(tmp, "store"), memory)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err

@@ -57,6 +57,8 @@ func TestShuffleBinary(t *testing.T) {
 	}{
 		{"server", nil},
 		{"server-columns-zstd", []string{"--format", "columns", "--compress", "zstd", "--memory", "64KiB"}},
+		{"server-file", []string{"--policy", "file", "--memory", "64KiB"}},
+		{"server-log-unbuffered", []string{"--memory", "0"}},
 		{"dir", []string{"--dir", t.TempDir()}},
 		{"dir-columns", []string{"--dir", t.TempDir(), "--format", "columns", "--reducers", "2"}},
 	}
@@ -72,6 +74,9 @@ func TestShuffleBinary(t *testing.T) {
 			}
 			if s.WorkerRSS == 0 || s.ReducerRSS == 0 {
 				t.Errorf("summary %+v: no peak memory", s)
+			}
+			if want := map[string]string{"server": "over Log", "server-file": "over File", "server-log-unbuffered": "(Log)"}[tc.name]; !strings.Contains(s.Store, want) {
+				t.Errorf("store %q, want it to say %q", s.Store, want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -131,15 +132,34 @@ func (t target) open() (store, raw partd.Store, err error) {
 	return store, raw, nil
 }
 
+// policies are the write policies a server's store may spill to: a Log
+// (the default: many keys and spills at disk speed) or a File (the format
+// Python partd reads, and one directory many processes share).
+var policies = []string{"log", "file"}
+
+// addPolicyFlag registers --policy on cmd.
+func addPolicyFlag(cmd *cobra.Command, policy *string) {
+	cmd.Flags().StringVar(policy, "policy", "log", "the store under the memory buffer: log (log-structured, fastest) or file (one file per key, the format Python partd reads)")
+}
+
+// checkPolicy returns a usage error for an unknown policy.
+func checkPolicy(policy string) error {
+	if !slices.Contains(policies, policy) {
+		return usageError{fmt.Errorf("--policy: %q is not one of %s", policy, strings.Join(policies, ", "))}
+	}
+	return nil
+}
+
 // newServerStore builds the store an embedded server serves: a Buffer holding
-// up to memory bytes in a Dict and spilling its largest keys to a File store
-// in dir ("" for a temporary directory removed on Close), or the File store
-// alone when memory is 0. It is the store `partd serve` builds.
-func newServerStore(dir string, memory int64) (partd.Store, error) {
+// up to memory bytes in a Dict and spilling its largest keys to a store of
+// policy (log or file) in dir ("" for a temporary directory removed on
+// Close), or that store alone when memory is 0. It is the store `partd
+// serve` builds.
+func newServerStore(policy, dir string, memory int64) (partd.Store, error) {
 	if memory > 0 {
 		limitMemory(memory)
 	}
-	return storeuri.Spec{Scheme: "file", Dir: dir, Memory: max(memory, 0)}.Open(nil)
+	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}.Open(nil)
 }
 
 // limitMemory tells the Go runtime the process's budget for a Buffer of
