@@ -44,10 +44,13 @@ import (
 // file): a second opener gets ErrLocked at once. Processes share a Log
 // through a server (partd serve).
 //
-// The index holds, per key, its size and the places of its bytes: about 90
-// bytes per key plus 12 bytes per appended value that has not yet been
-// compacted (a key's appends that land next to each other, and every key
-// after compaction, take one place).
+// The index holds, per key, its size and the places of its bytes. Measured
+// (BenchmarkLogReopen: 100,000 keys of 10 appended values each): 355 bytes
+// of heap per key, about 20 of them per appended value whose place is not
+// next to the key's previous one; after Compact, which puts each key's
+// bytes in one place, 180 bytes per key. Opening scans every segment,
+// checking each record: about 0.7 s for a 1 GB, 100,000-key Log on the
+// benchmark machine (1.4 GB/s from the page cache).
 //
 // Set, Delete and Drop leave dead bytes in the segments. Compact rewrites
 // the live bytes of every full segment into new ones and removes the old;
