@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/gopartd/partd/internal/arena"
 	"github.com/gopartd/partd/internal/keypath"
 )
 
@@ -28,6 +29,7 @@ type Dict struct {
 	free    [numClasses][][]byte // chunks of deleted keys, by size class
 	freeLen int64                // bytes in free
 	pending []pendingAppend      // scratch for Append
+	mem     *arena.Arena         // off-heap chunks (NewOffHeapDict), or nil
 }
 
 type entry struct {
@@ -59,6 +61,24 @@ var (
 // NewDict returns an empty in-memory store.
 func NewDict() *Dict {
 	return &Dict{data: make(map[string]*entry), tree: keypath.NewTree()}
+}
+
+// NewOffHeapDict returns an empty in-memory store that keeps its bytes
+// outside the Go heap, in memory it maps itself (on Windows and other
+// systems without mmap here, in the heap as NewDict does). The collector
+// neither scans nor counts them, so it paces itself by the rest of the heap:
+// a process whose Buffer holds limit bytes in such a Dict stays near limit
+// plus its working heap without GOMEMLIMIT, where a heap Dict lets the
+// collector's target grow to twice what is live.
+//
+// Chunks of deleted keys are reused for any later size and whole free
+// slabs of 1 MiB are unmapped; Drop and Close unmap everything. Get copies
+// out, so nothing the Dict gives a caller points into its memory, except
+// the views ViewChunks lends for the length of its callback.
+func NewOffHeapDict() *Dict {
+	d := NewDict()
+	d.mem = arena.New()
+	return d
 }
 
 // Append adds each value to the end of its key. It copies the values.
@@ -146,6 +166,16 @@ func chunkClass(size int64) int {
 // still needs need bytes of room. d.mu must be held for writing.
 func (d *Dict) newChunk(size int64, need int) []byte {
 	class := chunkClass(size)
+	if d.mem != nil {
+		n := 1 << (class + minChunkShift)
+		if need >= n && class == numClasses-1 {
+			n = need // a large value: a chunk of its own size
+		}
+		if c, err := d.mem.Alloc(n); err == nil {
+			return c
+		}
+		return make([]byte, 0, n) // no memory to map: the heap's, which release lets go
+	}
 	if capacity := 1 << (class + minChunkShift); need >= capacity && class == numClasses-1 {
 		return make([]byte, 0, need) // a large value: a chunk of its own size
 	}
@@ -166,6 +196,13 @@ func (d *Dict) newChunk(size int64, need int) []byte {
 // and maxFreeBytes; the rest is left to the garbage collector. d.mu must be
 // held for writing.
 func (d *Dict) release(e *entry) {
+	if d.mem != nil {
+		for _, c := range e.chunks {
+			d.mem.Free(c) // an error means a heap chunk: the collector's
+		}
+		e.chunks = nil
+		return
+	}
 	keep := min(d.nbytes/freeShare, maxFreeBytes)
 	for _, c := range e.chunks {
 		shift := bits.Len(uint(cap(c))) - 1
@@ -315,6 +352,9 @@ func (d *Dict) Drop() error {
 }
 
 func (d *Dict) resetLocked() {
+	if d.mem != nil {
+		d.mem.Reset() // no entry points into it any more
+	}
 	d.data = make(map[string]*entry)
 	d.nbytes = 0
 	d.free = [numClasses][][]byte{}

@@ -1,7 +1,9 @@
 package partd_test
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -48,5 +50,60 @@ func BenchmarkDictAppend(b *testing.B) {
 			d.Drop()
 		}
 		d.Append(batch)
+	}
+}
+
+func TestOffHeapDictConformance(t *testing.T) {
+	partdtest.Run(t, func(t *testing.T) partd.Store { return partd.NewOffHeapDict() })
+}
+
+func TestBufferOffHeapDictLogConformance(t *testing.T) {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
+		return partd.NewBuffer(partd.NewOffHeapDict(), smallLog(t, t.TempDir()), 300)
+	})
+}
+
+// TestOffHeapDictMatchesDict runs one random history of appends, sets,
+// deletes and drops of every value size against a heap Dict and an
+// off-heap one, comparing every key after each step.
+func TestOffHeapDictMatchesDict(t *testing.T) {
+	heap, off := partd.NewDict(), partd.NewOffHeapDict()
+	defer heap.Close()
+	defer off.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := []string{"a", "b", "c/d", "c/e", "big"}
+	for step := range 2000 {
+		k := keys[rng.IntN(len(keys))]
+		v := bytes.Repeat([]byte{byte(step)}, rng.IntN(2)*rng.IntN(100_000)+rng.IntN(300))
+		r := rng.IntN(20)
+		for _, s := range []partd.Store{heap, off} {
+			var err error
+			switch {
+			case r == 0:
+				err = s.Delete(k)
+			case r == 1:
+				err = s.Set(k, v)
+			case r == 2 && step%200 == 0:
+				err = s.Drop()
+			default:
+				err = s.Append(map[string][]byte{k: v})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := []string{k}
+		if step%50 == 0 {
+			check = keys
+		}
+		want, err := heap.Get(check...)
+		must(t, err)
+		got, err := off.Get(check...)
+		must(t, err)
+		for i := range check {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("step %d: key %s: off-heap %d bytes, heap %d", step, check[i], len(got[i]), len(want[i]))
+			}
+		}
 	}
 }

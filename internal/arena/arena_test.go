@@ -1,0 +1,115 @@
+package arena
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRandomAllocFree allocates and frees chunks of every size in random
+// order, writing a pattern into each and checking no two live chunks
+// overlap (each keeps its own pattern), then that everything merges back
+// and is unmapped.
+func TestRandomAllocFree(t *testing.T) {
+	a := New()
+	rng := rand.New(rand.NewPCG(1, 2))
+	type live struct {
+		c    []byte
+		fill byte
+	}
+	var chunks []live
+	check := func(l live) {
+		if !bytes.Equal(l.c, bytes.Repeat([]byte{l.fill}, len(l.c))) {
+			t.Fatalf("a chunk of %d bytes was overwritten", cap(l.c))
+		}
+	}
+	for i := range 20000 {
+		if len(chunks) > 0 && rng.IntN(3) == 0 {
+			j := rng.IntN(len(chunks))
+			check(chunks[j])
+			if err := a.Free(chunks[j].c); err != nil {
+				t.Fatal(err)
+			}
+			chunks = append(chunks[:j], chunks[j+1:]...)
+			continue
+		}
+		n := MinChunk << rng.IntN(10)
+		if rng.IntN(50) == 0 {
+			n = MaxChunk + 1 + rng.IntN(300_000) // a large one
+		}
+		c, err := a.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c) != 0 || cap(c) != n {
+			t.Fatalf("Alloc(%d): len %d cap %d", n, len(c), cap(c))
+		}
+		l := live{c[:n], byte(i)}
+		for k := range l.c {
+			l.c[k] = l.fill
+		}
+		chunks = append(chunks, l)
+	}
+	for _, l := range chunks {
+		check(l)
+	}
+	for _, l := range chunks {
+		if err := a.Free(l.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := a.Mapped(); m > slabSize {
+		t.Errorf("after freeing everything %d bytes stay mapped, want at most one spare slab", m)
+	}
+	if err := a.Reset(); err != nil || a.Mapped() != 0 {
+		t.Errorf("Reset: %v, %d mapped", err, a.Mapped())
+	}
+}
+
+func TestFreeForeignChunk(t *testing.T) {
+	a := New()
+	if err := a.Free(make([]byte, 256)); err == nil {
+		t.Error("freeing a heap chunk: no error")
+	}
+	if _, err := a.Alloc(300); err == nil {
+		t.Error("Alloc(300): no error for a size that is not a power of two")
+	}
+}
+
+// TestReuseAcrossSizes: memory freed as large blocks serves small ones, so
+// an arena that keeps changing sizes does not grow.
+func TestReuseAcrossSizes(t *testing.T) {
+	a := New()
+	for round := range 50 {
+		size := MaxChunk >> (round % 10)
+		var cs [][]byte
+		for range (8 << 20) / size {
+			c, err := a.Alloc(size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, c)
+		}
+		for _, c := range cs {
+			a.Free(c)
+		}
+	}
+	if m := a.Mapped(); m > 9<<20 {
+		t.Errorf("%d bytes mapped for 8 MiB in use at a time", m)
+	}
+}
+
+func BenchmarkAllocFree(b *testing.B) {
+	a := New()
+	cs := make([][]byte, 0, 1024)
+	for b.Loop() {
+		for i := range 1024 {
+			c, _ := a.Alloc(MinChunk << (i % 10))
+			cs = append(cs, c)
+		}
+		for _, c := range cs {
+			a.Free(c)
+		}
+		cs = cs[:0]
+	}
+}
