@@ -14,11 +14,11 @@
 //
 // Two query parameters add layers over any of them:
 //
-//	memory=SIZE      a partd.Buffer holding up to SIZE bytes in a Dict, spilling to the store
+//	memory=SIZE      a partd.Buffer holding up to SIZE bytes in an off-heap Dict (NewOffHeapDict), spilling to the store
 //	compress=NAME    a compression layer over that: zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL
 //
 // so "file:///data/shuffle?memory=1GiB&compress=zstd" is
-// compress.Zstd(partd.NewBuffer(partd.NewDict(), file, 1<<30)).
+// compress.Zstd(partd.NewBuffer(partd.NewOffHeapDict(), file, 1<<30)).
 package storeuri
 
 import (
@@ -188,7 +188,7 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 		return nil, fmt.Errorf("storeuri: %w: unknown scheme %q", ErrBadURI, s.Scheme)
 	}
 	if s.Memory > 0 {
-		store = partd.NewBuffer(partd.NewDict(), store, s.Memory)
+		store = partd.NewBuffer(partd.NewOffHeapDict(), store, s.Memory)
 	}
 	wrapped, err := s.Compress.Wrap(store)
 	if err != nil {
