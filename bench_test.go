@@ -16,9 +16,13 @@ import (
 //
 //	go test -run '^$' -bench 'W[1235]' -benchtime 3x .
 //
+// Each reports append-MB/s, get-MB/s (Get) and get-into-MB/s (a second
+// read-back with partd.GetAppend into reused buffers; see workload.Run).
 // PARTD_BENCH_SCALE=0.1 shrinks every workload; PARTD_BENCH_PYTHON=1 also
 // runs Python partd 1.3 on the same workload in the same run and reports the
-// ratios (x-python-append, x-python-get).
+// ratios (x-python-append, x-python-get, and x-python-get-into against
+// Python's plain get). Python partd has no Log: log is compared with its
+// File and buffer-log with its Buffer(Dict, File).
 
 func benchScale() float64 {
 	if f, err := strconv.ParseFloat(os.Getenv("PARTD_BENCH_SCALE"), 64); err == nil && f > 0 {
@@ -27,22 +31,35 @@ func benchScale() float64 {
 	return 1
 }
 
-// openStack opens a stack of the root package's benchmarks: dict, file, or
-// buffer (Dict over File, at the workload's memory limit). (partd bench has
-// every stack, through package storeuri; the root package's tests stay
-// free of cgo so that they vet on every system.)
+// openStack opens a stack of the root package's benchmarks: dict, file,
+// log, or buffer and buffer-log (a Dict over a File or a Log, at the
+// workload's memory limit). (partd bench has every stack, through package
+// storeuri; the root package's tests stay free of cgo so that they vet on
+// every system.)
 func openStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
-	if stack == "dict" {
+	var slow partd.Store
+	switch stack {
+	case "dict":
 		return partd.NewDict(), nil
+	case "file", "buffer":
+		f, err := partd.NewFile(dir)
+		if err != nil {
+			return nil, err
+		}
+		slow = f
+	case "log", "buffer-log":
+		l, err := partd.NewLog(dir)
+		if err != nil {
+			return nil, err
+		}
+		slow = l
+	default:
+		return nil, fmt.Errorf("unknown stack %q", stack)
 	}
-	f, err := partd.NewFile(dir)
-	switch {
-	case err != nil:
-		return nil, err
-	case stack != "buffer":
-		return f, nil
+	if stack == "buffer" || stack == "buffer-log" {
+		return partd.NewBuffer(partd.NewDict(), slow, spec.MemLimit), nil
 	}
-	return partd.NewBuffer(partd.NewDict(), f, spec.MemLimit), nil
+	return slow, nil
 }
 
 func benchWorkload(b *testing.B, spec workload.Spec, stack string) {
@@ -68,10 +85,11 @@ func benchWorkload(b *testing.B, spec workload.Spec, stack string) {
 func reportResult(b *testing.B, res workload.Result, stack string) {
 	b.ReportMetric(res.AppendMBps(), "append-MB/s")
 	b.ReportMetric(res.GetMBps(), "get-MB/s")
+	b.ReportMetric(res.GetIntoMBps(), "get-into-MB/s")
 	if os.Getenv("PARTD_BENCH_PYTHON") == "" {
 		return
 	}
-	py, err := workload.RunPython(res.Spec, stack, "", 1)
+	py, err := workload.RunPython(res.Spec, workload.PythonStack(stack), "", 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +97,8 @@ func reportResult(b *testing.B, res workload.Result, stack string) {
 	b.ReportMetric(py.GetMBps(), "py-get-MB/s")
 	b.ReportMetric(res.AppendMBps()/py.AppendMBps(), "x-python-append")
 	b.ReportMetric(res.GetMBps()/py.GetMBps(), "x-python-get")
-	if stack == "buffer" {
+	b.ReportMetric(res.GetIntoMBps()/py.GetMBps(), "x-python-get-into")
+	if stack == "buffer" || stack == "buffer-log" {
 		b.ReportMetric(float64(py.PeakRSS)/(1<<20), "py-peak-RSS-MiB")
 	}
 }
@@ -87,31 +106,40 @@ func reportResult(b *testing.B, res workload.Result, stack string) {
 func BenchmarkW1(b *testing.B) {
 	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W1, "file") })
 	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W1, "dict") })
+	b.Run("log", func(b *testing.B) { benchWorkload(b, workload.W1, "log") })
 }
 
 func BenchmarkW2(b *testing.B) {
 	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W2, "file") })
 	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W2, "dict") })
+	b.Run("log", func(b *testing.B) { benchWorkload(b, workload.W2, "log") })
 }
 
 func BenchmarkW3(b *testing.B) {
 	b.Run("file", func(b *testing.B) { benchWorkload(b, workload.W3, "file") })
 	b.Run("dict", func(b *testing.B) { benchWorkload(b, workload.W3, "dict") })
+	b.Run("log", func(b *testing.B) { benchWorkload(b, workload.W3, "log") })
 }
 
-// BenchmarkW5 runs Buffer(Dict, File) with a 64 MiB limit in a child process,
-// so that the peak RSS it reports is the workload's alone.
+// BenchmarkW5 runs Buffer(Dict, File) (buffer) and Buffer(Dict, Log)
+// (buffer-log) with a 64 MiB limit, each in a child process, so that the
+// peak RSS it reports is the workload's alone.
 func BenchmarkW5(b *testing.B) {
+	b.Run("buffer", func(b *testing.B) { benchW5(b, "buffer") })
+	b.Run("buffer-log", func(b *testing.B) { benchW5(b, "buffer-log") })
+}
+
+func benchW5(b *testing.B, stack string) {
 	spec := workload.W5.Scaled(benchScale())
 	b.SetBytes(spec.TotalBytes())
 	var res workload.Result
 	for b.Loop() {
-		res = runWorkloadProcess(b, spec, "buffer")
+		res = runWorkloadProcess(b, spec, stack)
 	}
 	b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(res.AppendRSS)/(1<<20), "append-peak-RSS-MiB")
 	b.ReportMetric(float64(spec.MemLimit)/(1<<20), "limit-MiB")
-	reportResult(b, res, "buffer")
+	reportResult(b, res, stack)
 }
 
 // runWorkloadProcess runs a workload in a re-executed test binary (see
@@ -159,4 +187,7 @@ func runWorkloadHelper(args []string) error {
 }
 
 // BenchmarkW5InProcess is W5 in the benchmark's own process, for profiling.
-func BenchmarkW5InProcess(b *testing.B) { benchWorkload(b, workload.W5, "buffer") }
+func BenchmarkW5InProcess(b *testing.B) {
+	b.Run("buffer", func(b *testing.B) { benchWorkload(b, workload.W5, "buffer") })
+	b.Run("buffer-log", func(b *testing.B) { benchWorkload(b, workload.W5, "buffer-log") })
+}

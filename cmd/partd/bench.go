@@ -44,18 +44,27 @@ stacks and print a Markdown table: append and get throughput (payload MB/s,
 process that ran the workload, and bytes on disk. Each run is its own child
 process, so its peak RSS is its own; figures are medians over --runs.
 
-Stacks: dict, file, buffer (Buffer over File; W5's 64 MiB limit, else 1 GB),
-zlib, snappy, zstd (each over File), and server for W4 (4 client processes
-appending to an embedded server serving a Buffer over File, then one reader
-process). Without --stack, W1-W3 run on dict and file, W4 on server, W5 on
-buffer, W6 on zlib, snappy and zstd.
+Every workload but W4 reads every key back twice: with Get ("get MB/s"),
+which returns memory the caller owns, then with partd.GetAppend into
+buffers reused from call to call ("get-into MB/s"), as a caller that cares
+for speed reads. Both check every byte against what was appended.
+
+Stacks: dict, file, log (a Log store), buffer and buffer-log (a Buffer over
+File or Log; W5's 64 MiB limit, else 1 GB), zlib, snappy, zstd (each over
+File), and server for W4 (4 client processes appending to an embedded server
+serving a Buffer over a Log, then one reader process). Without --stack,
+W1-W3 run on dict, file and log, W4 on server, W5 on buffer and buffer-log,
+W6 on zlib, snappy and zstd.
 
 --python also runs each workload on Python partd 1.3 (/usr/bin/python3) with
-the same stack in the same run, and adds its figures and the ratios; its W4
-is Python's zmq Server over partd.Buffer(Dict, File) with Python clients.
---scale shrinks every workload (0.1 runs a tenth of the appends).`,
+the same stack in the same run, and adds its figures and the ratios; Python
+partd has no Log, so log is compared with its File and buffer-log with its
+Buffer(Dict, File), and it has no get into buffers, so get-into ×py compares
+with its plain get. Its W4 is Python's zmq Server over partd.Buffer(Dict,
+File) with Python clients. --scale shrinks every workload (0.1 runs a tenth
+of the appends).`,
 		Example: `  partd bench
-  partd bench --workload W1,W5 --stack file,buffer --scale 0.1 --runs 3
+  partd bench --workload W1,W5 --stack file,log,buffer,buffer-log --scale 0.1 --runs 3
   partd bench --scale 0.1 --python`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
@@ -128,25 +137,26 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 				return err
 			}
 			goRuns = append(goRuns, m)
-			fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
-				p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, bench.FormatBytes(m.PeakRSS))
+			fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, get-into %.1f MB/s, peak RSS %s\n",
+				p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, m.GetIntoMBps, bench.FormatBytes(m.PeakRSS))
 			if f.python {
 				syscall.Sync()
 				var pm bench.Measurement
+				pyStack := workload.PythonStack(p.stack)
 				if p.stack == "server" {
 					if pm, err = bench.RunPythonW4(p.spec, seed); err != nil {
 						return err
 					}
 				} else {
-					res, err := workload.RunPython(p.spec, p.stack, "", seed)
+					res, err := workload.RunPython(p.spec, pyStack, "", seed)
 					if err != nil {
 						return err
 					}
-					pm = bench.FromResult(p.stack, res)
+					pm = bench.FromResult(pyStack, res)
 				}
 				pyRuns = append(pyRuns, pm)
-				fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d, Python partd: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
-					p.spec.ID, p.stack, r+1, f.runs, pm.AppendMBps, pm.GetMBps, bench.FormatBytes(pm.PeakRSS))
+				fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d, Python partd %s: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
+					p.spec.ID, p.stack, r+1, f.runs, pyStack, pm.AppendMBps, pm.GetMBps, bench.FormatBytes(pm.PeakRSS))
 			}
 		}
 		row := bench.Row{Spec: p.spec, Go: bench.Median(goRuns)}
@@ -167,7 +177,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		return err
 	}
 	if f.python {
-		fmt.Fprintln(out, "\n×py: Go figure / Python partd 1.3 figure (above 1: Go is faster). Python's zstd stack is partd.Encode with "+
+		fmt.Fprintln(out, "\n×py: Go figure / Python partd 1.3 figure (above 1: Go is faster). Python partd has no Log: "+
+			"log is compared with its File, buffer-log with its Buffer(Dict, File). It has no get into the caller's buffers: "+
+			"get-into ×py is Go's get-into over Python's get. Python's zstd stack is partd.Encode with "+
 			"the zstandard module. Python's Dict keeps references to the appended bytes objects and copies nothing, "+
 			"so its dict append figures measure list appends.")
 	}

@@ -32,9 +32,36 @@ func TestBenchTable(t *testing.T) {
 		t.Errorf("header does not give the command line and the machine:\n%s", out)
 	}
 	rows := tableRows(t, out)
-	if len(rows) != 1 || len(rows[0]) != 6 || !strings.HasPrefix(rows[0][0], "W1 small-appends") || rows[0][1] != "file" ||
-		rows[0][2] == "0.0" || rows[0][3] == "0.0" || rows[0][4] == "—" || rows[0][5] != "977 KiB" {
+	if len(rows) != 1 || len(rows[0]) != 7 || !strings.HasPrefix(rows[0][0], "W1 small-appends") || rows[0][1] != "file" ||
+		rows[0][2] == "0.0" || rows[0][3] == "0.0" || rows[0][4] == "0.0" || rows[0][4] == "—" || rows[0][5] == "—" || rows[0][6] != "977 KiB" {
 		t.Errorf("table rows %q\n%s", rows, out)
+	}
+	if !strings.Contains(out, "| get MB/s | get-into MB/s | peak RSS |") {
+		t.Errorf("table has no get-into column:\n%s", out)
+	}
+}
+
+// TestBenchLogStacks runs the default stacks of W1 and W5, which include the
+// Log and a Buffer over it.
+func TestBenchLogStacks(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := cliRun(t, nil, "bench", "--scale", "0.005", "--workload", "W1,W5", "--runs", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	rows := tableRows(t, out)
+	var stacks []string
+	for _, r := range rows {
+		stacks = append(stacks, r[0][:2]+" "+r[1])
+		if len(r) != 7 || r[2] == "0.0" || r[3] == "0.0" || r[4] == "0.0" || r[4] == "—" {
+			t.Errorf("row %q", r)
+		}
+		if r[1] != "dict" && (r[6] == "—" || r[6] == "0 B") {
+			t.Errorf("%s on %s: nothing on disk: %q", r[0], r[1], r)
+		}
+	}
+	if got, want := strings.Join(stacks, ","), "W1 dict,W1 file,W1 log,W5 buffer,W5 buffer-log"; got != want {
+		t.Errorf("rows %s, want %s\n%s", got, want, out)
 	}
 }
 
@@ -45,16 +72,25 @@ func TestBenchPythonAndServer(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	rows := tableRows(t, out)
-	if len(rows) != 3 {
-		t.Fatalf("want W1 on dict and file and W4 on server, got %q\n%s", rows, out)
+	if len(rows) != 4 {
+		t.Fatalf("want W1 on dict, file and log and W4 on server, got %q\n%s", rows, out)
 	}
 	for _, r := range rows {
-		if len(r) != 11 || !strings.HasSuffix(r[9], "×") || !strings.HasSuffix(r[10], "×") || r[6] == "—" || r[8] == "—" {
+		if len(r) != 13 || !strings.HasSuffix(r[10], "×") || !strings.HasSuffix(r[11], "×") || r[7] == "—" || r[9] == "—" {
 			t.Errorf("row without Python figures: %q", r)
 		}
+		if r[1] != "server" && !strings.HasSuffix(r[12], "×") {
+			t.Errorf("row without get-into ×py: %q", r)
+		}
 	}
-	if w4 := rows[2]; !strings.HasPrefix(w4[0], "W4") || w4[1] != "server" || w4[2] == "0.0" || w4[3] == "0.0" {
+	if log := rows[2]; log[1] != "log" || log[8] == "—" {
+		t.Errorf("log row %q: not compared with Python's File", log)
+	}
+	if w4 := rows[3]; !strings.HasPrefix(w4[0], "W4") || w4[1] != "server" || w4[2] == "0.0" || w4[3] == "0.0" || w4[4] != "—" || w4[12] != "—" {
 		t.Errorf("W4 row %q", w4)
+	}
+	if !strings.Contains(out, "log is compared with its File") {
+		t.Errorf("no note on what log is compared with:\n%s", out)
 	}
 }
 

@@ -16,6 +16,19 @@ var pythonBench []byte
 // PythonBin is the interpreter that has Debian's python3-partd.
 const PythonBin = "/usr/bin/python3"
 
+// PythonStack returns the Python partd stack a Go stack is measured
+// against: the same one, except that Python partd has no Log, so the log
+// stack is compared with its File and buffer-log with its Buffer(Dict, File).
+func PythonStack(stack string) string {
+	switch stack {
+	case "log":
+		return "file"
+	case "buffer-log":
+		return "buffer"
+	}
+	return stack
+}
+
 // RunPython runs the workload on Python partd 1.3 with the named stack
 // (dict, file, buffer, zlib, snappy, zstd) in a child process and returns
 // what it measured. dir is the store's directory ("" for a temporary one).

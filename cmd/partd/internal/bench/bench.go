@@ -26,31 +26,37 @@ import (
 	"github.com/gopartd/partd/storeuri"
 )
 
-// Stacks are the stores a workload can run on, with the same names as the
-// Python baseline's (workload.RunPython): the write policies alone, and each
-// compression layer over a File store. "server" is W4's: a partd server
-// serving a Buffer over a File store, appended to by client processes.
-var Stacks = []string{"dict", "file", "buffer", "zlib", "snappy", "zstd", "server"}
+// Stacks are the stores a workload can run on, with the names of the Python
+// baseline's (workload.RunPython) where Python partd has the same stack: the
+// write policies alone (dict, file, log), a Buffer over a File (buffer) or
+// over a Log (buffer-log), and each compression layer over a File store.
+// Python partd has no Log: log and buffer-log are compared with its file and
+// buffer (workload.PythonStack). "server" is W4's: a partd server serving a
+// Buffer over a Log, appended to by client processes.
+var Stacks = []string{"dict", "file", "log", "buffer", "buffer-log", "zlib", "snappy", "zstd", "server"}
 
-// DefaultBufferLimit is the Buffer limit of the buffer stack for workloads
+// DefaultBufferLimit is the Buffer limit of the buffer stacks for workloads
 // without a memory limit of their own (only W5 has one), as in the Python
 // baseline.
 const DefaultBufferLimit = 1e9
 
 // DefaultStacks returns the stacks a workload runs on when none are named:
-// the write policies for W1-W3, the server for W4, a Buffer for W5 and
-// every compression layer for W6.
+// the write policies for W1-W3, the server for W4, a Buffer over each
+// policy that spills for W5 and every compression layer for W6.
 func DefaultStacks(spec workload.Spec) []string {
 	switch spec.ID {
 	case "W4":
 		return []string{"server"}
 	case "W5":
-		return []string{"buffer"}
+		return []string{"buffer", "buffer-log"}
 	case "W6":
 		return []string{"zlib", "snappy", "zstd"}
 	}
-	return []string{"dict", "file"}
+	return []string{"dict", "file", "log"}
 }
+
+// IsBuffer reports whether stack is a Buffer over a store on disk.
+func IsBuffer(stack string) bool { return stack == "buffer" || stack == "buffer-log" }
 
 // Applies reports whether stack can run spec: W4 runs only on the server,
 // and the server stack only runs W4.
@@ -58,16 +64,21 @@ func Applies(spec workload.Spec, stack string) bool {
 	return (spec.ID == "W4") == (stack == "server")
 }
 
-// OpenStack opens the named stack for spec with its File store (if any) in
-// dir, through the one stack builder every command uses (package storeuri).
+// OpenStack opens the named stack for spec with its File or Log store (if
+// any) in dir, through the one stack builder every command uses (package
+// storeuri).
 func OpenStack(stack string, spec workload.Spec, dir string) (partd.Store, error) {
 	s := storeuri.Spec{Scheme: "file", Dir: dir}
 	switch stack {
 	case "dict":
 		s = storeuri.Spec{Scheme: "mem"}
 	case "file":
+	case "log":
+		s.Scheme = "log"
 	case "buffer":
 		s.Memory = BufferLimit(spec)
+	case "buffer-log":
+		s.Scheme, s.Memory = "log", BufferLimit(spec)
 	case "zlib", "snappy", "zstd":
 		setting, err := compress.Parse(stack)
 		if err != nil {
@@ -80,7 +91,7 @@ func OpenStack(stack string, spec workload.Spec, dir string) (partd.Store, error
 	return s.Open(nil)
 }
 
-// BufferLimit is the buffer stack's memory limit for spec.
+// BufferLimit is the buffer stacks' memory limit for spec.
 func BufferLimit(spec workload.Spec) int64 {
 	if spec.MemLimit > 0 {
 		return spec.MemLimit
@@ -95,6 +106,9 @@ type Measurement struct {
 	AppendBytes int64   `json:"append_bytes"`
 	AppendMBps  float64 `json:"append_mbps"`
 	GetMBps     float64 `json:"get_mbps"`
+	// GetIntoMBps is the read-back into reused buffers (partd.GetAppend;
+	// see workload.Run); 0 where not measured (W4, Python).
+	GetIntoMBps float64 `json:"get_into_mbps,omitempty"`
 	PeakRSS     int64   `json:"peak_rss"`   // bytes; 0 if unknown
 	DiskBytes   int64   `json:"disk_bytes"` // bytes on disk after the run; -1 for none (dict)
 	// LostBytes is what the clients appended that the reader never got:
@@ -106,12 +120,12 @@ type Measurement struct {
 // FromResult converts a workload result.
 func FromResult(stack string, r workload.Result) Measurement {
 	return Measurement{Workload: r.Spec.ID, Stack: stack, AppendBytes: r.AppendBytes,
-		AppendMBps: r.AppendMBps(), GetMBps: r.GetMBps(), PeakRSS: r.PeakRSS, DiskBytes: -1}
+		AppendMBps: r.AppendMBps(), GetMBps: r.GetMBps(), GetIntoMBps: r.GetIntoMBps(), PeakRSS: r.PeakRSS, DiskBytes: -1}
 }
 
 // Run runs spec on stack in this process, with its files in a temporary
-// directory, and measures it. As in the Python baseline, the buffer stack is
-// not flushed inside the timed appends; it is flushed afterwards, untimed, so
+// directory, and measures it. As in the Python baseline, the buffer stacks
+// are not flushed inside the timed appends; it is flushed afterwards, untimed, so
 // that bytes on disk count everything.
 func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 	dir, err := os.MkdirTemp("", "partd-bench-*")
@@ -123,7 +137,7 @@ func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 	if err != nil {
 		return Measurement{}, err
 	}
-	if stack == "buffer" && os.Getenv("GOMEMLIMIT") == "" {
+	if IsBuffer(stack) && os.Getenv("GOMEMLIMIT") == "" {
 		// Tell the collector the budget, as partd.Buffer's documentation
 		// advises: the limit plus 32 MiB.
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(BufferLimit(spec) + 32<<20))
@@ -151,7 +165,7 @@ func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 }
 
 // DirBytes returns the total size of the regular files under dir, not
-// counting hidden files (a File store's lock).
+// counting hidden files (a File store's lock, a Log's marker).
 func DirBytes(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -176,6 +190,7 @@ func Median(ms []Measurement) Measurement {
 	out := ms[0]
 	out.AppendMBps = median(ms, func(m Measurement) float64 { return m.AppendMBps })
 	out.GetMBps = median(ms, func(m Measurement) float64 { return m.GetMBps })
+	out.GetIntoMBps = median(ms, func(m Measurement) float64 { return m.GetIntoMBps })
 	out.PeakRSS = int64(median(ms, func(m Measurement) float64 { return float64(m.PeakRSS) }))
 	out.DiskBytes = int64(median(ms, func(m Measurement) float64 { return float64(m.DiskBytes) }))
 	for _, m := range ms {
@@ -207,12 +222,13 @@ type Row struct {
 }
 
 // WriteTable writes the rows as a Markdown table, with the Python columns
-// and ratios when python is set.
+// and ratios when python is set. Python partd has no get into the caller's
+// buffers: "get-into ×py" compares Go's with Python's plain get.
 func WriteTable(w io.Writer, rows []Row, python bool) error {
 	bw := bufio.NewWriter(w)
-	head := []string{"workload", "stack", "append MB/s", "get MB/s", "peak RSS", "on disk"}
+	head := []string{"workload", "stack", "append MB/s", "get MB/s", "get-into MB/s", "peak RSS", "on disk"}
 	if python {
-		head = append(head, "py append MB/s", "py get MB/s", "py peak RSS", "append ×py", "get ×py")
+		head = append(head, "py append MB/s", "py get MB/s", "py peak RSS", "append ×py", "get ×py", "get-into ×py")
 	}
 	fmt.Fprintf(bw, "| %s |\n|", strings.Join(head, " | "))
 	for i := range head {
@@ -226,7 +242,7 @@ func WriteTable(w io.Writer, rows []Row, python bool) error {
 	for _, r := range rows {
 		cells := []string{
 			fmt.Sprintf("%s %s (%s)", r.Spec.ID, r.Spec.Name, FormatBytes(r.Spec.TotalBytes()*int64(max(r.Spec.Clients, 1)))),
-			r.Go.Stack, rate(r.Go.AppendMBps), rate(r.Go.GetMBps), rss(r.Go.PeakRSS), disk(r.Go),
+			r.Go.Stack, rate(r.Go.AppendMBps), rate(r.Go.GetMBps), optRate(r.Go.GetIntoMBps), rss(r.Go.PeakRSS), disk(r.Go),
 		}
 		if python {
 			if r.Py == nil {
@@ -234,10 +250,11 @@ func WriteTable(w io.Writer, rows []Row, python bool) error {
 				if note == "" {
 					note = "—"
 				}
-				cells = append(cells, note, "—", "—", "—", "—")
+				cells = append(cells, note, "—", "—", "—", "—", "—")
 			} else {
 				cells = append(cells, rate(r.Py.AppendMBps), rate(r.Py.GetMBps), rss(r.Py.PeakRSS),
-					ratio(r.Go.AppendMBps, r.Py.AppendMBps), ratio(r.Go.GetMBps, r.Py.GetMBps))
+					ratio(r.Go.AppendMBps, r.Py.AppendMBps), ratio(r.Go.GetMBps, r.Py.GetMBps),
+					ratio(r.Go.GetIntoMBps, r.Py.GetMBps))
 			}
 		}
 		fmt.Fprintf(bw, "| %s |\n", strings.Join(cells, " | "))
@@ -256,6 +273,14 @@ func rate(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+// optRate is rate, or "—" for a figure not measured.
+func optRate(v float64) string {
+	if v <= 0 {
+		return "—"
+	}
+	return rate(v)
 }
 
 func rss(n int64) string {
@@ -277,7 +302,7 @@ func disk(m Measurement) string {
 }
 
 func ratio(goV, pyV float64) string {
-	if pyV <= 0 || math.IsInf(goV/pyV, 0) {
+	if pyV <= 0 || goV <= 0 || math.IsInf(goV/pyV, 0) { // not measured
 		return "—"
 	}
 	if r := goV / pyV; r < 0.01 {
