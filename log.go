@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -317,11 +318,22 @@ func (l *Log) listSegments() ([]*logSegment, error) {
 			if err != nil {
 				continue // a marker cut short before its rename: never committed
 			}
+			if gen >= math.MaxUint32>>1 || major >= math.MaxUint64>>1 {
+				// No Log gets near these: the marker is corrupt, and
+				// trusting it would wrap the generations or majors.
+				l.log.Warn("partd: log: ignoring a corrupt compaction marker", "dir", l.dir, "marker", n)
+				continue
+			}
 			markers = append(markers, n)
 			if uint32(gen) >= l.gen {
 				l.gen, commitMajor = uint32(gen), major
 			}
 		}
+	}
+	if len(markers) > 0 {
+		// New segments go after what the compaction replaced, or a segment
+		// started where none is left would be taken for one of its inputs.
+		l.nextMajor = commitMajor + 1
 	}
 	var segs []*logSegment
 	for _, n := range names {
@@ -435,14 +447,17 @@ func (l *Log) applyLocked(s *logSegment, kind byte, entries []recordEntry) {
 			l.removeKeyLocked(e.key)
 		}
 		if e.len > 0 {
-			l.addExtentLocked(e.key, s, e.off, e.len)
+			l.addExtentLocked(e.key, nil, s, e.off, e.len)
 		}
 	}
 }
 
-// addExtentLocked records n bytes of key at off in s, after its others.
-func (l *Log) addExtentLocked(key string, s *logSegment, off, n int64) {
-	k := l.index[key]
+// addExtentLocked records n bytes of key at off in s, after its others. k
+// is key's entry if the caller has it, else nil.
+func (l *Log) addExtentLocked(key string, k *logKey, s *logSegment, off, n int64) {
+	if k == nil {
+		k = l.index[key]
+	}
 	if k == nil {
 		k = &logKey{}
 		l.index[key] = k
@@ -568,16 +583,15 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 // Append adds each value to the end of its key, as one record: after a
 // crash, the batch is there whole or not at all.
 func (l *Log) Append(data map[string][]byte) error {
-	if err := ValidateBatch(data); err != nil {
-		return err
-	}
+	// In key order: keys that a reader asks for together (the parts of a
+	// table, a range of partitions) then lie together in every record, and
+	// a Get of them reads one span per record.
 	items := make([]logItem, 0, len(data))
 	for k, v := range data {
-		if len(v) > 0 {
-			items = append(items, logItem{key: k, pieces: [][]byte{v}, size: int64(len(v))})
-		}
+		items = append(items, logItem{key: k, pieces: [][]byte{v}, size: int64(len(v))})
 	}
-	return l.appendItems(items)
+	slices.SortFunc(items, func(a, b logItem) int { return strings.Compare(a.key, b.key) })
+	return l.appendItems(items, false)
 }
 
 // AppendVectors appends, for each i, the concatenation of vecs[i] to
@@ -588,40 +602,59 @@ func (l *Log) AppendVectors(keys []string, vecs [][][]byte) error {
 	if err != nil {
 		return err
 	}
-	items := make([]logItem, 0, len(keys))
+	items := make([]logItem, len(keys))
 	for i, k := range keys {
-		if n := sizes[k]; n > 0 {
-			items = append(items, logItem{key: k, pieces: vecs[i], size: int64(n)})
-		}
+		items[i] = logItem{key: k, pieces: vecs[i], size: int64(sizes[k])}
 	}
-	return l.appendItems(items)
+	return l.appendItems(items, true)
 }
 
-func (l *Log) appendItems(items []logItem) error {
+// appendItems writes items (keys with empty values among them, which write
+// nothing) as one record. Keys the index holds were checked when they came
+// in; the others are checked against the key rules (unless validated says
+// the caller did) and the stored keys before anything is written.
+func (l *Log) appendItems(items []logItem, validated bool) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.mu.RLock()
 	err := l.usableLocked("append")
+	var fresh map[string]struct{}
+	n := 0
 	for _, it := range items {
 		if err != nil {
 			break
 		}
-		if c := l.tree.Conflict(it.key); c != "" {
-			err = fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", it.key, ErrInvalidKey, c)
+		if it.entry = l.index[it.key]; it.entry == nil {
+			if fresh == nil {
+				fresh = make(map[string]struct{})
+			}
+			fresh[it.key] = struct{}{}
+			if it.size > 0 {
+				if c := l.tree.Conflict(it.key); c != "" {
+					err = fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", it.key, ErrInvalidKey, c)
+				}
+			}
+		}
+		if it.size > 0 {
+			items[n] = it
+			n++
 		}
 	}
 	l.mu.RUnlock()
-	if err != nil || len(items) == 0 {
+	if err == nil && !validated && fresh != nil {
+		err = ValidateBatch(fresh)
+	}
+	if err != nil || n == 0 {
 		return err
 	}
-	slices.SortFunc(items, func(a, b logItem) int { return strings.Compare(a.key, b.key) })
+	items = items[:n]
 	s, off, err := l.writeRecord(recAppend, items)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	for _, it := range items {
-		l.addExtentLocked(it.key, s, off, it.size)
+		l.addExtentLocked(it.key, it.entry, s, off, it.size)
 		off += it.size
 	}
 	l.mu.Unlock()
@@ -643,7 +676,7 @@ type logRead struct {
 // time, and copied out.
 const (
 	readDirect = 256 << 10
-	readGap    = 64 << 10
+	readGap    = 4 << 10 // about what a pread costs in copying from the page cache
 	readSpan   = 4 << 20
 )
 
@@ -690,9 +723,7 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 
 // readRuns reads every run into its place in dst.
 func readRuns(reads []logRead, dst [][]byte) error {
-	slices.SortFunc(reads, func(a, b logRead) int {
-		return cmp.Or(cmp.Compare(a.s.id, b.s.id), cmp.Compare(a.off, b.off))
-	})
+	sortReads(reads)
 	var scratch []byte
 	for i := 0; i < len(reads); {
 		r := reads[i]
@@ -724,6 +755,45 @@ func readRuns(reads []logRead, dst [][]byte) error {
 		i = j
 	}
 	return nil
+}
+
+// sortReads puts reads in file order: segment, then offset. A Get of many
+// keys has a run per appended value, a million for W1, so the sort packs
+// each run's place and index into one uint64 and sorts those, several
+// times faster than sorting the structs.
+func sortReads(reads []logRead) {
+	byFile := func(a, b logRead) int { return cmp.Or(cmp.Compare(a.s.id, b.s.id), cmp.Compare(a.off, b.off)) }
+	if slices.IsSortedFunc(reads, byFile) {
+		return
+	}
+	dense := map[*logSegment]uint64{}
+	for _, r := range reads {
+		if _, ok := dense[r.s]; !ok {
+			dense[r.s] = 0
+		}
+	}
+	if len(reads) > 1<<20 || len(dense) > 1<<12 {
+		slices.SortFunc(reads, byFile)
+		return
+	}
+	segs := make([]*logSegment, 0, len(dense))
+	for s := range dense {
+		segs = append(segs, s)
+	}
+	slices.SortFunc(segs, func(a, b *logSegment) int { return cmp.Compare(a.id, b.id) })
+	for i, s := range segs {
+		dense[s] = uint64(i)
+	}
+	keys := make([]uint64, len(reads))
+	for i, r := range reads {
+		keys[i] = dense[r.s]<<52 | uint64(r.off)<<20 | uint64(i)
+	}
+	slices.Sort(keys)
+	sorted := make([]logRead, len(reads))
+	for i, k := range keys {
+		sorted[i] = reads[k&(1<<20-1)]
+	}
+	copy(reads, sorted)
 }
 
 func readAt(s *logSegment, b []byte, off int64) error {
@@ -761,7 +831,7 @@ func (l *Log) Set(key string, value []byte) error {
 	}
 	l.mu.Lock()
 	l.removeKeyLocked(key)
-	l.addExtentLocked(key, s, off, int64(len(value)))
+	l.addExtentLocked(key, nil, s, off, int64(len(value)))
 	l.mu.Unlock()
 	l.maybeCompact()
 	return nil

@@ -43,6 +43,7 @@ type logItem struct {
 	key    string
 	pieces [][]byte
 	size   int64
+	entry  *logKey // the key's index entry, once looked up
 }
 
 // encodeRecordHead returns the header and key table of a record of kind for
@@ -126,7 +127,9 @@ func (rr *recordReader) next() (kind byte, entries []recordEntry, size int64, er
 	if count > uint64(length) {
 		return 0, nil, 0, fmt.Errorf("%w: %d keys in %d bytes", errTorn, count, length)
 	}
-	entries = make([]recordEntry, 0, count)
+	// Not make(…, count): a corrupt count would allocate gigabytes before
+	// the bytes behind it are read. Each entry read grows the slice.
+	entries = make([]recordEntry, 0, min(count, 64))
 	var values int64
 	for range count {
 		klen, m, err := rr.readUvarint(&crc, length-tableLen)
