@@ -724,7 +724,8 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 // readRuns reads every run into its place in dst.
 func readRuns(reads []logRead, dst [][]byte) error {
 	sortReads(reads)
-	var scratch []byte
+	scratch := spanPool.Get().(*[]byte)
+	defer spanPool.Put(scratch)
 	for i := 0; i < len(reads); {
 		r := reads[i]
 		if r.n >= readDirect {
@@ -742,10 +743,10 @@ func readRuns(reads []logRead, dst [][]byte) error {
 			}
 			end = max(end, q.off+q.n)
 		}
-		if int64(cap(scratch)) < end-r.off {
-			scratch = make([]byte, end-r.off)
+		if int64(cap(*scratch)) < end-r.off {
+			*scratch = make([]byte, end-r.off)
 		}
-		span := scratch[:end-r.off]
+		span := (*scratch)[:end-r.off]
 		if err := readAt(r.s, span, r.off); err != nil {
 			return err
 		}
@@ -756,6 +757,10 @@ func readRuns(reads []logRead, dst [][]byte) error {
 	}
 	return nil
 }
+
+// spanPool holds the buffers Gets read spans into (up to readSpan bytes),
+// so that a reader's Gets make little garbage.
+var spanPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // sortReads puts reads in file order: segment, then offset. A Get of many
 // keys has a run per appended value, a million for W1, so the sort packs
