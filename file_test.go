@@ -407,3 +407,28 @@ func TestFileReopen(t *testing.T) {
 		return f
 	})
 }
+
+// TestFileTornTailSuite: a File key torn mid-append keeps a prefix of its
+// last append (a compress layer's frames then tell the torn tail, see
+// compress.Repair).
+func TestFileTornTailSuite(t *testing.T) {
+	partdtest.RunTornTail(t, partdtest.TornTail{
+		Open: func(t *testing.T, dir string) partd.Store {
+			f, err := partd.NewFile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		},
+		Tear: func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "t", "b")
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, fi.Size()-5); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}

@@ -474,3 +474,16 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestLogTornTailSuite(t *testing.T) {
+	partdtest.RunTornTail(t, partdtest.TornTail{
+		Open:   func(t *testing.T, dir string) partd.Store { return smallLog(t, dir) },
+		Atomic: true,
+		Tear: func(t *testing.T, dir string) {
+			seg := lastSegment(t, dir)
+			fi, err := os.Stat(seg)
+			must(t, err)
+			must(t, os.Truncate(seg, fi.Size()-5))
+		},
+	})
+}

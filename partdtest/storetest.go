@@ -8,7 +8,11 @@
 //   - RunSlices, the same checks for a typed store whose values are slices
 //     (the layers of package encode);
 //   - RunReopen, for a persistent store: what was acknowledged survives
-//     Close and a new open of the same directory.
+//     Close and a new open of the same directory;
+//   - RunTornTail, for a persistent store and a hook that tears its last
+//     write as a crash would: it opens, earlier batches are whole, the torn
+//     one is whole or absent (or, for a store that is not crash-atomic, a
+//     prefix).
 //
 // Package server/servertest starts a real server over a store, for testing
 // stores and layers across the network.
