@@ -37,7 +37,21 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	partdtest.Main(m, map[string]partdtest.Opener{
+		"file": func(dir string) (partd.Store, error) { return partd.NewFile(dir) },
+	})
+}
+
+// TestFileProcessesSuite: the public several-processes check over one File
+// directory.
+func TestFileProcessesSuite(t *testing.T) {
+	dir := t.TempDir()
+	f, err := partd.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	partdtest.RunProcesses(t, "file", dir, 4, 150, f)
 }
 
 func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {

@@ -12,7 +12,10 @@
 //   - RunTornTail, for a persistent store and a hook that tears its last
 //     write as a crash would: it opens, earlier batches are whole, the torn
 //     one is whole or absent (or, for a store that is not crash-atomic, a
-//     prefix).
+//     prefix);
+//   - RunProcesses, for a store many processes share: copies of the test
+//     binary (routed by Main from TestMain) append at once, and every
+//     record must be there once, in its writer's order.
 //
 // Package server/servertest starts a real server over a store, for testing
 // stores and layers across the network.

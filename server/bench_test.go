@@ -44,6 +44,8 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/partdtest"
+	"github.com/gopartd/partd/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +56,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	partdtest.Main(m, map[string]partdtest.Opener{
+		"client": func(addr string) (partd.Store, error) { return client.Dial(addr) },
+	})
+}
+
+// TestClientProcessesSuite: processes append through one server at once.
+func TestClientProcessesSuite(t *testing.T) {
+	srv := servertest.New(t, partd.NewBuffer(partd.NewDict(), partd.NewDict(), 4096))
+	partdtest.RunProcesses(t, "client", srv.Addr(), 4, 150, servertest.Dial(t, srv))
 }
 
 // w4Spec is W4 scaled by PARTD_W4_SCALE.
