@@ -26,6 +26,7 @@ import (
 //	log_record.go    the record format and its reader
 //	log_compact.go   compaction
 //	log_lock_*.go    the exclusive directory lock on each system
+//	log_capability.go  Sizes, KeysPrefix, KeysPage and Pop from the index
 
 // Log is a log-structured Store: every Append, Set, Delete and Drop is one
 // record written sequentially to the current segment file of the directory,
@@ -89,6 +90,7 @@ type Log struct {
 	nextMajor uint64
 	gen       uint32 // the latest committed compaction
 	stats     LogStats
+	replayer  *recordReader // reads segments on open
 
 	compacting atomic.Bool
 	compactWG  sync.WaitGroup
@@ -282,6 +284,7 @@ func (l *Log) open() error {
 			return err
 		}
 	}
+	l.replayer = nil // its buffers are of no use after open
 	l.stats.Segments = len(segs)
 	if n := len(segs); n > 0 && segs[n-1].gen == 0 && segs[n-1].size < l.opts.SegmentSize {
 		l.active = segs[n-1]
@@ -396,7 +399,13 @@ func parseSegmentName(n string) (major uint64, gen, part uint32, ok bool) {
 // replay applies the records of s to the index, and cuts s back to its
 // last whole record.
 func (l *Log) replay(s *logSegment) error {
-	rr := newRecordReader(s.f)
+	rr := l.replayer
+	if rr == nil {
+		rr = newRecordReader(s.f)
+		l.replayer = rr
+	} else {
+		rr.reset(s.f) // one reader's buffers serve every segment
+	}
 	for {
 		kind, entries, size, err := rr.next()
 		if err == io.EOF {

@@ -97,6 +97,12 @@ func newRecordReader(r io.Reader) *recordReader {
 	return &recordReader{r: bufio.NewReaderSize(r, 1<<20)}
 }
 
+// reset makes rr read r from its start, keeping its buffers.
+func (rr *recordReader) reset(r io.Reader) {
+	rr.r.Reset(r)
+	rr.pos = 0
+}
+
 // next reads the record at rr.pos: its kind and keys, with each value's
 // offset in the segment. It returns io.EOF at a clean end, and an error
 // wrapping errTorn for an incomplete or corrupt record (or an I/O error).
