@@ -5,7 +5,7 @@
 # only what is missing.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libzmq3-dev
+pkgs=(gcc make pkg-config libzmq3-dev redis-server redis-tools
       python3 python3-partd python3-zmq python3-snappy python3-msgpack
       python3-numpy python3-pandas python3-zstandard)
 

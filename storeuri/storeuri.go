@@ -11,6 +11,15 @@
 //	log:///abs/dir              a partd.Log in that directory
 //	log://                      a partd.Log in a temporary directory, removed by Close
 //	tcp://HOST:PORT, ipc://PATH a client of a partd server
+//	redis://[USER:PASS@]HOST:PORT[/DB]
+//	                            a redisstore.Store on one Redis server
+//	redis-cluster://[USER:PASS@]HOST:PORT,HOST:PORT…
+//	                            a redisstore.Store on a Redis Cluster, reached through any of its nodes
+//
+// The Redis schemes take the namespace of the store as prefix=NAME (1 to 64
+// letters, digits and _-.:), "partd" if none is given; stores with different
+// prefixes share a server without seeing each other's keys. A user or
+// password with special characters is percent-encoded, as in any URL.
 //
 // Two query parameters add layers over any of them:
 //
@@ -22,8 +31,10 @@
 package storeuri
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -33,19 +44,25 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrBadURI is wrapped by every error of Parse.
 var ErrBadURI = errors.New("bad store URI")
 
 // Schemes lists the schemes Open knows.
-var Schemes = []string{"mem", "file", "log", "tcp", "ipc"}
+var Schemes = []string{"mem", "file", "log", "tcp", "ipc", "redis", "redis-cluster"}
 
 // A Spec is a parsed store URI: a write policy and the layers over it.
 type Spec struct {
 	Scheme   string           // one of Schemes
 	Dir      string           // file, log: the directory; "" for a temporary one
-	Addr     string           // tcp, ipc: the server's address, as client.Dial takes it
+	Addr     string           // tcp, ipc: the server's address, as client.Dial takes it; redis: HOST:PORT; redis-cluster: HOST:PORT,HOST:PORT…
+	User     string           // redis, redis-cluster: the user to authenticate as, if any
+	Password string           // redis, redis-cluster: the password, if any
+	DB       int              // redis: the database number
+	Prefix   string           // redis, redis-cluster: the store's namespace (redisstore.DefaultPrefix if not given)
 	Memory   int64            // > 0: a Buffer of this many bytes in a Dict over the store
 	Compress compress.Setting // a compression layer over everything
 }
@@ -53,10 +70,13 @@ type Spec struct {
 // Options are how Open opens a Spec; the zero value is the default.
 type Options struct {
 	// Existing opens only a store that exists: a file: directory that does
-	// not exist or holds no store is an error and nothing is created.
+	// not exist or holds no store is an error and nothing is created. It
+	// has no effect on redis and redis-cluster: opening a namespace creates
+	// nothing.
 	Existing bool
 	// Timeout bounds each call of a client (tcp, ipc); 0 is
-	// client.DefaultTimeout.
+	// client.DefaultTimeout. For redis and redis-cluster it bounds each
+	// round trip to Redis; 0 is redisstore.DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -96,6 +116,10 @@ func Parse(uri string) (Spec, error) {
 			return bad("tcp://HOST:PORT needs a port")
 		}
 		s.Addr = s.Scheme + "://" + rest
+	case "redis", "redis-cluster":
+		if err := s.parseRedis(rest); err != nil {
+			return bad("%v", err)
+		}
 	default:
 		return bad("unknown scheme %q (want one of %s)", scheme, strings.Join(Schemes, ", "))
 	}
@@ -116,11 +140,65 @@ func Parse(uri string) (Spec, error) {
 			if s.Compress, err = compress.Parse(v); err != nil {
 				return bad("compress: %v", err)
 			}
+		case "prefix":
+			if !s.isRedis() {
+				return bad("prefix is for redis:// and redis-cluster:// only")
+			}
+			if err := redisstore.ValidatePrefix(v); err != nil {
+				return bad("%v", err)
+			}
+			s.Prefix = v
 		default:
-			return bad("unknown parameter %q (want memory or compress)", name)
+			return bad("unknown parameter %q (want memory, compress or, for redis, prefix)", name)
 		}
 	}
+	if s.isRedis() && s.Prefix == "" {
+		s.Prefix = redisstore.DefaultPrefix
+	}
 	return s, nil
+}
+
+func (s Spec) isRedis() bool { return s.Scheme == "redis" || s.Scheme == "redis-cluster" }
+
+// parseRedis parses "[USER[:PASS]@]HOST:PORT[,HOST:PORT…][/DB]" into s.
+func (s *Spec) parseRedis(rest string) error {
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		user, pass, _ := strings.Cut(rest[:at], ":")
+		var err error
+		if s.User, err = url.PathUnescape(user); err != nil {
+			return fmt.Errorf("user: %v", err)
+		}
+		if s.Password, err = url.PathUnescape(pass); err != nil {
+			return fmt.Errorf("password: %v", err)
+		}
+		rest = rest[at+1:]
+	}
+	hosts, db, hasDB := strings.Cut(rest, "/")
+	if hasDB && db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 || strconv.Itoa(n) != db {
+			return fmt.Errorf("database %q is not a number", db)
+		}
+		if s.Scheme == "redis-cluster" && n != 0 {
+			return fmt.Errorf("a Redis Cluster has only database 0")
+		}
+		s.DB = n
+	}
+	if hosts == "" {
+		return fmt.Errorf("%s:// needs HOST:PORT", s.Scheme)
+	}
+	addrs := strings.Split(hosts, ",")
+	if s.Scheme == "redis" && len(addrs) > 1 {
+		return fmt.Errorf("redis:// takes one HOST:PORT; use redis-cluster:// for a cluster")
+	}
+	for _, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p <= 0 || p > 65535 {
+			return fmt.Errorf("%q is not HOST:PORT", a)
+		}
+	}
+	s.Addr = hosts
+	return nil
 }
 
 // String returns the URI of s, which Parse turns back into s.
@@ -132,8 +210,23 @@ func (s Spec) String() string {
 		b.WriteString((&url.URL{Path: s.Dir}).EscapedPath())
 	case "tcp", "ipc":
 		b.WriteString(strings.TrimPrefix(s.Addr, s.Scheme+"://"))
+	case "redis", "redis-cluster":
+		if s.User != "" || s.Password != "" {
+			u := url.User(s.User)
+			if s.Password != "" {
+				u = url.UserPassword(s.User, s.Password)
+			}
+			b.WriteString(u.String() + "@")
+		}
+		b.WriteString(s.Addr)
+		if s.DB != 0 {
+			b.WriteString("/" + strconv.Itoa(s.DB))
+		}
 	}
 	q := url.Values{}
+	if s.isRedis() {
+		q.Set("prefix", cmp.Or(s.Prefix, redisstore.DefaultPrefix))
+	}
 	if s.Memory > 0 {
 		q.Set("memory", strconv.FormatInt(s.Memory, 10))
 	}
@@ -184,6 +277,18 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 			return nil, fmt.Errorf("storeuri: connecting to %s: %w", s.Addr, err)
 		}
 		store = c
+	case "redis", "redis-cluster":
+		r, err := redisstore.Dial(&redis.UniversalOptions{
+			Addrs:         strings.Split(s.Addr, ","),
+			IsClusterMode: s.Scheme == "redis-cluster",
+			Username:      s.User,
+			Password:      s.Password,
+			DB:            s.DB,
+		}, cmp.Or(s.Prefix, redisstore.DefaultPrefix), redisstore.WithTimeout(cmpOr(o.Timeout, redisstore.DefaultTimeout)))
+		if err != nil {
+			return nil, fmt.Errorf("storeuri: opening %s://%s: %w", s.Scheme, s.Addr, err)
+		}
+		store = r
 	default:
 		return nil, fmt.Errorf("storeuri: %w: unknown scheme %q", ErrBadURI, s.Scheme)
 	}

@@ -2,15 +2,20 @@ package storeuri_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/partdtest"
+	"github.com/gopartd/partd/redisstore"
+	"github.com/gopartd/partd/redisstore/redistest"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/storeuri"
 )
@@ -26,6 +31,15 @@ func TestParse(t *testing.T) {
 		"FILE:///d?memory=64MiB":            {Scheme: "file", Dir: "/d", Memory: 64 << 20},
 		"mem://?compress=zstd:3":            {Scheme: "mem", Compress: compress.Setting{Algorithm: compress.ZstdAlgorithm, Level: 3}},
 		"file:///d?memory=1G&compress=zlib": {Scheme: "file", Dir: "/d", Memory: 1 << 30, Compress: compress.Setting{Algorithm: compress.ZLibAlgorithm}},
+		// Redis: the namespace defaults to "partd".
+		"redis://127.0.0.1:6379":                         {Scheme: "redis", Addr: "127.0.0.1:6379", Prefix: "partd"},
+		"redis://cache.local:6380/3?prefix=jobs.42":      {Scheme: "redis", Addr: "cache.local:6380", DB: 3, Prefix: "jobs.42"},
+		"redis://u:p%40ss%2Fw@[::1]:6379/0":              {Scheme: "redis", Addr: "[::1]:6379", User: "u", Password: "p@ss/w", Prefix: "partd"},
+		"redis://:secret@h:1/?prefix=a:b":                {Scheme: "redis", Addr: "h:1", Password: "secret", Prefix: "a:b"},
+		"REDIS://h:1?prefix=x&memory=1MiB&compress=zstd": {Scheme: "redis", Addr: "h:1", Prefix: "x", Memory: 1 << 20, Compress: compress.Setting{Algorithm: compress.ZstdAlgorithm}},
+		"redis-cluster://h1:7000,h2:7001,h3:7002":        {Scheme: "redis-cluster", Addr: "h1:7000,h2:7001,h3:7002", Prefix: "partd"},
+		"redis-cluster://admin:pw@h1:7000?prefix=s-1":    {Scheme: "redis-cluster", Addr: "h1:7000", User: "admin", Password: "pw", Prefix: "s-1"},
+		"redis-cluster://h1:7000/0?compress=snappy":      {Scheme: "redis-cluster", Addr: "h1:7000", Prefix: "partd", Compress: compress.Setting{Algorithm: compress.SnappyAlgorithm}},
 	}
 	for uri, want := range good {
 		got, err := storeuri.Parse(uri)
@@ -42,6 +56,11 @@ func TestParse(t *testing.T) {
 		"s3://bucket", "log2:///x", "log://rel", "mem:///x", "tcp://", "tcp://host", "ipc://",
 		"mem://?memory=lots", "mem://?compress=lz4", "mem://?color=red",
 		"mem://?memory=1&memory=2", "file:///d?%zz",
+		"redis://", "redis://host", "redis://host:port", "redis://:6379", "redis://h:0", "redis://h:70000",
+		"redis://h:1,h:2", "redis://h:1/x", "redis://h:1/-1", "redis://h:1/01", "redis://u:%zz@h:1",
+		"redis://h:1?prefix=", "redis://h:1?prefix=a%20b", "redis://h:1?prefix={x}", "redis://h:1?prefix=a&prefix=b",
+		"redis-cluster://", "redis-cluster://h1:1,", "redis-cluster://h1:1,h2", "redis-cluster://h:1/2",
+		"mem://?prefix=x", "file:///d?prefix=x", "tcp://h:1?prefix=x",
 	} {
 		if s, err := storeuri.Parse(uri); !errors.Is(err, storeuri.ErrBadURI) {
 			t.Errorf("Parse(%q) = %+v, %v; want ErrBadURI", uri, s, err)
@@ -130,5 +149,76 @@ func TestOpenServer(t *testing.T) {
 	defer raw.Close()
 	if v, err := raw.Get("k"); err != nil || string(v[0]) == "over the wire" || len(v[0]) == 0 {
 		t.Errorf("raw bytes on the server: %q, %v", v, err)
+	}
+}
+
+// TestOpenRedis opens stores on a real Redis server from URIs: the
+// conformance suite over zstd over a Buffer over the store, and two
+// namespaces that do not see each other.
+func TestOpenRedis(t *testing.T) {
+	srv := redistest.NewServer(t)
+	n := 0
+	partdtest.Run(t, func(t *testing.T) partd.Store {
+		n++
+		s, err := storeuri.Open(fmt.Sprintf("redis://%s/1?prefix=uri%d&memory=200&compress=zstd", srv.Addr, n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	a, err := storeuri.Open("redis://"+srv.Addr+"?prefix=a", &storeuri.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, ok := a.(*redisstore.Store); !ok {
+		t.Fatalf("redis:// opened a %T, want *redisstore.Store", a)
+	}
+	b, err := storeuri.Open("redis://"+srv.Addr, nil) // the default namespace
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Append(map[string][]byte{"k": []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := b.Keys(); err != nil || len(keys) != 0 {
+		t.Fatalf("another namespace sees %q, %v", keys, err)
+	}
+	if err := a.Drop(); err != nil {
+		t.Fatal(err)
+	}
+	// A server that is not there is an error, soon.
+	if _, err := storeuri.Open("redis://127.0.0.1:1", &storeuri.Options{Timeout: 200 * time.Millisecond}); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Open of a closed port: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestOpenRedisCluster opens a store on a Redis Cluster from a URI naming
+// one of its nodes.
+func TestOpenRedisCluster(t *testing.T) {
+	cl := redistest.NewCluster(t, 3, 0)
+	s, err := storeuri.Open("redis-cluster://"+cl.Nodes[0].Addr+"?prefix=c&compress=snappy", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := make(map[string][]byte)
+	for i := range 20 {
+		batch[fmt.Sprintf("p%d/x", i)] = []byte(strconv.Itoa(i))
+	}
+	if err := s.Append(batch); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Keys()
+	if err != nil || len(keys) != 20 {
+		t.Fatalf("Keys = %q, %v; want 20 keys from every master", keys, err)
+	}
+	got, err := s.Get("p7/x")
+	if err != nil || string(got[0]) != "7" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if err := s.Drop(); err != nil {
+		t.Fatal(err)
 	}
 }

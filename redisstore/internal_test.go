@@ -1,0 +1,124 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/redisstore/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+func newTestStore(t *testing.T, opts ...Option) (*Store, *redis.Client) {
+	t.Helper()
+	srv := redistest.NewServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	s, err := New(c, "internal", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func wantValue(t *testing.T, s *Store, key, want string) {
+	t.Helper()
+	got, err := s.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0]) != want {
+		t.Fatalf("Get(%q) = %q, want %q", key, got[0], want)
+	}
+}
+
+// TestReplayApplied checks that a script call the client sends twice (a
+// retry after a lost reply) is applied once.
+func TestReplayApplied(t *testing.T) {
+	s, _ := newTestStore(t)
+	u := &unit{entries: []*entry{{key: "k", tag: tagOf("k"), pieces: [][]byte{[]byte("once")}}}}
+	s.plan([]*unit{u}, "op1")
+	call := s.writeCall("a", u, "op1", true)
+	for range 3 {
+		cmds := s.runScripts(writeScript, []scriptCall{call})
+		if err := s.verdict("append", cmds[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantValue(t, s, "k", "once")
+}
+
+// TestStagedChunkLost checks that a commit whose staged chunk expired
+// writes nothing.
+func TestStagedChunkLost(t *testing.T) {
+	s, c := newTestStore(t, WithInlineLimit(4))
+	if err := s.Append(map[string][]byte{"k": []byte("ab")}); err != nil {
+		t.Fatal(err)
+	}
+	u := &unit{entries: []*entry{{key: "k", tag: tagOf("k"), pieces: [][]byte{[]byte("12345678")}}}}
+	staged := s.plan([]*unit{u}, "op2")
+	if len(staged) != 1 {
+		t.Fatalf("planned %d staged chunks, want 1", len(staged))
+	}
+	if err := s.stage(staged); err != nil {
+		t.Fatal(err)
+	}
+	c.Del(context.Background(), staged[0].staged) // as if it had expired
+	cmds := s.runScripts(writeScript, []scriptCall{s.writeCall("a", u, "op2", true)})
+	if err := s.verdict("append", cmds[0]); err == nil {
+		t.Fatal("commit with a lost staged chunk succeeded")
+	}
+	wantValue(t, s, "k", "ab")
+}
+
+// TestCorruptManifest checks that a data name holding what the store did
+// not write is reported as corrupt, not misread or overwritten.
+func TestCorruptManifest(t *testing.T) {
+	s, c := newTestStore(t)
+	ctx := context.Background()
+	c.RPush(ctx, s.dataName("bad"), "not a manifest entry")
+	c.HSet(ctx, s.dataName("hash"), "f", "v")
+	if _, err := s.Get("bad"); !errors.Is(err, partd.ErrCorrupt) {
+		t.Errorf("Get of a bad manifest: %v, want ErrCorrupt", err)
+	}
+	for _, k := range []string{"bad", "hash"} {
+		if err := s.Append(map[string][]byte{k: []byte("x")}); !errors.Is(err, partd.ErrCorrupt) {
+			t.Errorf("Append to %s: %v, want ErrCorrupt", k, err)
+		}
+	}
+	if err := s.Drop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Exists(ctx, s.dataName("bad"), s.dataName("hash")).Val(); n != 0 {
+		t.Errorf("Drop left %d corrupt keys", n)
+	}
+}
+
+func TestNames(t *testing.T) {
+	s := &Store{ns: "ns"}
+	for _, k := range []string{"a", "a/b/c", "}x/y", "%7D/z", "%}", "{a}/b", "日本/語"} {
+		n := s.dataName(k)
+		got, ok := s.keyOf(n)
+		if !ok || got != k {
+			t.Errorf("keyOf(dataName(%q) = %q) = %q, %v", k, n, got, ok)
+		}
+		tag := tagOf(k)
+		if len(tag) < 3 || tag[0] != '{' || tag[len(tag)-1] != '}' {
+			t.Errorf("tagOf(%q) = %q", k, tag)
+		}
+		for _, c := range tag[1 : len(tag)-1] {
+			if c == '}' {
+				t.Errorf("tagOf(%q) = %q: a } inside cuts the hash tag short", k, tag)
+			}
+		}
+	}
+	if tagOf("}x/y") == tagOf("%7Dx/y") {
+		t.Errorf("two first parts share a tag: the escape is not lossless")
+	}
+	for _, n := range []string{"ns:d{a}b", "ns:d{a}", "ns:x{a}a", "nsx:d{a}a", "ns:d{a", "ns:d{a}a//b"} {
+		if k, ok := s.keyOf(n); ok {
+			t.Errorf("keyOf(%q) = %q, want not a key", n, k)
+		}
+	}
+}

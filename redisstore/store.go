@@ -1,0 +1,305 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopartd/partd"
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors of this package, always wrapped with context: test with errors.Is.
+var (
+	// ErrUnavailable is wrapped by an error that comes from Redis not
+	// answering: a node down or unreachable, a cluster failing over, a
+	// timeout. Get, Keys, Set, Delete and Drop may be retried as they are;
+	// Append may be retried unless the error also wraps ErrMaybeWritten.
+	ErrUnavailable = errors.New("redis unavailable")
+	// ErrMaybeWritten is wrapped by an Append error after which some or
+	// all of the batch may have been written: the store cannot tell which.
+	// Retrying the Append may then duplicate bytes. Every Append error
+	// that does not wrap it means nothing was written.
+	ErrMaybeWritten = errors.New("batch may be partly written")
+)
+
+// DefaultTimeout bounds each round trip to Redis unless WithTimeout says
+// otherwise.
+const DefaultTimeout = 5 * time.Second
+
+// DefaultPrefix is the namespace package storeuri uses when a URI names none.
+const DefaultPrefix = "partd"
+
+// Redis's defaults for the limits the store reads from the server, used
+// when CONFIG GET is not allowed.
+const (
+	defaultProtoMaxBulkLen = 512 << 20
+	defaultQueryBufLimit   = 1 << 30
+)
+
+// DefaultInlineLimit is how many bytes of values one script call carries
+// unless WithInlineLimit says otherwise.
+const DefaultInlineLimit = 64 << 20
+
+// mergeMax is the largest staged chunk a script copies into the last part
+// of a key instead of renaming it into a new part.
+const mergeMax = 1 << 20
+
+// minPartSize is the smallest part size WithPartSize accepts.
+const minPartSize = 1 << 10
+
+// An Option changes how New opens a store.
+type Option func(*options)
+
+type options struct {
+	timeout  time.Duration
+	partSize int64
+	inline   int64
+}
+
+// WithTimeout bounds each round trip to Redis (a pipeline, a script call, a
+// SCAN step) to d, so a dead or hung node fails a call within about d. The
+// bound holds only if the client honors context deadlines
+// (ContextTimeoutEnabled, as Dial sets); otherwise the client's own read,
+// write and dial timeouts apply. The default is DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.timeout = d
+		}
+	}
+}
+
+// WithPartSize caps the Redis strings that hold a key's bytes at n bytes
+// (at least 1 KiB); a key larger than that is held in several parts. The
+// default, and the largest allowed, is the server's proto-max-bulk-len (the
+// smallest over a cluster's masters), or 512 MiB if CONFIG GET is refused.
+func WithPartSize(n int64) Option {
+	return func(o *options) { o.partSize = max(n, minPartSize) }
+}
+
+// WithInlineLimit sets how many bytes of values one script call carries;
+// the rest of a larger batch is staged first, in Redis keys that expire,
+// and committed by the script. It bounds the memory the server's Lua
+// interpreter holds at once. The default is DefaultInlineLimit.
+func WithInlineLimit(n int64) Option {
+	return func(o *options) { o.inline = max(n, 1) }
+}
+
+// Store is a partd.Store over Redis: a single node, a Sentinel-managed
+// master or a Redis Cluster. See the package documentation.
+type Store struct {
+	c       redis.UniversalClient
+	cluster *redis.ClusterClient // c, if it is a cluster client
+	own     bool                 // Close closes c
+	ns      string
+
+	timeout  time.Duration
+	partSize int64 // the largest part
+	chunk    int64 // the largest piece sent as one argument
+	inline   int64 // the bytes of values one script call carries
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var (
+	_ partd.Store          = (*Store)(nil)
+	_ partd.VectorAppender = (*Store)(nil)
+	_ partd.GetAppender    = (*Store)(nil)
+)
+
+// New returns a store over the namespace prefix of the Redis that c
+// reaches: every name it writes starts with prefix + ":". prefix is 1 to 64
+// letters, digits and "_-.:"; stores with different prefixes never see
+// each other's keys. c is a *redis.Client (one node, or a Sentinel
+// failover client) or a *redis.ClusterClient; a *redis.Ring is refused.
+// New pings the server and reads its limits; Close does not close c.
+func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	o := collect(opts)
+	s := &Store{c: c, ns: prefix, timeout: o.timeout, inline: o.inline}
+	switch cc := c.(type) {
+	case *redis.ClusterClient:
+		s.cluster = cc
+	case *redis.Client:
+	default:
+		return nil, fmt.Errorf("redisstore: a %T is not supported: use a *redis.Client or a *redis.ClusterClient", c)
+	}
+	bulk, qbuf, err := s.limits()
+	if err != nil {
+		return nil, err
+	}
+	s.partSize = bulk
+	if o.partSize > 0 {
+		s.partSize = min(o.partSize, bulk)
+	}
+	// A piece of a value is one argument of a command: at most a part, and
+	// well under the query buffer limit (which bounds one argument).
+	s.chunk = min(s.partSize, qbuf/4*3)
+	return s, nil
+}
+
+// Dial connects to Redis with opts and returns a store over the namespace
+// prefix (see New) that owns the client: Close closes it. It sets
+// ContextTimeoutEnabled, so WithTimeout bounds every round trip, and uses
+// the store's timeout for the dial, read and write timeouts opts leaves
+// zero. opts.Addrs with more than one address or opts.IsClusterMode make a
+// cluster client; opts.MasterName a Sentinel failover client.
+func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Store, error) {
+	timeout := collect(options).timeout
+	o := *opts
+	o.ContextTimeoutEnabled = true
+	if o.DialTimeout == 0 {
+		o.DialTimeout = timeout
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = timeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = timeout
+	}
+	c := redis.NewUniversalClient(&o)
+	s, err := New(c, prefix, options...)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	s.own = true
+	return s, nil
+}
+
+func collect(opts []Option) options {
+	o := options{timeout: DefaultTimeout, inline: DefaultInlineLimit}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Prefix returns the store's namespace.
+func (s *Store) Prefix() string { return s.ns }
+
+// PartSize returns the largest Redis string the store writes.
+func (s *Store) PartSize() int64 { return s.partSize }
+
+// Close marks the store closed, and closes the client if Dial made it.
+// Later calls return partd.ErrClosed; a second Close returns nil.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.own {
+			err = s.c.Close()
+		}
+	})
+	return err
+}
+
+// ctx returns a context for one round trip.
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+// check returns an error wrapping partd.ErrClosed if the store is closed.
+func (s *Store) check(op string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("redisstore: %s: %w", op, partd.ErrClosed)
+	}
+	return nil
+}
+
+// forEachNode calls fn on every master (every node of a cluster that
+// holds slots, or the one server), concurrently in a cluster.
+func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c *redis.Client) error) error {
+	if s.cluster != nil {
+		return s.cluster.ForEachMaster(ctx, fn)
+	}
+	return fn(ctx, s.c.(*redis.Client))
+}
+
+// limits pings every master and returns the smallest proto-max-bulk-len
+// and client-query-buffer-limit among them, Redis's defaults where CONFIG
+// GET is refused.
+func (s *Store) limits() (bulk, qbuf int64, err error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var mu sync.Mutex
+	bulk, qbuf = defaultProtoMaxBulkLen, defaultQueryBufLimit
+	seen := false
+	err = s.forEachNode(ctx, func(ctx context.Context, c *redis.Client) error {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return err
+		}
+		b := configInt(ctx, c, "proto-max-bulk-len", defaultProtoMaxBulkLen)
+		q := configInt(ctx, c, "client-query-buffer-limit", defaultQueryBufLimit)
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen {
+			bulk, qbuf, seen = b, q, true
+		}
+		bulk, qbuf = min(bulk, b), min(qbuf, q)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, s.wrap("connect", err)
+	}
+	return bulk, qbuf, nil
+}
+
+func configInt(ctx context.Context, c *redis.Client, name string, def int64) int64 {
+	m, err := c.ConfigGet(ctx, name).Result()
+	if err != nil {
+		return def
+	}
+	n, err := strconv.ParseInt(m[name], 10, 64)
+	if err != nil || n <= 0 {
+		return def
+	}
+	return n
+}
+
+// wrap wraps an error from Redis or the network with the operation, and
+// with ErrUnavailable if it means Redis did not answer.
+func (s *Store) wrap(op string, err error) error {
+	if errors.Is(err, redis.ErrClosed) && s.closed.Load() {
+		return fmt.Errorf("redisstore: %s: %w", op, partd.ErrClosed)
+	}
+	if unavailable(err) {
+		if s.cluster != nil {
+			// The client reloads the slots' owners only now and then or on
+			// a MOVED, which a dead master never sends: have it reload now,
+			// so that a retry after a failover reaches the new master.
+			s.cluster.ReloadState(context.Background())
+		}
+		return fmt.Errorf("redisstore: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// unavailable reports whether err means Redis could not be reached or did
+// not answer in time, as opposed to refusing a command.
+func unavailable(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		errors.As(err, &ne):
+		return true
+	}
+	for _, p := range []string{"CLUSTERDOWN", "MASTERDOWN", "LOADING", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
+}
