@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gopartd/partd/internal/keypath"
 	"github.com/gopartd/partd/internal/sizeheap"
@@ -55,6 +56,7 @@ type Buffer struct {
 	sizes  *sizeheap.Heap // bytes held in fast, by key
 	nbytes int64          // bytes held in fast
 	tree   *keypath.Tree  // keys held in fast or slow, to reject "x" beside "x/y"
+	spills BufferStats    // the spill counters of Stats
 }
 
 var (
@@ -196,6 +198,12 @@ func (b *Buffer) makeRoomLocked(n int64) error {
 // bytes in flight stay small. b.mu must be held for writing. On error, the
 // round that failed moved nothing.
 func (b *Buffer) spillLocked(target int64) error {
+	if b.nbytes <= target {
+		return nil
+	}
+	start := time.Now()
+	b.spills.Spills++
+	defer func() { b.spills.SpillTime += time.Since(start) }()
 	round := min(max(b.limit/10, 1<<20), 64<<20)
 	for b.nbytes > target {
 		if err := b.spillRoundLocked(min(b.nbytes-target, round)); err != nil {
@@ -234,6 +242,8 @@ func (b *Buffer) spillRoundLocked(want int64) error {
 		return fmt.Errorf("%w (in a buffer spill; nothing of it was kept)", err)
 	}
 	b.nbytes -= freed
+	b.spills.SpilledKeys += int64(len(keys))
+	b.spills.SpilledBytes += freed
 	if err := b.fast.Delete(keys...); err != nil {
 		// The bytes are in slow now; a fast store that cannot delete them
 		// would return them twice, so the Buffer stops serving here. Close
@@ -269,6 +279,26 @@ func (b *Buffer) Size() int64 {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.nbytes
+}
+
+// BufferStats are a Buffer's figures, as Stats reports them.
+type BufferStats struct {
+	Limit        int64         // the most bytes the fast store holds
+	FastBytes    int64         // bytes held in the fast store now, as Size reports
+	Spills       int64         // spills begun: moves of keys to the slow store, to make room for an Append or a Set, or to flush
+	SpilledKeys  int64         // keys moved to the slow store, once per spill that moved them
+	SpilledBytes int64         // bytes moved to the slow store
+	SpillTime    time.Duration // time spent spilling
+}
+
+// Stats returns the Buffer's figures: the bytes in its fast store and what
+// it has spilled since NewBuffer. Like Size, it waits for a spill under way.
+func (b *Buffer) Stats() BufferStats {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	st := b.spills
+	st.Limit, st.FastBytes = b.limit, b.nbytes
+	return st
 }
 
 // Get returns each key's bytes from the slow store followed by its bytes in

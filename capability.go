@@ -1,8 +1,11 @@
 package partd
 
 import (
+	"errors"
 	"fmt"
+	"iter"
 	"slices"
+	"strings"
 )
 
 // Capabilities are optional interfaces a Store may implement beside Store,
@@ -178,4 +181,272 @@ func Size(s Store) (int64, bool) {
 		return sz.Size(), true
 	}
 	return 0, false
+}
+
+// A capability method may return an error wrapping errors.ErrUnsupported
+// when it cannot serve the call after all (a client whose server lacks the
+// extension, a layer whose inner store lacks the capability); the helper of
+// the capability then falls back as if the store did not have it.
+
+// KeySizer is a Store that tells how many bytes keys hold without reading
+// them: a Dict or a Log from its index, a File from the files' sizes, a
+// client with one small request.
+//
+// Layers that change bytes (compression, encodings) do not forward it: the
+// sizes of what they store are not the sizes of the values they return.
+type KeySizer interface {
+	// Sizes returns, for each key, the number of bytes Get would return
+	// for it: 0 for a key that holds nothing (which, by the contract, does
+	// not exist).
+	Sizes(keys ...string) ([]int64, error)
+}
+
+// sizesChunk is how many keys the fallback of Sizes reads at a time, so
+// that it holds a few values in memory rather than all of them.
+const sizesChunk = 16
+
+// Sizes returns the number of bytes each key holds in s: with s's own
+// Sizes if it is a KeySizer, else by reading the keys with Get, a few at a
+// time, and measuring them. Each size is the length Get would return.
+func Sizes(s Store, keys ...string) ([]int64, error) {
+	if ks, ok := s.(KeySizer); ok {
+		sizes, err := ks.Sizes(keys...)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return sizes, err
+		}
+	}
+	sizes := make([]int64, len(keys))
+	for i := 0; i < len(keys); i += sizesChunk {
+		chunk := keys[i:min(i+sizesChunk, len(keys))]
+		vals, err := s.Get(chunk...)
+		if err != nil {
+			return nil, err
+		}
+		if len(vals) != len(chunk) {
+			return nil, fmt.Errorf("partd: sizes: store returned %d values for %d keys", len(vals), len(chunk))
+		}
+		for j, v := range vals {
+			sizes[i+j] = int64(len(v))
+		}
+	}
+	return sizes, nil
+}
+
+// PrefixLister is a Store that lists the keys that start with a prefix
+// without listing every key: a File reads the one directory the prefix
+// names, a client asks its server for those keys only.
+//
+// The prefix is a plain string prefix, so tuple keys list naturally:
+// "df/" lists the parts of table df (and the tuple keys under them, such as
+// "df/a/b"), "df/part-" the parts whose names start with "part-", "df" the
+// keys of df and keys such as "dfx", and "" every key.
+type PrefixLister interface {
+	// KeysPrefix returns, sorted, every key that holds bytes and starts
+	// with prefix.
+	KeysPrefix(prefix string) ([]string, error)
+}
+
+// KeysPrefix returns, sorted, the keys of s that start with prefix: with
+// s's own KeysPrefix if it is a PrefixLister, else by filtering Keys.
+func KeysPrefix(s Store, prefix string) ([]string, error) {
+	if pl, ok := s.(PrefixLister); ok {
+		keys, err := pl.KeysPrefix(prefix)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return keys, err
+		}
+	}
+	keys, err := s.Keys()
+	if err != nil {
+		return nil, err
+	}
+	return filterPrefix(keys, prefix), nil
+}
+
+// filterPrefix keeps, in place, the keys that start with prefix.
+func filterPrefix(keys []string, prefix string) []string {
+	if prefix == "" {
+		return keys
+	}
+	return slices.DeleteFunc(keys, func(k string) bool { return !strings.HasPrefix(k, prefix) })
+}
+
+// KeyPager is a Store that lists its keys a page at a time, so a caller
+// walks millions of keys holding one page (All does). Dict, Log and a
+// Buffer of them page from their indexes, scanning them once per page; a
+// client asks its server for one page per request.
+type KeyPager interface {
+	// KeysPage returns, sorted, at most limit keys that hold bytes, start
+	// with prefix and sort after after (the last key of the previous page,
+	// or "" for the first page). It returns fewer than limit keys only when
+	// there are no more. limit must be positive.
+	KeysPage(prefix, after string, limit int) ([]string, error)
+}
+
+// KeysPage returns, sorted, at most limit keys of s that start with prefix
+// and sort after after: with s's own KeysPage if it is a KeyPager, else by
+// listing the keys with KeysPrefix and cutting the page out of them (which
+// lists every key with the prefix for each page).
+func KeysPage(s Store, prefix, after string, limit int) ([]string, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("partd: keys page: limit %d is not positive", limit)
+	}
+	if kp, ok := s.(KeyPager); ok {
+		keys, err := kp.KeysPage(prefix, after, limit)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return keys, err
+		}
+	}
+	keys, err := KeysPrefix(s, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return cutPage(keys, after, limit), nil
+}
+
+// cutPage returns the page of sorted keys that follows after: at most limit
+// keys, all greater than after.
+func cutPage(keys []string, after string, limit int) []string {
+	i, found := slices.BinarySearch(keys, after)
+	if found {
+		i++
+	}
+	keys = keys[i:]
+	return keys[:min(len(keys), limit):min(len(keys), limit)]
+}
+
+// pageSize is how many keys All asks for at a time.
+const pageSize = 1 << 14
+
+// All returns an iterator over the keys of s that start with prefix, in
+// sorted order, each with a nil error. If listing fails, it yields "" and
+// the error once, and stops.
+//
+// Where s is a KeyPager (a Dict, a Log, a Buffer of them, a client) All
+// lists the keys in pages of 16,384, so walking millions of keys holds one
+// page at a time and a client asks for one page per request; elsewhere it
+// lists them with KeysPrefix, once. A key that holds bytes during the whole
+// iteration is yielded exactly once; one added or removed meanwhile may or
+// may not be. The loop body may change s, for instance Pop or Delete the
+// key it was given:
+//
+//	for key, err := range partd.All(s, "df/") {
+//		if err != nil {
+//			return err
+//		}
+//		vals, err := partd.Pop(s, key)
+//		...
+//	}
+func All(s Store, prefix string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		after := ""
+		if kp, ok := s.(KeyPager); ok {
+			for {
+				page, err := kp.KeysPage(prefix, after, pageSize)
+				if errors.Is(err, errors.ErrUnsupported) && after == "" {
+					break // list them all at once below
+				}
+				if err != nil {
+					yield("", err)
+					return
+				}
+				for _, k := range page {
+					if !yield(k, nil) {
+						return
+					}
+				}
+				if len(page) < pageSize {
+					return
+				}
+				after = page[len(page)-1]
+			}
+		}
+		keys, err := KeysPrefix(s, prefix)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		for _, k := range keys {
+			if !yield(k, nil) {
+				return
+			}
+		}
+	}
+}
+
+// smallestAfter returns, sorted, the limit smallest keys of seq that start
+// with prefix and sort after after. It holds at most limit keys (a max-heap
+// of them), so a page of a large index costs one scan of it and little
+// memory.
+func smallestAfter(seq iter.Seq[string], prefix, after string, limit int) []string {
+	var h []string // a max-heap: h[0] is the largest key kept
+	for k := range seq {
+		if k <= after || !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if len(h) < limit {
+			h = append(h, k)
+			for i := len(h) - 1; i > 0; { // sift up
+				p := (i - 1) / 2
+				if h[p] >= h[i] {
+					break
+				}
+				h[p], h[i] = h[i], h[p]
+				i = p
+			}
+			continue
+		}
+		if k >= h[0] {
+			continue
+		}
+		h[0] = k
+		for i := 0; ; { // sift down
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < len(h) && h[l] > h[m] {
+				m = l
+			}
+			if r < len(h) && h[r] > h[m] {
+				m = r
+			}
+			if m == i {
+				break
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	slices.Sort(h)
+	return h
+}
+
+// Popper is a Store that gets keys and deletes them in one step, Python
+// partd's pop: a reducer frees a partition as it takes it, and no append
+// can land between the read and the delete and be lost.
+type Popper interface {
+	// Pop returns each key's bytes, as Get would (nil for a key that holds
+	// nothing), and deletes the keys, atomically: appends to the keys from
+	// other goroutines (or processes) land before the Pop, and are
+	// returned, or after it, and stay.
+	Pop(keys ...string) ([][]byte, error)
+}
+
+// Pop returns the bytes of keys in s and deletes them: with s's own Pop if
+// it is a Popper, atomically; else with Get and then Delete, which is not
+// atomic: bytes appended to a key between the two are deleted without
+// being returned. If Pop returns an error, the keys may or may not have
+// been deleted.
+func Pop(s Store, keys ...string) ([][]byte, error) {
+	if p, ok := s.(Popper); ok {
+		vals, err := p.Pop(keys...)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return vals, err
+		}
+	}
+	vals, err := s.Get(keys...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Delete(keys...); err != nil {
+		return nil, err
+	}
+	return vals, nil
 }

@@ -3,8 +3,10 @@ package partd
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gopartd/partd/internal/arena"
@@ -52,10 +54,14 @@ const (
 )
 
 var (
-	_ Store       = (*Dict)(nil)
-	_ ChunkViewer = (*Dict)(nil)
-	_ GetAppender = (*Dict)(nil)
-	_ Sizer       = (*Dict)(nil)
+	_ Store        = (*Dict)(nil)
+	_ ChunkViewer  = (*Dict)(nil)
+	_ GetAppender  = (*Dict)(nil)
+	_ Sizer        = (*Dict)(nil)
+	_ KeySizer     = (*Dict)(nil)
+	_ PrefixLister = (*Dict)(nil)
+	_ KeyPager     = (*Dict)(nil)
+	_ Popper       = (*Dict)(nil)
 )
 
 // NewDict returns an empty in-memory store.
@@ -337,6 +343,74 @@ func (d *Dict) Keys() ([]string, error) {
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// Sizes returns the number of bytes each key holds, from the Dict's
+// counters.
+func (d *Dict) Sizes(keys ...string) ([]int64, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, fmt.Errorf("partd: sizes: %w", ErrClosed)
+	}
+	sizes := make([]int64, len(keys))
+	for i, k := range keys {
+		if e, ok := d.data[k]; ok {
+			sizes[i] = e.size
+		}
+	}
+	return sizes, nil
+}
+
+// KeysPrefix returns the keys that start with prefix, sorted.
+func (d *Dict) KeysPrefix(prefix string) ([]string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	}
+	var keys []string
+	for k := range d.data {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// KeysPage returns, sorted, at most limit keys that start with prefix and
+// sort after after (see KeyPager). Each page scans every key once.
+func (d *Dict) KeysPage(prefix, after string, limit int) ([]string, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("partd: keys page: limit %d is not positive", limit)
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	}
+	return smallestAfter(maps.Keys(d.data), prefix, after, limit), nil
+}
+
+// Pop returns a copy of each key's bytes and deletes the keys, under one
+// lock: no Append lands between the two.
+func (d *Dict) Pop(keys ...string) ([][]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("partd: pop: %w", ErrClosed)
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		if e, ok := d.data[k]; ok {
+			out[i] = e.bytes()
+		}
+	}
+	for _, k := range keys {
+		d.deleteLocked(k)
+	}
+	return out, nil
 }
 
 // Drop removes every key and lets go of the memory.

@@ -19,6 +19,7 @@ import (
 // The File store is split by concern:
 //
 //	file.go           the Store API: opening, Append, Get, Set, Delete, Keys, Drop, Close
+//	file_capability.go  Sizes, KeysPrefix and Pop, without reading more than they need
 //	file_lock.go      the cross-process lock protocol and the generation counter
 //	file_append.go    the append pipeline (appendJobs and its steps)
 //	file_unix.go      descriptors, writes, reads and flock(2) on Unix systems
@@ -443,7 +444,18 @@ func (f *File) Keys() ([]string, error) {
 	}
 	defer release()
 	var keys []string
-	err = fs.WalkDir(f.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+	if err := f.walkKeys(".", &keys); err != nil {
+		return nil, fmt.Errorf("partd: keys: %w", err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// walkKeys appends the keys of the key files under start (a directory, or
+// "." for the whole store) to keys, unsorted. It follows no symlink and
+// skips every name that no key maps to. The flock must be held.
+func (f *File) walkKeys(start string, keys *[]string) error {
+	return fs.WalkDir(f.root.FS(), start, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -471,15 +483,10 @@ func (f *File) Keys() ([]string, error) {
 			return err
 		}
 		if info.Size() > 0 {
-			keys = append(keys, key)
+			*keys = append(*keys, key)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("partd: keys: %w", err)
-	}
-	slices.Sort(keys)
-	return keys, nil
 }
 
 // Drop removes every key file and the directories left empty, and the

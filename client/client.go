@@ -13,12 +13,31 @@
 // unknown. The client then drops that socket and the next call opens a new
 // one, so a restarted server is picked up again.
 //
+// # Cancellation
+//
+// [DialContext] and [Client.WithContext] bound calls by a context as well:
+// a call whose context is done returns its error (context.Canceled or
+// context.DeadlineExceeded, wrapped) within a few tens of milliseconds, and
+// the client stays usable for other calls. As after a timeout, the outcome
+// of a call cancelled in flight is unknown. WithContext returns a view, not
+// a new client, so a context reaches through the layers stacked on it:
+//
+//	z := compress.Zstd(c.WithContext(ctx)) // every call of z ends when ctx does
+//
+// Dial fails within about a second when nothing accepts a connection at the
+// address (ZeroMQ itself would retry forever), with an error that says no
+// partd server answered there; a server that accepts the connection has the
+// full timeout to answer the handshake.
+//
 // With a partd Go server the client speaks the Go dialect of package wire:
 // error replies come back as errors that match partd.ErrInvalidKey,
-// partd.ErrCorrupt and partd.ErrClosed with errors.Is, and Keys and Stat work.
-// With Python's server it speaks Python partd's protocol: Keys and Stat
-// return errors.ErrUnsupported, keys are checked locally (Python's server dies
-// on a bad key), and a key containing "-|-" cannot be sent.
+// partd.ErrCorrupt and partd.ErrClosed with errors.Is, and Keys, Stat and
+// the capabilities of package partd (Sizes, KeysPrefix, KeysPage, Pop) are
+// one request each. With Python's server it speaks Python partd's protocol:
+// Keys, Stat and the capabilities return errors.ErrUnsupported (so the
+// helpers partd.Sizes and partd.Pop fall back to Get and Delete), keys are
+// checked locally (Python's server dies on a bad key), and a key containing
+// "-|-" cannot be sent.
 //
 // # Goroutines and sockets
 //
@@ -31,6 +50,7 @@
 package client
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -132,10 +152,17 @@ type Client struct {
 	nextID  atomic.Uint64
 }
 
-var _ partd.Store = (*Client)(nil)
+var (
+	_ partd.Store        = (*Client)(nil)
+	_ partd.KeySizer     = (*Client)(nil)
+	_ partd.PrefixLister = (*Client)(nil)
+	_ partd.KeyPager     = (*Client)(nil)
+	_ partd.Popper       = (*Client)(nil)
+)
 
 // call is one request on its way to a connection goroutine.
 type call struct {
+	ctx      context.Context
 	cmd      string
 	payload  [][]byte
 	deadline time.Time
@@ -149,8 +176,23 @@ type result struct {
 
 // Dial connects to the server at addr ("tcp://127.0.0.1:5555",
 // "ipc:///run/partd.sock") and performs a handshake to learn which protocol
-// it speaks. It fails if the server does not answer within the timeout.
+// it speaks. It is DialContext with context.Background().
 func Dial(addr string, opts ...Option) (*Client, error) {
+	return DialContext(context.Background(), addr, opts...)
+}
+
+// dialConnect bounds how long Dial waits for anything to accept a
+// connection at the address.
+const dialConnect = time.Second
+
+// DialContext connects to the server at addr and performs a handshake to
+// learn which protocol it speaks. It fails with an error wrapping
+// ErrTimeout, saying that no partd server answered at addr, when nothing
+// accepts a connection there within about a second or a server that
+// accepted one does not answer the handshake within the timeout; and with
+// ctx's error if ctx is done first. ctx bounds the dial only, not the
+// client's later calls (see WithContext).
+func DialContext(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	o := options{timeout: DefaultTimeout, conns: 8}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -160,20 +202,93 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if addr == "" {
 		return nil, errors.New("partd/client: empty address")
 	}
-	ctx, err := zmq.NewContext()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("partd/client: dial %s: %w", addr, err)
+	}
+	zctx, err := zmq.NewContext()
 	if err != nil {
 		return nil, fmt.Errorf("partd/client: zmq context: %w", err)
 	}
-	c := &Client{addr: addr, opts: o, ctx: ctx, calls: make(chan *call), quit: make(chan struct{})}
+	c := &Client{addr: addr, opts: o, ctx: zctx, calls: make(chan *call), quit: make(chan struct{})}
 	for range o.conns {
 		c.conns.Add(1)
 		go c.run()
 	}
-	if _, err := c.do(wire.CmdSyn); err != nil {
+	if err := c.probe(ctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("partd/client: dial %s: %w", addr, err)
+		return nil, err
+	}
+	if _, err := c.do(ctx, wire.CmdSyn); err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("partd/client: dial %s: %w", addr, ctx.Err())
+		}
+		return nil, fmt.Errorf("partd/client: no partd server answered at %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// probeSeq numbers the monitor endpoints of probes.
+var probeSeq atomic.Uint64
+
+// probe waits, up to dialConnect (or the timeout, if shorter), for anything
+// to accept a connection at the client's address, on a socket of its own
+// that it watches with a ZeroMQ monitor: ZeroMQ connects in the background
+// and retries forever, so without it a dial to a dead address would wait
+// the whole timeout. A server that accepted has the rest of the timeout to
+// answer the handshake.
+func (c *Client) probe(ctx context.Context) error {
+	wait := min(dialConnect, c.opts.timeout)
+	fail := func(err error) error {
+		return fmt.Errorf("partd/client: dial %s: probe: %w", c.addr, err)
+	}
+	sock, err := c.ctx.NewSocket(zmq.DEALER)
+	if err != nil {
+		return fail(err)
+	}
+	sock.SetLinger(0)
+	mon, err := c.ctx.NewSocket(zmq.PAIR)
+	if err != nil {
+		sock.Close()
+		return fail(err)
+	}
+	mon.SetLinger(0)
+	defer func() {
+		sock.Monitor("", 0) // stop the monitor, then close the sockets
+		sock.Close()
+		mon.Close()
+	}()
+	if c.opts.curveServer != "" {
+		// The server then sees an ordinary CURVE client, not a failed
+		// handshake.
+		if err := sock.ClientAuthCurve(c.opts.curveServer, c.opts.curvePublic, c.opts.curveSecret); err != nil {
+			return fail(err)
+		}
+	}
+	monAddr := fmt.Sprintf("inproc://partd-client-probe-%d", probeSeq.Add(1))
+	if err := sock.Monitor(monAddr, zmq.EVENT_CONNECTED); err != nil {
+		return fail(err)
+	}
+	if err := mon.Connect(monAddr); err != nil {
+		return fail(err)
+	}
+	if err := sock.Connect(c.addr); err != nil {
+		return fmt.Errorf("partd/client: dial %s: %w", c.addr, err)
+	}
+	cl := &call{ctx: ctx, deadline: time.Now().Add(wait)}
+	for {
+		err := c.wait(mon, zmq.POLLIN, cl)
+		if errors.Is(err, ErrTimeout) {
+			return fmt.Errorf("partd/client: no partd server answered at %s (nothing accepted a connection within %v): %w", c.addr, wait, ErrTimeout)
+		}
+		if err != nil {
+			return fmt.Errorf("partd/client: dial %s: %w", c.addr, err)
+		}
+		ev, _, _, err := mon.RecvEvent(zmq.DONTWAIT)
+		if err == nil && ev == zmq.EVENT_CONNECTED {
+			return nil
+		}
+	}
 }
 
 // Addr returns the address the client was dialed with.
@@ -196,18 +311,24 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// do sends one request and waits for its answer.
-func (c *Client) do(cmd string, payload ...[]byte) ([][]byte, error) {
+// do sends one request and waits for its answer, or until the timeout or
+// ctx ends the wait.
+func (c *Client) do(ctx context.Context, cmd string, payload ...[]byte) ([][]byte, error) {
 	if c.closed.Load() {
 		return nil, fmt.Errorf("partd/client: %s: %w", cmd, partd.ErrClosed)
 	}
-	cl := &call{cmd: cmd, payload: payload, deadline: time.Now().Add(c.opts.timeout), done: make(chan result, 1)}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("partd/client: %s: %w", cmd, err)
+	}
+	cl := &call{ctx: ctx, cmd: cmd, payload: payload, deadline: time.Now().Add(c.opts.timeout), done: make(chan result, 1)}
 	timer := time.NewTimer(c.opts.timeout)
 	defer timer.Stop()
 	select {
 	case c.calls <- cl:
 	case <-c.quit:
 		return nil, fmt.Errorf("partd/client: %s: %w", cmd, partd.ErrClosed)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("partd/client: %s: %w", cmd, ctx.Err())
 	case <-timer.C:
 		return nil, fmt.Errorf("partd/client: %s: %w (all %d connections busy for %v)", cmd, ErrTimeout, c.opts.conns, c.opts.timeout)
 	}
@@ -235,9 +356,31 @@ func (c *Client) checkKeys(keys ...string) error {
 	return nil
 }
 
+// checkClosed returns ErrClosed if the client is closed, for calls that
+// send nothing.
+func (c *Client) checkClosed(op string) error {
+	if c.closed.Load() {
+		return fmt.Errorf("partd/client: %s: %w", op, partd.ErrClosed)
+	}
+	return nil
+}
+
+// keyFrames returns keys as frames.
+func keyFrames(keys []string) [][]byte {
+	payload := make([][]byte, len(keys))
+	for i, k := range keys {
+		payload[i] = []byte(k)
+	}
+	return payload
+}
+
 // Append adds each value to the end of its key. When it returns nil the
 // server has applied the whole batch.
 func (c *Client) Append(data map[string][]byte) error {
+	return c.append(context.Background(), data)
+}
+
+func (c *Client) append(ctx context.Context, data map[string][]byte) error {
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -249,32 +392,39 @@ func (c *Client) Append(data map[string][]byte) error {
 	for _, k := range keys {
 		payload = append(payload, []byte(k), data[k])
 	}
-	_, err := c.do(wire.CmdAppend, payload...)
+	_, err := c.do(ctx, wire.CmdAppend, payload...)
 	return err
 }
 
 // Get returns one value per key, in order; an unknown key yields an empty
 // value.
 func (c *Client) Get(keys ...string) ([][]byte, error) {
+	return c.values(context.Background(), wire.CmdGet, keys)
+}
+
+// values runs get or pop: one value per key.
+func (c *Client) values(ctx context.Context, cmd string, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
-		if c.closed.Load() {
-			return nil, fmt.Errorf("partd/client: get: %w", partd.ErrClosed)
+		if err := c.checkClosed(cmd); err != nil {
+			return nil, err
 		}
 		return [][]byte{}, nil
 	}
 	if err := c.checkKeys(keys...); err != nil {
 		return nil, err
 	}
-	payload := make([][]byte, len(keys))
-	for i, k := range keys {
-		payload[i] = []byte(k)
+	var vs [][]byte
+	var err error
+	if cmd == wire.CmdGet {
+		vs, err = c.do(ctx, cmd, keyFrames(keys)...)
+	} else {
+		vs, err = c.extension(ctx, cmd, keyFrames(keys)...)
 	}
-	vs, err := c.do(wire.CmdGet, payload...)
 	if err != nil {
 		return nil, err
 	}
 	if len(vs) != len(keys) {
-		return nil, fmt.Errorf("partd/client: get: server sent %d values for %d keys", len(vs), len(keys))
+		return nil, fmt.Errorf("partd/client: %s: server sent %d values for %d keys", cmd, len(vs), len(keys))
 	}
 	for i, v := range vs {
 		if len(v) == 0 {
@@ -288,62 +438,165 @@ func (c *Client) Get(keys ...string) ([][]byte, error) {
 // server it always replaces; Python's server ignores an iset of a key it has
 // iset before (its iset is idempotent).
 func (c *Client) Set(key string, value []byte) error {
+	return c.set(context.Background(), key, value)
+}
+
+func (c *Client) set(ctx context.Context, key string, value []byte) error {
 	if err := c.checkKeys(key); err != nil {
 		return err
 	}
-	_, err := c.do(wire.CmdIset, []byte(key), value)
+	_, err := c.do(ctx, wire.CmdIset, []byte(key), value)
 	return err
 }
 
 // Delete removes keys; unknown keys are not an error.
 func (c *Client) Delete(keys ...string) error {
+	return c.delete(context.Background(), keys)
+}
+
+func (c *Client) delete(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
-		if c.closed.Load() {
-			return fmt.Errorf("partd/client: delete: %w", partd.ErrClosed)
-		}
-		return nil
+		return c.checkClosed("delete")
 	}
 	if err := c.checkKeys(keys...); err != nil {
 		return err
 	}
-	payload := make([][]byte, len(keys))
-	for i, k := range keys {
-		payload[i] = []byte(k)
-	}
-	_, err := c.do(wire.CmdDelete, payload...)
+	_, err := c.do(ctx, wire.CmdDelete, keyFrames(keys)...)
 	return err
 }
 
 // Keys returns every key, sorted. It needs a partd Go server (the keys
 // extension); with Python's server it returns errors.ErrUnsupported.
 func (c *Client) Keys() ([]string, error) {
-	if c.dialect.Load() == dialectPython && !c.closed.Load() {
-		return nil, fmt.Errorf("partd/client: keys: Python partd server: %w", errors.ErrUnsupported)
-	}
-	fs, err := c.do(wire.CmdKeys)
+	return c.keys(context.Background())
+}
+
+func (c *Client) keys(ctx context.Context) ([]string, error) {
+	fs, err := c.extension(ctx, wire.CmdKeys)
 	if err != nil {
 		return nil, err
 	}
+	return frameKeys(fs), nil
+}
+
+func frameKeys(fs [][]byte) []string {
 	keys := make([]string, len(fs))
 	for i, f := range fs {
 		keys[i] = string(f)
 	}
-	return keys, nil
+	return keys
 }
 
 // Drop removes everything from the server's store.
 func (c *Client) Drop() error {
-	_, err := c.do(wire.CmdDrop)
+	_, err := c.do(context.Background(), wire.CmdDrop)
 	return err
+}
+
+// Sizes returns the number of bytes each key holds, in one request that
+// carries no value back (the sizes extension; see partd.KeySizer). With
+// Python's server, or a partd server older than the extension, it returns
+// errors.ErrUnsupported, and partd.Sizes reads the values instead.
+func (c *Client) Sizes(keys ...string) ([]int64, error) {
+	return c.sizes(context.Background(), keys)
+}
+
+func (c *Client) sizes(ctx context.Context, keys []string) ([]int64, error) {
+	if len(keys) == 0 {
+		if err := c.checkClosed("sizes"); err != nil {
+			return nil, err
+		}
+		return []int64{}, nil
+	}
+	fs, err := c.extension(ctx, wire.CmdSizes, keyFrames(keys)...)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) != 1 {
+		return nil, fmt.Errorf("partd/client: sizes: server sent %d frames, want 1", len(fs))
+	}
+	sizes, err := wire.UnpackSizes(fs[0], len(keys))
+	if err != nil {
+		return nil, fmt.Errorf("partd/client: sizes: %w", err)
+	}
+	return sizes, nil
+}
+
+// KeysPrefix returns, sorted, the keys that start with prefix, in one
+// request (the list extension; see partd.PrefixLister). With Python's
+// server it returns errors.ErrUnsupported.
+func (c *Client) KeysPrefix(prefix string) ([]string, error) {
+	return c.keysPrefix(context.Background(), prefix)
+}
+
+func (c *Client) keysPrefix(ctx context.Context, prefix string) ([]string, error) {
+	fs, err := c.extension(ctx, wire.CmdList, []byte(prefix))
+	if err != nil {
+		return nil, err
+	}
+	return frameKeys(fs), nil
+}
+
+// KeysPage returns, sorted, at most limit keys that start with prefix and
+// sort after after (see partd.KeyPager): one request per wire.MaxListPage
+// keys. With Python's server it returns errors.ErrUnsupported.
+func (c *Client) KeysPage(prefix, after string, limit int) ([]string, error) {
+	return c.keysPage(context.Background(), prefix, after, limit)
+}
+
+func (c *Client) keysPage(ctx context.Context, prefix, after string, limit int) ([]string, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("partd/client: keys page: limit %d is not positive", limit)
+	}
+	var keys []string
+	for len(keys) < limit {
+		n := min(limit-len(keys), wire.MaxListPage)
+		fs, err := c.extension(ctx, wire.CmdList, []byte(prefix), []byte(after), strconv.AppendInt(nil, int64(n), 10))
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) > n {
+			return nil, fmt.Errorf("partd/client: list: server sent %d keys for a page of %d", len(fs), n)
+		}
+		keys = append(keys, frameKeys(fs)...)
+		if len(fs) < n {
+			break
+		}
+		after = keys[len(keys)-1]
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	return keys, nil
+}
+
+// Pop returns each key's bytes and deletes the keys, in one request (the
+// pop extension; see partd.Popper): atomic where the server's store pops
+// atomically (every store of package partd does). With Python's server, or
+// a partd server older than the extension, it returns
+// errors.ErrUnsupported, and partd.Pop gets and then deletes instead.
+func (c *Client) Pop(keys ...string) ([][]byte, error) {
+	return c.values(context.Background(), wire.CmdPop, keys)
+}
+
+// extension runs a command of the Go dialect that Python partd's server
+// lacks. It returns errors.ErrUnsupported where the server lacks it.
+func (c *Client) extension(ctx context.Context, cmd string, payload ...[]byte) ([][]byte, error) {
+	if c.dialect.Load() == dialectPython && !c.closed.Load() {
+		return nil, fmt.Errorf("partd/client: %s: Python partd server: %w", cmd, errors.ErrUnsupported)
+	}
+	fs, err := c.do(ctx, cmd, payload...)
+	var we *wire.Error
+	if errors.As(err, &we) && we.Code == wire.CodeBadRequest && strings.HasPrefix(we.Message, "unknown command") {
+		return nil, fmt.Errorf("partd/client: %s: the server predates it (%v): %w", cmd, we, errors.ErrUnsupported)
+	}
+	return fs, err
 }
 
 // Stat returns the server's figures (the stat extension). With Python's
 // server it returns errors.ErrUnsupported.
 func (c *Client) Stat() (Stats, error) {
-	if c.dialect.Load() == dialectPython && !c.closed.Load() {
-		return Stats{}, fmt.Errorf("partd/client: stat: Python partd server: %w", errors.ErrUnsupported)
-	}
-	fs, err := c.do(wire.CmdStat)
+	fs, err := c.extension(context.Background(), wire.CmdStat)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -359,14 +612,14 @@ func (c *Client) Stat() (Stats, error) {
 
 // Ping asks the server for an answer and returns nil if one came in time.
 func (c *Client) Ping() error {
-	_, err := c.do(wire.CmdSyn)
+	_, err := c.do(context.Background(), wire.CmdSyn)
 	return err
 }
 
 // CloseServer asks the server to shut down. A server refuses it (an error
 // reply with code "forbidden") unless it was started allowing remote close.
 func (c *Client) CloseServer() error {
-	_, err := c.do(wire.CmdClose)
+	_, err := c.do(context.Background(), wire.CmdClose)
 	return err
 }
 
@@ -421,11 +674,11 @@ func (c *Client) open(cl *call) (*zmq.Socket, error) {
 	}
 	// Handshake: "syn" "partd/1". Python's server answers "ack"; ours
 	// answers "ack" "partd/1".
-	if err := c.send(sock, cl.deadline, []byte(wire.CmdSyn), []byte(wire.Version)); err != nil {
+	if err := c.send(sock, cl, []byte(wire.CmdSyn), []byte(wire.Version)); err != nil {
 		sock.Close()
 		return nil, err
 	}
-	msg, err := c.recv(sock, cl.deadline)
+	msg, err := c.recv(sock, cl)
 	if err != nil {
 		sock.Close()
 		return nil, err
@@ -483,19 +736,19 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 			}
 		}
 		msg = append(msg, wire.Pack((*bp)[:0], cl.payload...))
-		err := c.send(sock, cl.deadline, msg...) // ZeroMQ copies the frame: the buffer is free again
+		err := c.send(sock, cl, msg...) // ZeroMQ copies the frame: the buffer is free again
 		if cap(*bp) <= maxPooledPack {
 			packPool.Put(bp)
 		}
 		if err != nil {
 			return nil, err
 		}
-	} else if err := c.send(sock, cl.deadline, msg...); err != nil {
+	} else if err := c.send(sock, cl, msg...); err != nil {
 		return nil, err
 	}
 	var results [][]byte // of the parts received so far
 	for {
-		rep, err := c.recv(sock, cl.deadline)
+		rep, err := c.recv(sock, cl)
 		if err != nil {
 			return nil, err
 		}
@@ -526,7 +779,7 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 // each request before returning, so a returned call has been applied.
 func (c *Client) roundTripPython(sock *zmq.Socket, cl *call) ([][]byte, error) {
 	switch cl.cmd {
-	case wire.CmdKeys, wire.CmdStat:
+	case wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop:
 		return nil, errors.ErrUnsupported
 	}
 	msg := make([][]byte, 0, 1+len(cl.payload))
@@ -539,31 +792,31 @@ func (c *Client) roundTripPython(sock *zmq.Socket, cl *call) ([][]byte, error) {
 		}
 		msg = append(msg, f)
 	}
-	if err := c.send(sock, cl.deadline, msg...); err != nil {
+	if err := c.send(sock, cl, msg...); err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	if cl.cmd == wire.CmdGet {
-		res, err := c.recv(sock, cl.deadline)
+		res, err := c.recv(sock, cl)
 		if err != nil {
 			return nil, err
 		}
 		out = res
 	}
-	if err := c.recvAck(sock, cl.deadline); err != nil {
+	if err := c.recvAck(sock, cl); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *Client) recvAck(sock *zmq.Socket, deadline time.Time) error {
-	ack, err := c.recv(sock, deadline)
+func (c *Client) recvAck(sock *zmq.Socket, cl *call) error {
+	ack, err := c.recv(sock, cl)
 	if err != nil {
 		return err
 	}
 	if len(ack) == 3 && string(ack[0]) == wire.StatusErr {
 		// A partd Go server's error in the Python dialect: the ack follows.
-		if _, err := c.recv(sock, deadline); err != nil {
+		if _, err := c.recv(sock, cl); err != nil {
 			return err
 		}
 		return &wire.Error{Code: string(ack[1]), Message: string(ack[2])}
@@ -581,24 +834,35 @@ var packPool = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledPack is the largest buffer kept in packPool.
 const maxPooledPack = 16 << 20
 
-// pollSlice bounds each wait so a Close is noticed quickly.
-const pollSlice = 100 * time.Millisecond
+// pollSlice bounds each wait so a Close is noticed quickly; ctxSlice bounds
+// it for a call whose context can be cancelled.
+const (
+	pollSlice = 100 * time.Millisecond
+	ctxSlice  = 20 * time.Millisecond
+)
 
-// wait polls sock for events until deadline or Close.
-func (c *Client) wait(sock *zmq.Socket, events zmq.State, deadline time.Time) error {
+// wait polls sock for events until cl's deadline, the end of cl's context,
+// or Close.
+func (c *Client) wait(sock *zmq.Socket, events zmq.State, cl *call) error {
 	poller := zmq.NewPoller()
 	poller.Add(sock, events)
+	slice := pollSlice
+	if cl.ctx.Done() != nil {
+		slice = ctxSlice
+	}
 	for {
 		select {
 		case <-c.quit:
 			return partd.ErrClosed
+		case <-cl.ctx.Done():
+			return cl.ctx.Err()
 		default:
 		}
-		left := time.Until(deadline)
+		left := time.Until(cl.deadline)
 		if left <= 0 {
 			return ErrTimeout
 		}
-		polled, err := poller.Poll(min(left, pollSlice))
+		polled, err := poller.Poll(min(left, slice))
 		if err != nil {
 			return err
 		}
@@ -608,8 +872,8 @@ func (c *Client) wait(sock *zmq.Socket, events zmq.State, deadline time.Time) er
 	}
 }
 
-func (c *Client) send(sock *zmq.Socket, deadline time.Time, frames ...[]byte) error {
-	if err := c.wait(sock, zmq.POLLOUT, deadline); err != nil {
+func (c *Client) send(sock *zmq.Socket, cl *call, frames ...[]byte) error {
+	if err := c.wait(sock, zmq.POLLOUT, cl); err != nil {
 		return err
 	}
 	for i, f := range frames {
@@ -624,8 +888,8 @@ func (c *Client) send(sock *zmq.Socket, deadline time.Time, frames ...[]byte) er
 	return nil
 }
 
-func (c *Client) recv(sock *zmq.Socket, deadline time.Time) ([][]byte, error) {
-	if err := c.wait(sock, zmq.POLLIN, deadline); err != nil {
+func (c *Client) recv(sock *zmq.Socket, cl *call) ([][]byte, error) {
+	if err := c.wait(sock, zmq.POLLIN, cl); err != nil {
 		return nil, err
 	}
 	return sock.RecvMessageBytes(zmq.DONTWAIT)

@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -147,4 +149,40 @@ func ExampleWithConns() {
 	v, _ := c.Get("all")
 	fmt.Println(len(v[0]))
 	// Output: 800
+}
+
+// A view bound to a context ends its calls when the context does, through
+// any layers stacked on it, and leaves the client usable. Here a request
+// handler's context is cancelled (the caller went away) before a read.
+func ExampleClient_WithContext() {
+	dir, err := os.MkdirTemp("", "partd-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, stop := startServer(partd.NewDict(), dir)
+	defer stop()
+
+	c, err := client.Dial(srv.Addr())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	z := compress.Zstd(c.WithContext(ctx)) // closing z closes the view, not c
+	defer z.Close()
+	if err := z.Append(map[string][]byte{"report": []byte("quarterly figures")}); err != nil {
+		log.Fatal(err)
+	}
+	cancel()
+	_, err = z.Get("report")
+	fmt.Println(errors.Is(err, context.Canceled))
+
+	// The client itself goes on: a fresh context, or none.
+	v, err := compress.Zstd(c.WithContext(context.Background())).Get("report")
+	fmt.Printf("%s %v\n", v[0], err)
+	// Output:
+	// true
+	// quarterly figures <nil>
 }

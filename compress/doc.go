@@ -34,6 +34,18 @@
 // (Frames that zstandard writes carry no checksum; Zstd reads them, with less
 // protection against flipped bits.)
 //
+// # Capabilities
+//
+// A layer forwards the optional capabilities of package partd whose meaning
+// survives compression: partd.Flush and partd.Size (the compressed bytes the
+// inner store holds in memory), the key listings ([partd.PrefixLister],
+// [partd.KeyPager], and so [partd.All]), and [partd.Popper], whose popped
+// frames it decodes (atomic where the inner store's Pop is). It is not a
+// [partd.KeySizer]: the inner store knows the sizes of the frames, not of
+// the values they decode to, so [partd.Sizes] of a layer reads and decodes
+// the values to measure them. (encode's typed layers are not partd.Stores,
+// and forward none of them.)
+//
 // # Corruption
 //
 // A frame that runs past the end of a key's bytes (a torn tail after a crash)

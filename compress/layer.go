@@ -23,7 +23,17 @@ type layer struct {
 	closed   atomic.Bool
 }
 
-var _ partd.Store = (*layer)(nil)
+// A layer forwards the capabilities whose meaning survives compression:
+// listing keys (PrefixLister, KeyPager) and Pop, whose values it decodes.
+// It is not a partd.KeySizer: the sizes of the frames it stores are not the
+// sizes of the values Get returns, so partd.Sizes reads and decodes the
+// values to measure them.
+var (
+	_ partd.Store        = (*layer)(nil)
+	_ partd.PrefixLister = (*layer)(nil)
+	_ partd.KeyPager     = (*layer)(nil)
+	_ partd.Popper       = (*layer)(nil)
+)
 
 func newLayer(inner partd.Store, c codec, o options, optErr error) *layer {
 	return &layer{inner: inner, c: c, maxValue: o.maxValue, optErr: optErr}
@@ -169,6 +179,15 @@ func (l *layer) Get(keys ...string) ([][]byte, error) {
 	raws, err := l.inner.Get(keys...)
 	if err != nil {
 		return nil, err
+	}
+	return l.decodeKeys(keys, raws)
+}
+
+// decodeKeys decodes the stored bytes of each key, raws[i] for keys[i], as
+// Get describes.
+func (l *layer) decodeKeys(keys []string, raws [][]byte) ([][]byte, error) {
+	if len(raws) != len(keys) {
+		return nil, fmt.Errorf("partd: %s: inner store returned %d values for %d keys", l.c.name(), len(raws), len(keys))
 	}
 	out := make([][]byte, len(keys))
 	var runs []run
@@ -366,6 +385,42 @@ func (l *layer) Keys() ([]string, error) {
 	return l.inner.Keys()
 }
 
+// KeysPrefix returns inner's keys that start with prefix (see
+// partd.KeysPrefix).
+func (l *layer) KeysPrefix(prefix string) ([]string, error) {
+	if err := l.unusable("keys"); err != nil {
+		return nil, err
+	}
+	return partd.KeysPrefix(l.inner, prefix)
+}
+
+// KeysPage returns a page of inner's keys (see partd.KeyPager). Where inner
+// is not a partd.KeyPager it returns errors.ErrUnsupported, so that
+// partd.All lists the keys once rather than once per page.
+func (l *layer) KeysPage(prefix, after string, limit int) ([]string, error) {
+	if err := l.unusable("keys"); err != nil {
+		return nil, err
+	}
+	if _, ok := l.inner.(partd.KeyPager); !ok {
+		return nil, fmt.Errorf("partd: %s: keys page: %w", l.c.name(), errors.ErrUnsupported)
+	}
+	return partd.KeysPage(l.inner, prefix, after, limit)
+}
+
+// Pop pops the keys from inner (see partd.Pop: atomic where inner is a
+// partd.Popper) and decodes what it popped. A key whose frames do not
+// decode is an ErrCorrupt error, and is gone from inner all the same.
+func (l *layer) Pop(keys ...string) ([][]byte, error) {
+	if err := l.unusable("pop"); err != nil {
+		return nil, err
+	}
+	raws, err := partd.Pop(l.inner, keys...)
+	if err != nil {
+		return nil, err
+	}
+	return l.decodeKeys(keys, raws)
+}
+
 // Drop empties inner.
 func (l *layer) Drop() error {
 	if err := l.unusable("drop"); err != nil {
@@ -390,6 +445,21 @@ func (l *layer) Flush() error {
 		return err
 	}
 	return partd.Flush(l.inner)
+}
+
+// BufferStats returns the figures of the partd.Buffer under the layer
+// (directly or under more layers), and false if there is none: so that a
+// server serving a compressed Buffer can export its spills.
+func (l *layer) BufferStats() (partd.BufferStats, bool) {
+	switch in := l.inner.(type) {
+	case interface{ Stats() partd.BufferStats }:
+		return in.Stats(), true
+	case interface {
+		BufferStats() (partd.BufferStats, bool)
+	}:
+		return in.BufferStats()
+	}
+	return partd.BufferStats{}, false
 }
 
 // Size returns the bytes inner holds in memory (compressed), 0 if inner is

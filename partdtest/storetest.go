@@ -3,8 +3,10 @@
 // written in another module runs the same checks:
 //
 //   - Run, with a function that returns a new, empty store: the contract
-//     of partd.Store, the key rules, concurrent appends (History) and the
-//     capability interfaces the store implements;
+//     of partd.Store, the key rules, concurrent appends (History), the
+//     capability interfaces the store implements and the helpers that
+//     stand in for the ones it does not (Sizes, KeysPrefix, KeysPage, All
+//     and Pop among them; a Popper's Pop must be atomic);
 //   - RunSlices, the same checks for a typed store whose values are slices
 //     (the layers of package encode);
 //   - RunReopen, for a persistent store: what was acknowledged survives
@@ -55,6 +57,10 @@ func Run(t *testing.T, open func(t *testing.T) partd.Store) {
 		{"ConcurrentHistory", testConcurrentHistory},
 		{"CloseThenErrClosed", testClose},
 		{"Capabilities", testCapabilities},
+		{"Sizes", testSizes},
+		{"KeysPrefix", testKeysPrefix},
+		{"Pop", testPop},
+		{"PopConcurrent", testPopConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

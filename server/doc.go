@@ -1,7 +1,7 @@
 // Package server serves a partd.Store over ZeroMQ, so many processes share
 // one store. It speaks Python partd 1.3's protocol (a Python
 // partd.zmq.Client works against it) plus a Go dialect with request ids,
-// error replies and the keys and stat extensions; package wire documents
+// error replies and the keys, stat, sizes, list and pop extensions; package wire documents
 // both, and package client is the Go client.
 //
 //	s, err := server.New(partd.NewDict(), "tcp://127.0.0.1:*")

@@ -15,13 +15,13 @@ import (
 // the metrics without bound.
 var commandLabels = []string{
 	wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
-	wire.CmdClose, wire.CmdKeys, wire.CmdStat, "other",
+	wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop, "other",
 }
 
 func commandLabel(cmd string) string {
 	switch cmd {
 	case wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
-		wire.CmdClose, wire.CmdKeys, wire.CmdStat:
+		wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop:
 		return cmd
 	}
 	return "other"
@@ -98,7 +98,6 @@ func (s *Server) handle(r *request) *reply {
 	label := commandLabel(p.cmd)
 	s.stats.requests[label].Add(1)
 	if s.metrics != nil {
-		s.metrics.requests.WithLabelValues(label).Inc()
 		s.metrics.duration.WithLabelValues(label).Observe(time.Since(r.start).Seconds())
 	}
 	rep := &reply{peer: r.peer, size: r.size, shutdown: shutdown && err == nil}
@@ -146,14 +145,14 @@ func goReply(id []byte, results [][]byte) [][][]byte {
 	return append(msgs, cur)
 }
 
+// countError counts an error reply to a command (label, or "" for a
+// request refused before its command was read) with a wire code: in the
+// one set of counters that the stat command and the metrics both read.
 func (s *Server) countError(label, code string) {
-	s.stats.errors.Add(1)
-	if s.metrics != nil {
-		if label == "" {
-			label = "other"
-		}
-		s.metrics.errors.WithLabelValues(label, code).Inc()
+	if label == "" {
+		label = "other"
 	}
+	s.stats.errorCount(label, code).Add(1)
 }
 
 // errorReply builds the error answer to a request the owner refuses itself.
@@ -302,10 +301,80 @@ func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
 			return nil, false, err
 		}
 		return [][]byte{b}, false, nil
+	case wire.CmdSizes:
+		if python {
+			break
+		}
+		ks, err := keys(p.payload, python)
+		if err != nil {
+			return nil, false, err
+		}
+		sizes, err := partd.Sizes(s.store, ks...)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(sizes) != len(ks) {
+			return nil, false, fmt.Errorf("partd/server: store returned %d sizes for %d keys", len(sizes), len(ks))
+		}
+		return [][]byte{wire.PackSizes(nil, sizes)}, false, nil
+	case wire.CmdList:
+		if python {
+			break
+		}
+		return s.list(p.payload)
+	case wire.CmdPop:
+		if python {
+			break
+		}
+		ks, err := keys(p.payload, python)
+		if err != nil {
+			return nil, false, err
+		}
+		vs, err := partd.Pop(s.store, ks...)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(vs) != len(ks) {
+			return nil, false, fmt.Errorf("partd/server: store returned %d values for %d keys", len(vs), len(ks))
+		}
+		return vs, false, nil
 	case "":
 		return nil, false, badRequest("empty command")
 	}
 	return nil, false, badRequest("unknown command %s", quote([]byte(p.cmd)))
+}
+
+// list answers the list command: [prefix] for every key with the prefix,
+// [prefix, after, limit] for a page of them.
+func (s *Server) list(payload [][]byte) ([][]byte, bool, error) {
+	if len(payload) != 1 && len(payload) != 3 {
+		return nil, false, badRequest("list needs a prefix, or a prefix, a key to start after and a limit; got %d items", len(payload))
+	}
+	for _, b := range payload[:min(2, len(payload))] {
+		if len(b) > partd.MaxKeyLen {
+			return nil, false, badRequest("list: prefix or key of %d bytes is longer than %d bytes", len(b), partd.MaxKeyLen)
+		}
+	}
+	prefix := string(payload[0])
+	var ks []string
+	var err error
+	if len(payload) == 1 {
+		ks, err = partd.KeysPrefix(s.store, prefix)
+	} else {
+		limit, perr := strconv.Atoi(string(payload[2]))
+		if perr != nil || limit < 1 || limit > wire.MaxListPage {
+			return nil, false, badRequest("list: limit %s is not a number from 1 to %d", quote(payload[2]), wire.MaxListPage)
+		}
+		ks, err = partd.KeysPage(s.store, prefix, string(payload[1]), limit)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		out[i] = []byte(k)
+	}
+	return out, false, nil
 }
 
 // Stats returns the server's figures, as the stat command reports them.
@@ -314,7 +383,7 @@ func (s *Server) Stats() wire.Stats {
 		Version:       wire.Version,
 		UptimeSeconds: time.Since(s.created).Seconds(),
 		Requests:      make(map[string]uint64, len(s.stats.requests)),
-		Errors:        s.stats.errors.Load(),
+		Errors:        s.stats.errorTotal(),
 		BytesIn:       s.stats.bytesIn.Load(),
 		BytesOut:      s.stats.bytesOut.Load(),
 		InFlight:      s.stats.inflight.Load(),

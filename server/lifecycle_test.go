@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/server/wire"
 )
@@ -191,12 +193,14 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// metricValue returns the value of the counter or gauge named name whose
-// label has the value (any, if label is "").
+// metricValue returns the sum of the counters or gauges named name whose
+// label has the value (all of them, if label is "").
 func metricValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	must(t, err)
+	found := false
+	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -209,12 +213,78 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label, value stri
 				}
 			}
 			if match {
-				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				found = true
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no metric %s{%s=%q}", name, label, value)
-	return 0
+	if !found {
+		t.Fatalf("no metric %s{%s=%q}", name, label, value)
+	}
+	return sum
+}
+
+// TestMetricsFromStats: the metrics and the stat reply are one set of
+// figures, every series exists from the start, and a Buffer's figures are
+// exported, also under a compression layer.
+func TestMetricsFromStats(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	buf := partd.NewBuffer(partd.NewDict(), partd.NewDict(), 1000)
+	s := startServer(t, compress.Zstd(buf), "", server.WithMetrics(reg))
+	// Before any request: every command and code at 0.
+	mfs, err := reg.Gather()
+	must(t, err)
+	series := map[string]int{}
+	for _, mf := range mfs {
+		series[mf.GetName()] = len(mf.GetMetric())
+	}
+	if n := series["partd_server_errors_total"]; n < 10*8 {
+		t.Errorf("errors_total has %d series before any error, want every command and code", n)
+	}
+	if n := series["partd_server_requests_total"]; n < 10 {
+		t.Errorf("requests_total has %d series before any request", n)
+	}
+	for _, name := range []string{"partd_buffer_memory_bytes", "partd_buffer_limit_bytes", "partd_buffer_spills_total",
+		"partd_buffer_spilled_keys_total", "partd_buffer_spilled_bytes_total", "partd_buffer_spill_seconds_total"} {
+		if series[name] != 1 {
+			t.Errorf("no %s for a zstd layer over a Buffer", name)
+		}
+	}
+	if n := metricValue(t, reg, "partd_server_errors_total", "code", "busy"); n != 0 {
+		t.Errorf("busy errors before any request = %v", n)
+	}
+
+	c := dial(t, s.Addr())
+	for i := range 3 {
+		rnd := make([]byte, 600) // incompressible: the second Append spills the first
+		crand.Read(rnd)
+		must(t, c.Append(map[string][]byte{fmt.Sprintf("k%d", i): rnd}))
+	}
+	c.Get("..")
+	st, err := c.Stat()
+	must(t, err)
+	if got := metricValue(t, reg, "partd_server_requests_total", "command", "append"); got != float64(st.Requests["append"]) || got != 3 {
+		t.Errorf("requests_total{append} = %v, stat says %d", got, st.Requests["append"])
+	}
+	if got := metricValue(t, reg, "partd_server_errors_total", "", ""); got != float64(st.Errors) || got != 1 {
+		t.Errorf("errors_total = %v, stat says %d", got, st.Errors)
+	}
+	if got := metricValue(t, reg, "partd_server_received_bytes_total", "", ""); got < float64(st.BytesIn) || got == 0 {
+		t.Errorf("received_bytes_total = %v, stat says %d", got, st.BytesIn)
+	}
+	bs := buf.Stats()
+	if bs.Spills == 0 || bs.SpilledBytes == 0 || bs.SpilledKeys == 0 || bs.Limit != 1000 {
+		t.Fatalf("Buffer.Stats after spilling: %+v", bs)
+	}
+	if got := metricValue(t, reg, "partd_buffer_spills_total", "", ""); got != float64(bs.Spills) {
+		t.Errorf("spills_total = %v, Stats says %d", got, bs.Spills)
+	}
+	if got := metricValue(t, reg, "partd_buffer_spilled_bytes_total", "", ""); got != float64(bs.SpilledBytes) {
+		t.Errorf("spilled_bytes_total = %v, Stats says %d", got, bs.SpilledBytes)
+	}
+	if got := metricValue(t, reg, "partd_buffer_memory_bytes", "", ""); got != float64(bs.FastBytes) || got == 0 || got > 1000 {
+		t.Errorf("memory_bytes = %v, Stats says %d", got, bs.FastBytes)
+	}
 }
 
 // TestClientRefusesOverCap: the Go client learns the server's message cap in

@@ -110,8 +110,9 @@ func WithRemoteClose(allow bool) Option {
 
 // WithMetrics registers the server's Prometheus metrics with reg: requests
 // and errors by command, bytes in and out, request latency, requests in
-// flight and, if the store is a partd.Sizer, the bytes it holds in memory.
-// Close unregisters them.
+// flight, if the store is a partd.Sizer the bytes it holds in memory and,
+// if it is a partd.Buffer (or compression layers over one), its spills.
+// They read the figures the stat command reports. Close unregisters them.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(o *options) error {
 		o.reg = reg
@@ -182,10 +183,11 @@ type reply struct {
 	shutdown bool // a permitted remote close: stop once sent
 }
 
-// counters are the figures the stat command reports.
+// counters are the figures the stat command reports and the Prometheus
+// metrics read (metrics.go).
 type counters struct {
-	requests map[string]*atomic.Uint64 // fixed set of commands, built by New
-	errors   atomic.Uint64
+	requests map[string]*atomic.Uint64      // fixed set of commands, built by New
+	errorsBy map[errorLabels]*atomic.Uint64 // by command and code (errorCount), built by New
 	bytesIn  atomic.Uint64
 	bytesOut atomic.Uint64
 	inflight atomic.Int64
@@ -230,6 +232,7 @@ func New(store partd.Store, addr string, opts ...Option) (*Server, error) {
 	for _, c := range commandLabels {
 		s.stats.requests[c] = new(atomic.Uint64)
 	}
+	s.stats.errorsBy = newErrorCounts()
 	if err := s.open(addr, seq); err != nil {
 		s.abort()
 		return nil, err
@@ -596,9 +599,6 @@ func (o *owner) readRequests() {
 func (o *owner) admit(r *request) {
 	s := o.s
 	s.stats.bytesIn.Add(uint64(r.size))
-	if s.metrics != nil {
-		s.metrics.bytesIn.Add(float64(r.size))
-	}
 	if o.stopping {
 		s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeClosed, Message: "server is shutting down"}))
 		s.countError("", wire.CodeClosed)
@@ -690,9 +690,6 @@ func (s *Server) send(peer []byte, msgs [][][]byte) {
 		}
 	}
 	s.stats.bytesOut.Add(n)
-	if s.metrics != nil {
-		s.metrics.bytesOut.Add(float64(n))
-	}
 }
 
 // authenticate answers pending ZAP requests (RFC 27): CURVE clients whose

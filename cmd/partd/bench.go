@@ -31,6 +31,7 @@ type benchFlags struct {
 	runs      int
 	python    bool
 	seed      uint64
+	json      bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -62,10 +63,11 @@ partd has no Log, so log is compared with its File and buffer-log with its
 Buffer(Dict, File), and it has no get into buffers, so get-into ×py compares
 with its plain get. Its W4 is Python's zmq Server over partd.Buffer(Dict,
 File) with Python clients. --scale shrinks every workload (0.1 runs a tenth
-of the appends).`,
+of the appends). --json prints the figures as JSON instead of the table.`,
 		Example: `  partd bench
   partd bench --workload W1,W5 --stack file,log,buffer,buffer-log --scale 0.1 --runs 3
-  partd bench --scale 0.1 --python`,
+  partd bench --scale 0.1 --python
+  partd bench --workload W1 --stack file --runs 1 --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -76,6 +78,7 @@ of the appends).`,
 	fl.IntVar(&f.runs, "runs", 3, "runs of each workload; the table shows medians")
 	fl.BoolVar(&f.python, "python", false, "also run Python partd 1.3 on the same workloads and show the ratios")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated values (run i uses seed+i)")
+	fl.BoolVar(&f.json, "json", false, "print the figures as JSON instead of a Markdown table")
 	return cmd
 }
 
@@ -167,6 +170,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		rows = append(rows, row)
 	}
 	out := cmd.OutOrStdout()
+	if f.json {
+		return writeBenchJSON(out, rows, f)
+	}
 	fmt.Fprintf(out, "`partd %s`: %s, median of %d run(s), %s", strings.Join(os.Args[1:], " "), bench.Machine(), f.runs,
 		time.Now().UTC().Format("2006-01-02"))
 	if f.python {
@@ -184,6 +190,38 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			"so its dict append figures measure list appends.")
 	}
 	return nil
+}
+
+// benchJSON is the output of partd bench --json.
+type benchJSON struct {
+	Command string         `json:"command"`
+	Machine string         `json:"machine"`
+	Date    string         `json:"date"`
+	Runs    int            `json:"runs"`
+	Python  string         `json:"python,omitempty"` // the Python partd compared with, with --python
+	Rows    []benchJSONRow `json:"rows"`
+}
+
+// benchJSONRow is one workload on one stack: the medians of the runs.
+type benchJSONRow struct {
+	Workload string             `json:"workload"`
+	Name     string             `json:"name"`
+	Stack    string             `json:"stack"`
+	Go       bench.Measurement  `json:"go"`
+	Py       *bench.Measurement `json:"python,omitempty"`
+	PyNote   string             `json:"python_note,omitempty"`
+}
+
+func writeBenchJSON(w io.Writer, rows []bench.Row, f benchFlags) error {
+	out := benchJSON{Command: "partd " + strings.Join(os.Args[1:], " "), Machine: bench.Machine(),
+		Date: time.Now().UTC().Format("2006-01-02"), Runs: f.runs, Rows: []benchJSONRow{}}
+	if f.python {
+		out.Python = pythonVersion()
+	}
+	for _, r := range rows {
+		out.Rows = append(out.Rows, benchJSONRow{Workload: r.Spec.ID, Name: r.Spec.Name, Stack: r.Go.Stack, Go: r.Go, Py: r.Py, PyNote: r.PyNote})
+	}
+	return writeJSON(w, out)
 }
 
 // pythonVersion names the Python partd the baseline runs.

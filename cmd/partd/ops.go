@@ -2,14 +2,19 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -21,34 +26,35 @@ import (
 )
 
 // The everyday commands: append, get, keys, delete, drop, stat, repair.
-// Each works on a File store directory (--dir) or a server (--addr).
+// Each works on any store by URI (--store, $PARTD_STORE), a File store
+// directory (--dir) or a server (--addr, $PARTD_ADDR).
 
 const targetHelp = `
-The store is a File store directory (--dir DIR), opened directly, or a partd
-server (--addr tcp://HOST:PORT or ipc://PATH). --compress adds a compression
-layer over it, as the program that wrote the keys used (Python partd's
-partd.ZLib and partd.Snappy included).`
+
+The store is named by --store URI (mem://, file:///abs/dir, log:///abs/dir,
+tcp://HOST:PORT, ipc://PATH), or by the shorthands --dir DIR (a File store
+directory, opened directly) and --addr ADDR (a partd server). Without any of
+them, $PARTD_STORE (a URI) or $PARTD_ADDR (a server) names it; a flag wins
+over the environment. --compress adds a compression layer over the store,
+as the program that wrote the keys used (Python partd's partd.ZLib and
+partd.Snappy included).`
 
 // targetHelpRaw is targetHelp for commands that work below any layer.
 const targetHelpRaw = `
 
-The store is a File store directory (--dir DIR), opened directly, or a partd
-server (--addr tcp://HOST:PORT or ipc://PATH).`
+The store is named by --store URI (mem://, file:///abs/dir, log:///abs/dir,
+tcp://HOST:PORT, ipc://PATH), or by the shorthands --dir DIR (a File store
+directory, opened directly) and --addr ADDR (a partd server). Without any of
+them, $PARTD_STORE (a URI) or $PARTD_ADDR (a server) names it; a flag wins
+over the environment.`
 
-// withStore runs fn on the store the target flags name, then closes it.
-func withStore(t *target, fn func(s partd.Store) error) error {
+// withStore runs fn on the store the target flags name, then closes it;
+// see target.use for what a signal does.
+func withStore(ctx context.Context, t *target, fn func(s partd.Store) error) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	s, _, err := t.open()
-	if err != nil {
-		return err
-	}
-	err = fn(s)
-	if cerr := s.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return t.use(ctx, false, fn)
 }
 
 // minArgs returns an Args checker that wants at least n arguments.
@@ -108,7 +114,12 @@ func newAppendCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withStore(&t, func(s partd.Store) error {
+			if err := cmd.Context().Err(); err != nil {
+				// A signal: the input may end early because it killed the
+				// writer of a pipe. Append nothing rather than a part.
+				return context.Cause(cmd.Context())
+			}
+			return withStore(cmd.Context(), &t, func(s partd.Store) error {
 				return s.Append(map[string][]byte{args[0]: data})
 			})
 		},
@@ -119,27 +130,47 @@ func newAppendCmd() *cobra.Command {
 
 func newGetCmd() *cobra.Command {
 	t := target{existing: true}
+	var allowMissing bool
 	cmd := &cobra.Command{
 		Use:   "get KEY...",
 		Short: "Write the bytes of keys to stdout",
 		Long: `Write the bytes each KEY holds to stdout, one key after the other, with
-nothing in between. A key that holds nothing writes nothing.` + targetHelp,
+nothing in between.
+
+A key that holds no bytes does not exist (a partd store keeps no empty
+values): for each, get says "partd: no such key: KEY" on stderr, goes on
+with the other keys and exits with status 1, as cat does for a missing
+file. With --allow-missing such a key writes nothing and is no error.` + targetHelp,
 		Example: `  partd get --dir /data/spill df/part-1 > part-1.bin
-  partd get --addr tcp://127.0.0.1:5555 greeting`,
+  partd get --addr tcp://127.0.0.1:5555 greeting
+  PARTD_ADDR=tcp://127.0.0.1:5555 partd get --allow-missing df/part-1 df/part-2`,
 		Args: minArgs(1, "at least one KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkKeys(args); err != nil {
 				return err
 			}
-			return withStore(&t, func(s partd.Store) error {
+			missing := 0
+			err := withStore(cmd.Context(), &t, func(s partd.Store) error {
 				w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
 				// A few keys per Get, so a long list does not hold every value at once.
 				for i := 0; i < len(args); i += 16 {
-					vals, err := s.Get(args[i:min(i+16, len(args))]...)
+					chunk := args[i:min(i+16, len(args))]
+					vals, err := s.Get(chunk...)
 					if err != nil {
 						return err
 					}
-					for _, v := range vals {
+					for j, v := range vals {
+						if len(v) == 0 {
+							if !allowMissing {
+								missing++
+								// In order with stdout, for a terminal showing both.
+								if err := w.Flush(); err != nil {
+									return err
+								}
+								fmt.Fprintf(cmd.ErrOrStderr(), "partd: no such key: %s\n", showKey(chunk[j]))
+							}
+							continue
+						}
 						if _, err := w.Write(v); err != nil {
 							return err
 						}
@@ -147,40 +178,87 @@ nothing in between. A key that holds nothing writes nothing.` + targetHelp,
 				}
 				return w.Flush()
 			})
+			if err == nil && missing > 0 {
+				err = exitError{1}
+			}
+			return err
 		},
 	}
 	addTargetFlags(cmd, &t, true)
+	cmd.Flags().BoolVar(&allowMissing, "allow-missing", false, "a key that does not exist writes nothing and is no error")
 	return cmd
+}
+
+// showKey returns key as messages show it: as it is, or quoted if it holds
+// a character that is not printable (a newline).
+func showKey(key string) string {
+	for _, r := range key {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(key)
+		}
+	}
+	return key
 }
 
 func newKeysCmd() *cobra.Command {
 	t := target{existing: true}
+	var asJSON, nul bool
 	cmd := &cobra.Command{
 		Use:   "keys [PREFIX]",
 		Short: "List the keys, one per line",
 		Long: `List every key that holds bytes, sorted, one per line; with PREFIX, only
-the keys that start with it.` + targetHelp,
+the keys that start with it.
+
+A key may hold a newline: -0 ends each key with a NUL byte instead (for
+xargs -0), and --json prints a JSON array of strings.` + targetHelp,
 		Example: `  partd keys --dir /data/spill
-  partd keys --addr tcp://127.0.0.1:5555 df/`,
+  partd keys --addr tcp://127.0.0.1:5555 df/
+  partd keys --dir /data/spill -0 | xargs -0 partd get --dir /data/spill
+  partd keys --store file:///data/spill --json`,
 		Args: rangeArgs(0, 1, "an optional PREFIX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(&t, func(s partd.Store) error {
-				keys, err := s.Keys()
+			if asJSON && nul {
+				return usageError{errors.New("--json and -0 exclude each other")}
+			}
+			return withStore(cmd.Context(), &t, func(s partd.Store) error {
+				prefix := ""
+				if len(args) > 0 {
+					prefix = args[0]
+				}
+				keys, err := partd.KeysPrefix(s, prefix)
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					if keys == nil {
+						keys = []string{}
+					}
+					return writeJSON(cmd.OutOrStdout(), keys)
+				}
+				end := "\n"
+				if nul {
+					end = "\x00"
+				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
 				for _, k := range keys {
-					if len(args) == 0 || strings.HasPrefix(k, args[0]) {
-						fmt.Fprintln(w, k)
-					}
+					w.WriteString(k)
+					w.WriteString(end)
 				}
 				return w.Flush()
 			})
 		},
 	}
 	addTargetFlags(cmd, &t, true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the keys as a JSON array")
+	cmd.Flags().BoolVarP(&nul, "null", "0", false, "end each key with a NUL byte instead of a newline")
 	return cmd
+}
+
+// writeJSON writes v to w as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func newDeleteCmd() *cobra.Command {
@@ -195,7 +273,7 @@ func newDeleteCmd() *cobra.Command {
 			if err := checkKeys(args); err != nil {
 				return err
 			}
-			return withStore(&t, func(s partd.Store) error { return s.Delete(args...) })
+			return withStore(cmd.Context(), &t, func(s partd.Store) error { return s.Delete(args...) })
 		},
 	}
 	addTargetFlags(cmd, &t, true)
@@ -213,7 +291,7 @@ its directory and lock file.` + targetHelp,
   partd drop --addr tcp://127.0.0.1:5555`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(&t, func(s partd.Store) error { return s.Drop() })
+			return withStore(cmd.Context(), &t, func(s partd.Store) error { return s.Drop() })
 		},
 	}
 	addTargetFlags(cmd, &t, true)
@@ -222,18 +300,28 @@ its directory and lock file.` + targetHelp,
 
 func newStatCmd() *cobra.Command {
 	t := target{existing: true}
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "stat [KEY...]",
 		Short: "Show the stored size of keys, or of the whole store",
 		Long: `Show how many bytes each KEY takes in the store (compressed bytes, for a
-compressed key), and the total. Without keys, every key of a directory is
-listed; a server reports its own figures (store type, bytes held, requests).
+compressed key), and the total. A KEY that holds no bytes does not exist:
+it is listed as missing and not counted. Without keys, every key of the
+store is listed; a server reports its own figures instead (store type,
+bytes held, requests).
 
-With --dir the sizes are the files' sizes, found without reading any value.
-With --addr and keys, the values are read to measure them.` + targetHelpRaw,
+The sizes are found without reading the values where the store can tell
+them (a File's file sizes, a Log's or a Dict's index, a server that
+answers the sizes command); otherwise the values are read to measure them.
+
+--json prints the same as one JSON object: {"keys": [{"key", "bytes"}...],
+"missing": [...], "total_bytes", "key_count"}, or for a server its figures
+as the stat command of the protocol reports them, with "server" and
+"key_count".` + targetHelpRaw,
 		Example: `  partd stat --dir /data/spill
   partd stat --dir /data/spill df/part-1 df/part-2
-  partd stat --addr tcp://127.0.0.1:5555`,
+  partd stat --addr tcp://127.0.0.1:5555
+  partd stat --addr tcp://127.0.0.1:5555 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := t.check(); err != nil {
 				return err
@@ -243,30 +331,85 @@ With --addr and keys, the values are read to measure them.` + targetHelpRaw,
 			}
 			out := cmd.OutOrStdout()
 			if t.dir != "" {
-				return statDir(out, t.dir, args)
+				st, err := statDir(t.dir, args)
+				if err != nil {
+					return err
+				}
+				return st.write(out, asJSON)
 			}
-			return statStore(out, &t, args)
+			return statStore(cmd.Context(), out, &t, args, asJSON)
 		},
 	}
 	addTargetFlags(cmd, &t, false)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	return cmd
 }
 
-// statDir prints the sizes of the key files of a File store directory.
-func statDir(w io.Writer, dir string, keys []string) error {
+// keySize is one key's line of stat.
+type keySize struct {
+	Key   string `json:"key"`
+	Bytes int64  `json:"bytes"`
+}
+
+// keysStat is what stat reports of keys.
+type keysStat struct {
+	Keys       []keySize `json:"keys"`        // the keys that exist, in the order asked
+	Missing    []string  `json:"missing"`     // the keys asked for that hold no bytes
+	TotalBytes int64     `json:"total_bytes"` // the sum of Keys' bytes
+	KeyCount   int       `json:"key_count"`   // len(Keys)
+}
+
+// add records key's size; 0 is a missing key.
+func (st *keysStat) add(key string, size int64) {
+	if size == 0 {
+		st.Missing = append(st.Missing, key)
+		return
+	}
+	st.Keys = append(st.Keys, keySize{key, size})
+	st.TotalBytes += size
+	st.KeyCount++
+}
+
+// write prints st as a table or as JSON.
+func (st *keysStat) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		if st.Keys == nil {
+			st.Keys = []keySize{}
+		}
+		if st.Missing == nil {
+			st.Missing = []string{}
+		}
+		return writeJSON(w, st)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+	for _, k := range st.Keys {
+		fmt.Fprintf(tw, "%d\t  %s\n", k.Bytes, showKey(k.Key))
+	}
+	for _, k := range st.Missing {
+		fmt.Fprintf(tw, "missing\t  %s\n", showKey(k))
+	}
+	fmt.Fprintf(tw, "%d\t  total (%d keys", st.TotalBytes, st.KeyCount)
+	if len(st.Missing) > 0 {
+		fmt.Fprintf(tw, ", %d missing", len(st.Missing))
+	}
+	fmt.Fprintln(tw, ")")
+	return tw.Flush()
+}
+
+// statDir measures the key files of a File store directory.
+func statDir(dir string, keys []string) (*keysStat, error) {
 	f, err := partd.OpenFile(dir, &partd.FileOptions{NoCreate: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(keys) == 0 {
 		keys, err = f.Keys()
 	}
 	f.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	var total int64
+	st := new(keysStat)
 	for _, k := range keys {
 		var size int64
 		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(keypath.Encode(k))))
@@ -276,72 +419,74 @@ func statDir(w io.Writer, dir string, keys []string) error {
 		case err == nil:
 			// A directory: k is the parent of tuple keys, holding nothing itself.
 		case !errors.Is(err, os.ErrNotExist):
-			return err
+			return nil, err
 		}
-		total += size
-		fmt.Fprintf(tw, "%d\t  %s\n", size, k)
+		st.add(k, size)
 	}
-	fmt.Fprintf(tw, "%d\t  total (%d keys)\n", total, len(keys))
-	return tw.Flush()
+	return st, nil
+}
+
+// serverStat is what stat reports of a server.
+type serverStat struct {
+	Server   string `json:"server"`
+	KeyCount int    `json:"key_count"`
+	client.Stats
 }
 
 // statStore prints a server's figures, or the sizes of keys (every key, for
 // a store other than a server) read from the store.
-func statStore(w io.Writer, t *target, keys []string) error {
-	raw, err := t.openRaw()
-	if err != nil {
-		return err
-	}
-	defer raw.Close()
-	if c, ok := raw.(*client.Client); ok && len(keys) == 0 {
-		st, err := c.Stat()
+func statStore(ctx context.Context, w io.Writer, t *target, keys []string, asJSON bool) error {
+	return t.use(ctx, true, func(raw partd.Store) error {
+		if c, ok := raw.(*client.Client); ok && len(keys) == 0 {
+			st, err := c.Stat()
+			if err != nil {
+				return err
+			}
+			all, err := c.Keys()
+			if err != nil {
+				return err
+			}
+			ss := serverStat{Server: c.Addr(), KeyCount: len(all), Stats: st}
+			if asJSON {
+				return writeJSON(w, ss)
+			}
+			return ss.write(w)
+		}
+		if len(keys) == 0 {
+			var err error
+			if keys, err = raw.Keys(); err != nil {
+				return err
+			}
+		}
+		sizes, err := partd.Sizes(raw, keys...)
 		if err != nil {
 			return err
 		}
-		all, err := c.Keys()
-		if err != nil {
-			return err
+		st := new(keysStat)
+		for i, k := range keys {
+			st.add(k, sizes[i])
 		}
-		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-		fmt.Fprintf(tw, "server\t%s (protocol %s, up %.0fs)\n", t.addr, st.Version, st.UptimeSeconds)
-		fmt.Fprintf(tw, "store\t%s\n", st.Store)
-		fmt.Fprintf(tw, "keys\t%d\n", len(all))
-		if st.StoreBytes >= 0 {
-			fmt.Fprintf(tw, "bytes in memory\t%d\n", st.StoreBytes)
-		}
-		var cmds []string
-		for k := range st.Requests {
-			cmds = append(cmds, k)
-		}
-		sort.Strings(cmds)
-		var reqs []string
-		for _, k := range cmds {
-			reqs = append(reqs, fmt.Sprintf("%s %d", k, st.Requests[k]))
-		}
-		fmt.Fprintf(tw, "requests\t%s\n", strings.Join(reqs, ", "))
-		fmt.Fprintf(tw, "errors\t%d\n", st.Errors)
-		fmt.Fprintf(tw, "bytes received / sent\t%d / %d\n", st.BytesIn, st.BytesOut)
-		return tw.Flush()
+		return st.write(w, asJSON)
+	})
+}
+
+// write prints ss as a table.
+func (ss serverStat) write(w io.Writer) error {
+	st := ss.Stats
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "server\t%s (protocol %s, up %.0fs)\n", ss.Server, st.Version, st.UptimeSeconds)
+	fmt.Fprintf(tw, "store\t%s\n", st.Store)
+	fmt.Fprintf(tw, "keys\t%d\n", ss.KeyCount)
+	if st.StoreBytes >= 0 {
+		fmt.Fprintf(tw, "bytes in memory\t%d\n", st.StoreBytes)
 	}
-	if len(keys) == 0 {
-		if keys, err = raw.Keys(); err != nil {
-			return err
-		}
+	var reqs []string
+	for _, k := range slices.Sorted(maps.Keys(st.Requests)) {
+		reqs = append(reqs, fmt.Sprintf("%s %d", k, st.Requests[k]))
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	var total int64
-	for i := 0; i < len(keys); i += 16 {
-		chunk := keys[i:min(i+16, len(keys))]
-		vals, err := raw.Get(chunk...)
-		if err != nil {
-			return err
-		}
-		for j, v := range vals {
-			total += int64(len(v))
-			fmt.Fprintf(tw, "%d\t  %s\n", len(v), chunk[j])
-		}
-	}
-	fmt.Fprintf(tw, "%d\t  total (%d keys)\n", total, len(keys))
+	fmt.Fprintf(tw, "requests\t%s\n", strings.Join(reqs, ", "))
+	fmt.Fprintf(tw, "errors\t%d\n", st.Errors)
+	fmt.Fprintf(tw, "bytes received / sent\t%d / %d\n", st.BytesIn, st.BytesOut)
 	return tw.Flush()
 }
 
@@ -362,7 +507,8 @@ middle of an append leaves it. A key with no whole frame is deleted. Each
 key is reported: intact, or how many bytes were kept and dropped.
 
 Run it while nothing else writes the keys. --dry-run reports without
-changing anything. Repair reads only frame lengths; a whole frame with
+changing anything, and exits with status 1 if it found a torn tail (0 if
+every key is intact), for scripts to check. Repair reads only frame lengths; a whole frame with
 damaged contents is not detected (partd get reports it).
 
 With --all, a key that does not start with a whole frame is reported and
@@ -381,18 +527,20 @@ name it to have it deleted.` + targetHelpRaw,
 			if err := checkKeys(args); err != nil {
 				return err
 			}
-			raw, err := t.openRaw()
-			if err != nil {
-				return err
-			}
-			defer raw.Close()
-			keys := args
-			if all {
-				if keys, err = raw.Keys(); err != nil {
-					return err
+			return t.use(cmd.Context(), true, func(raw partd.Store) error {
+				keys := args
+				if all {
+					var err error
+					if keys, err = raw.Keys(); err != nil {
+						return err
+					}
 				}
-			}
-			return repairKeys(cmd.OutOrStdout(), raw, keys, dryRun, all)
+				torn, err := repairKeys(cmd.OutOrStdout(), raw, keys, dryRun, all)
+				if err == nil && dryRun && torn > 0 {
+					err = exitError{1} // the report says what is torn
+				}
+				return err
+			})
 		},
 	}
 	addTargetFlags(cmd, &t, false)
@@ -402,15 +550,16 @@ name it to have it deleted.` + targetHelpRaw,
 }
 
 // repairKeys checks and repairs keys in raw, the store below any layer.
-// With skipUnframed, keys without a single whole frame are left alone.
-func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframed bool) error {
-	var torn, skipped, bytesDropped int64
+// With skipUnframed, keys without a single whole frame are left alone. It
+// returns the number of keys with a torn tail.
+func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframed bool) (torn int64, err error) {
+	var skipped, bytesDropped int64
 	for _, k := range keys {
 		var kept, dropped int64
 		if dryRun || skipUnframed {
 			vals, err := raw.Get(k)
 			if err != nil {
-				return err
+				return torn, err
 			}
 			kept = wholeFrames(vals[0])
 			dropped = int64(len(vals[0])) - kept
@@ -423,7 +572,7 @@ func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframe
 		if !dryRun {
 			var err error
 			if kept, dropped, err = compress.Repair(raw, k); err != nil {
-				return fmt.Errorf("repair %q: %w", k, err)
+				return torn, fmt.Errorf("repair %q: %w", k, err)
 			}
 		}
 		if dropped == 0 {
@@ -446,7 +595,7 @@ func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframe
 		fmt.Fprint(w, " (dry run: nothing changed)")
 	}
 	fmt.Fprintln(w)
-	return nil
+	return torn, nil
 }
 
 // wholeFrames returns the length of the longest prefix of b made of whole

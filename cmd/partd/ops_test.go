@@ -69,8 +69,8 @@ func TestOpsDirAndServer(t *testing.T) {
 			if got := o.run("", "get", "df/a"); got != "from a file;from stdin" {
 				t.Errorf("get df/a = %q", got)
 			}
-			if got := o.run("", "get", "df/a", "missing", "other b"); got != "from a file;from stdinb!" {
-				t.Errorf("get of three keys = %q", got)
+			if got := o.run("", "get", "--allow-missing", "df/a", "missing", "other b"); got != "from a file;from stdinb!" {
+				t.Errorf("get --allow-missing of three keys = %q", got)
 			}
 			if got := o.run("", "keys"); got != "df/a\nother b\n" {
 				t.Errorf("keys = %q", got)
@@ -100,9 +100,9 @@ func TestOpsDirAndServer(t *testing.T) {
 			if _, errOut, code := cliRun(t, nil, append([]string{"get", "--compress", "zstd", "z"}, o.flag...)...); code != 1 || !strings.Contains(errOut, "corrupt") {
 				t.Errorf("get of a torn key: exit %d, %s", code, errOut)
 			}
-			rep := o.run("", "repair", "--dry-run", "z")
-			if !strings.Contains(rep, "z: torn tail") || !strings.Contains(rep, "would drop 12") {
-				t.Errorf("repair --dry-run:\n%s", rep)
+			rep, errOut, code := cliRun(t, nil, append([]string{"repair", "--dry-run", "z"}, o.flag...)...)
+			if code != 1 || !strings.Contains(rep, "z: torn tail") || !strings.Contains(rep, "would drop 12") {
+				t.Errorf("repair --dry-run of a torn key: exit %d, want 1\n%s%s", code, rep, errOut)
 			}
 			rep = o.run("", "repair", "--all")
 			if !strings.Contains(rep, "z: torn tail") || !strings.Contains(rep, "dropped 12") ||
@@ -114,6 +114,9 @@ func TestOpsDirAndServer(t *testing.T) {
 			}
 			if rep := o.run("", "repair", "z"); !strings.Contains(rep, "z: intact") {
 				t.Errorf("repair of a repaired key:\n%s", rep)
+			}
+			if rep := o.run("", "repair", "--dry-run", "z"); !strings.Contains(rep, "z: intact") { // exit 0
+				t.Errorf("repair --dry-run of an intact key:\n%s", rep)
 			}
 
 			o.run("", "delete", "df/a", "never-there")

@@ -175,6 +175,9 @@ func TestServeBinary(t *testing.T) {
 			if !strings.Contains(stderr.String(), "stopped cleanly") {
 				t.Errorf("no clean-stop log line:\n%s", stderr.String())
 			}
+			if strings.Contains(stderr.String(), "without CURVE") {
+				t.Errorf("a warning about CURVE for a loopback or ipc server:\n%s", stderr.String())
+			}
 			if err := c.Ping(); !errors.Is(err, client.ErrTimeout) {
 				t.Errorf("Ping after the server exited: %v", err)
 			}

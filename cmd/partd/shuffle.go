@@ -8,10 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,8 +137,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 
 	sum := shuffleSummary{Workers: f.workers, Reducers: f.reducers, Partitions: f.partitions,
 		Format: string(format), Compress: setting.String()}
@@ -164,7 +161,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	default:
 		sum.Store = "directory " + f.dir + " (no server)"
 	}
-	raw, err := t.openRaw()
+	raw, err := t.openRaw(ctx)
 	if err != nil {
 		return err
 	}
@@ -439,7 +436,7 @@ func newShuffleChildCmds() []*cobra.Command {
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := f.layers()
+			l, err := f.layers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -462,7 +459,7 @@ func newShuffleChildCmds() []*cobra.Command {
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := f.layers()
+			l, err := f.layers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -494,7 +491,7 @@ func newShuffleChildCmds() []*cobra.Command {
 }
 
 // layers opens the child's store and the shuffle layers over it.
-func (f *shuffleChildFlags) layers() (*shuffle.Layers, error) {
+func (f *shuffleChildFlags) layers(ctx context.Context) (*shuffle.Layers, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -506,7 +503,7 @@ func (f *shuffleChildFlags) layers() (*shuffle.Layers, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	raw, err := f.openRaw()
+	raw, err := f.openRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +543,7 @@ func runPhase(ctx context.Context, stderr io.Writer, phase, unit string, total i
 	})
 	bar.done()
 	if ctx.Err() != nil {
-		return 0, errors.New("interrupted")
+		return 0, context.Cause(ctx)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%s phase: %w", phase, err)

@@ -20,7 +20,15 @@ import (
 // status.
 func cliRun(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return cliRunEnv(t, nil, stdin, args...)
+}
+
+// cliRunEnv is cliRun with env (NAME=VALUE) added to the environment, from
+// which any $PARTD_STORE and $PARTD_ADDR of the test's own are removed.
+func cliRunEnv(t *testing.T, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(partdBinary(t), args...)
+	cmd.Env = cliEnv(env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -36,6 +44,18 @@ func cliRun(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, 
 		t.Fatalf("partd %q: %v", args, err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// cliEnv returns the environment of the test without $PARTD_STORE and
+// $PARTD_ADDR, plus env.
+func cliEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envStore+"=") && !strings.HasPrefix(kv, envAddr+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
 }
 
 func runShuffleJSON(t *testing.T, args ...string) (shuffleSummary, string, int) {
@@ -203,7 +223,7 @@ func TestShufflePythonServer(t *testing.T) {
 }
 
 // TestShuffleInterrupt stops a shuffle with SIGINT: its processes end, and
-// it exits with status 1 saying so.
+// it exits with status 130 saying so.
 func TestShuffleInterrupt(t *testing.T) {
 	t.Parallel()
 	cmd := exec.Command(partdBinary(t), "shuffle", "--rows", "50000000", "--workers", "2", "--partitions", "8")
@@ -230,7 +250,7 @@ func TestShuffleInterrupt(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errb.String(), "partd: interrupted") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "partd: interrupted") {
 		t.Fatalf("after SIGINT: %v\n%s", err, errb.String())
 	}
 	if d := time.Since(start); d > 20*time.Second {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,22 +22,29 @@ import (
 
 // target is where a command's data lives: any store by URI (--store), or
 // the shorthands for a partd server (--addr) and a File store directory
-// (--dir).
+// (--dir). Without any of the three, $PARTD_STORE or $PARTD_ADDR names it.
 type target struct {
 	store    string
 	addr     string
 	dir      string
 	compress string
 	timeout  time.Duration
-	existing bool // the command only reads or removes: a --dir that holds no store is an error, and nothing is created
+	existing bool   // the command only reads or removes: a --dir that holds no store is an error, and nothing is created
+	from     string // where store or addr came from, for messages: "--store", "$PARTD_STORE", …
 }
+
+// The environment variables that name the store when no flag does.
+const (
+	envStore = "PARTD_STORE"
+	envAddr  = "PARTD_ADDR"
+)
 
 // addTargetFlags registers --store, --addr, --dir, --timeout and,
 // withCompress, --compress on cmd.
 func addTargetFlags(cmd *cobra.Command, t *target, withCompress bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&t.store, "store", "", "the store, by URI: mem://, file:///abs/dir, tcp://HOST:PORT, ipc://PATH; ?memory=SIZE adds a Buffer, ?compress=NAME a compression layer")
-	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH (shorthand for --store)")
+	fl.StringVar(&t.store, "store", "", "the store, by URI: mem://, file:///abs/dir, tcp://HOST:PORT, ipc://PATH; ?memory=SIZE adds a Buffer, ?compress=NAME a compression layer (default from $"+envStore+")")
+	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH (shorthand for --store; default from $"+envAddr+")")
 	fl.StringVar(&t.dir, "dir", "", "directory of a File store, used directly without a server (shorthand for --store file:///abs/dir)")
 	t.compress = "none"
 	if withCompress {
@@ -45,16 +54,36 @@ func addTargetFlags(cmd *cobra.Command, t *target, withCompress bool) {
 }
 
 // check returns a usage error unless exactly one of --store, --addr and
-// --dir is set and the store it names parses.
-func (t target) check() error {
+// --dir is set, or none is and exactly one of $PARTD_STORE and $PARTD_ADDR
+// is, and the store it names parses. Flags win over the environment.
+func (t *target) check() error {
 	n := 0
 	for _, v := range []string{t.store, t.addr, t.dir} {
 		if v != "" {
 			n++
 		}
 	}
-	if n != 1 {
-		return usageError{errors.New("give exactly one of --store (a URI), --addr (a server) and --dir (a directory)")}
+	switch {
+	case n > 1:
+		return usageError{errors.New("give only one of --store (a URI), --addr (a server) and --dir (a directory)")}
+	case t.store != "":
+		t.from = "--store"
+	case t.addr != "":
+		t.from = "--addr"
+	case t.dir != "":
+		t.from = "--dir"
+	default:
+		store, addr := os.Getenv(envStore), os.Getenv(envAddr)
+		switch {
+		case store != "" && addr != "":
+			return usageError{fmt.Errorf("both $%s and $%s are set: unset one, or give --store, --addr or --dir", envStore, envAddr)}
+		case store != "":
+			t.store, t.from = store, "$"+envStore
+		case addr != "":
+			t.addr, t.from = addr, "$"+envAddr
+		default:
+			return usageError{fmt.Errorf("no store: give one of --store (a URI), --addr (a server) and --dir (a directory), or set $%s or $%s", envStore, envAddr)}
+		}
 	}
 	if strings.Contains(t.dir, "://") {
 		return usageError{fmt.Errorf("--dir takes a directory path, not a URI: %q (use --store for URIs)", t.dir)}
@@ -72,15 +101,13 @@ func (t target) spec() (storeuri.Spec, error) {
 	case t.store != "":
 		var err error
 		if s, err = storeuri.Parse(t.store); err != nil {
-			return s, err
+			return s, fmt.Errorf("%s: %w", cmp.Or(t.from, "--store"), err)
 		}
 	case t.addr != "":
 		var err error
-		if s, err = storeuri.Parse(t.addr); err != nil || s.Memory > 0 || s.Compress.Algorithm != compress.None {
-			return s, fmt.Errorf("--addr: want tcp://HOST:PORT or ipc://PATH, got %q", t.addr)
-		}
-		if s.Scheme != "tcp" && s.Scheme != "ipc" {
-			return s, fmt.Errorf("--addr: want tcp://HOST:PORT or ipc://PATH, got %q", t.addr)
+		if s, err = storeuri.Parse(t.addr); err != nil || s.Memory > 0 || s.Compress.Algorithm != compress.None ||
+			s.Scheme != "tcp" && s.Scheme != "ipc" {
+			return s, fmt.Errorf("%s: want tcp://HOST:PORT or ipc://PATH, got %q", cmp.Or(t.from, "--addr"), t.addr)
 		}
 	default:
 		dir, err := filepath.Abs(t.dir)
@@ -104,32 +131,92 @@ func (t target) spec() (storeuri.Spec, error) {
 
 // openRaw opens the store below any compression layer: a client of the
 // server, the File store, or whatever --store names (with its Buffer).
-func (t target) openRaw() (partd.Store, error) {
+//
+// A server is dialed here, with ctx, rather than by storeuri, so that a
+// signal cuts the dial short; and the client is closed when ctx is done, so
+// that a call waiting for the server's answer returns at once. (The
+// client's WithContext view would do the latter, but closing it does not
+// close the client, and stat needs the *client.Client for the server's
+// figures.)
+func (t *target) openRaw(ctx context.Context) (partd.Store, error) {
 	s, err := t.spec()
 	if err != nil {
 		return nil, usageError{err}
 	}
 	s.Compress = compress.Setting{}
-	return s.Open(&storeuri.Options{Existing: t.existing, Timeout: t.timeout})
+	if s.Scheme != "tcp" && s.Scheme != "ipc" {
+		return s.Open(&storeuri.Options{Existing: t.existing, Timeout: t.timeout})
+	}
+	c, err := client.DialContext(ctx, s.Addr, client.WithTimeout(cmp.Or(t.timeout, client.DefaultTimeout)))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", s.Addr, err)
+	}
+	context.AfterFunc(ctx, func() { c.Close() })
+	if s.Memory > 0 { // as storeuri builds it
+		return partd.NewBuffer(partd.NewOffHeapDict(), c, s.Memory), nil
+	}
+	return c, nil
 }
 
-// open opens the store with the --compress layer over it; raw is the store
-// below that layer. Closing the returned store closes raw too.
-func (t target) open() (store, raw partd.Store, err error) {
+// open opens the store with the --compress layer over it, as openRaw does.
+// Closing the returned store closes the one below the layer too.
+func (t *target) open(ctx context.Context) (partd.Store, error) {
 	s, err := t.spec()
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	raw, err = t.openRaw()
+	raw, err := t.openRaw(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	store, err = s.Compress.Wrap(raw)
+	store, err := s.Compress.Wrap(raw)
 	if err != nil {
 		raw.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return store, raw, nil
+	return store, nil
+}
+
+// use opens the store (with raw, the store below any compression layer),
+// runs fn on it and closes it. When ctx is done (a signal), the dial and
+// the calls to a server end at once (see openRaw), and use returns the
+// interruption after at most stopGrace/2 even if fn has not returned (a
+// File store's call, stdin).
+func (t *target) use(ctx context.Context, raw bool, fn func(s partd.Store) error) error {
+	return interruptible(ctx, func() error {
+		open := t.open
+		if raw {
+			open = t.openRaw
+		}
+		s, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		err = fn(s)
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// interruptible runs fn and returns its error. If ctx is done first, fn has
+// stopGrace/2 to return, after which interruptible returns ctx's cause and
+// leaves fn to the process's exit.
+func interruptible(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(stopGrace / 2):
+		return context.Cause(ctx)
+	}
 }
 
 // policies are the write policies a server's store may spill to: a Log

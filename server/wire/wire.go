@@ -58,6 +58,28 @@
 // meaning. Results are one frame each: one per key for get, one per key for
 // keys, one JSON frame ([Stats]) for stat, none otherwise.
 //
+// # Go-dialect extensions
+//
+// Besides Python partd's commands, the Go dialect has these (a Python client
+// never sends them; a Python-dialect request of one is an unknown command):
+//
+//	command  payload items              result frames
+//	keys     (none)                     every key, sorted, one frame each
+//	stat     (none)                     one JSON frame, Stats
+//	sizes    key key ...                one frame: each key's size (the bytes get would
+//	                                    return) as a uvarint, in order ([PackSizes])
+//	list     prefix                     the keys that start with prefix, sorted, one frame each
+//	list     prefix after limit         at most limit (decimal, 1 to [MaxListPage]) of those
+//	                                    keys that sort after after: a page
+//	pop      key key ...                one value per key, as for get; the keys are then
+//	                                    deleted, atomically with the read where the store's
+//	                                    Pop is (partd.Popper)
+//
+// A server that predates a command answers it with a bad-request error whose
+// message starts "unknown command"; the Go client then falls back (Sizes and
+// listing with get and keys, Pop with get then delete) or reports
+// errors.ErrUnsupported.
+//
 // # Error codes
 //
 // Error messages carry one of the Code constants; [Error.Unwrap] maps
@@ -74,8 +96,8 @@ import (
 	"github.com/gopartd/partd"
 )
 
-// Commands. The first seven are Python partd's; CmdKeys and CmdStat are
-// extensions of the Go dialect.
+// Commands. The first seven are Python partd's; the others are extensions
+// of the Go dialect.
 const (
 	CmdSyn    = "syn"
 	CmdAppend = "append"
@@ -86,7 +108,13 @@ const (
 	CmdClose  = "close"
 	CmdKeys   = "keys"
 	CmdStat   = "stat"
+	CmdSizes  = "sizes"
+	CmdList   = "list"
+	CmdPop    = "pop"
 )
+
+// MaxListPage is the most keys a page of the list command may ask for.
+const MaxListPage = 1 << 16
 
 // Frames with a fixed meaning.
 const (
@@ -251,4 +279,31 @@ func Unpack(body []byte, maxItems int) ([][]byte, error) {
 		body = body[n:]
 	}
 	return items, nil
+}
+
+// PackSizes appends the result of the sizes command to dst: each size as a
+// uvarint.
+func PackSizes(dst []byte, sizes []int64) []byte {
+	for _, n := range sizes {
+		dst = binary.AppendUvarint(dst, uint64(max(n, 0)))
+	}
+	return dst
+}
+
+// UnpackSizes decodes the result of the sizes command for n keys. It fails
+// with ErrPacked unless b holds exactly n sizes.
+func UnpackSizes(b []byte, n int) ([]int64, error) {
+	sizes := make([]int64, n)
+	for i := range sizes {
+		v, w := binary.Uvarint(b)
+		if w <= 0 || v > 1<<62 {
+			return nil, fmt.Errorf("%w: size %d of %d is malformed", ErrPacked, i, n)
+		}
+		sizes[i] = int64(v)
+		b = b[w:]
+	}
+	if len(b) > 0 {
+		return nil, fmt.Errorf("%w: %d bytes after %d sizes", ErrPacked, len(b), n)
+	}
+	return sizes, nil
 }
