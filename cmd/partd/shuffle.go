@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,7 @@ type shuffleFlags struct {
 	compress   string
 	addr       string
 	dir        string
+	store      string
 	keep       bool
 	json       bool
 	quiet      bool
@@ -91,8 +93,9 @@ Progress goes to stderr, the summary to stdout (--json for a JSON summary).`,
 	fl.StringVar(&f.compress, "compress", "none", "compression layer under the format: none, zstd, snappy, zlib (with optional :LEVEL)")
 	fl.StringVar(&f.addr, "addr", "", "use the partd server at this address instead of an embedded one")
 	fl.StringVar(&f.dir, "dir", "", "use this File store directory from every process, without a server")
+	fl.StringVar(&f.store, "store", "", "use the store at this URI from every process, without a partd server: file:///dir, redis://host:port, redis-cluster://host:port,host:port, tcp://…")
 	fl.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "how long any process waits for an answer of the server")
-	fl.BoolVar(&f.keep, "keep", false, "keep the shuffled keys after a verified run (with --addr or --dir)")
+	fl.BoolVar(&f.keep, "keep", false, "keep the shuffled keys after a verified run (with --addr, --dir or --store)")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "show no progress")
 	fl.IntVar(&f.corrupt, "corrupt-partition", -1, "damage this partition between map and reduce (for testing the verification)")
@@ -141,8 +144,8 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 
 	sum := shuffleSummary{Workers: f.workers, Reducers: f.reducers, Partitions: f.partitions,
 		Format: string(format), Compress: setting.String()}
-	t := target{addr: f.addr, dir: f.dir, compress: "none", timeout: f.timeout}
-	embedded := f.addr == "" && f.dir == ""
+	t := target{addr: f.addr, dir: f.dir, store: f.store, compress: "none", timeout: f.timeout}
+	embedded := f.addr == "" && f.dir == "" && f.store == ""
 	switch {
 	case embedded:
 		addr, stopServer, err := startShuffleServer(stderr, f.policy, memory)
@@ -158,6 +161,8 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		}
 	case f.addr != "":
 		sum.Store = "server " + f.addr
+	case f.store != "":
+		sum.Store = "store " + redactURI(f.store) + " (no partd server)"
 	default:
 		sum.Store = "directory " + f.dir + " (no server)"
 	}
@@ -173,9 +178,12 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	}
 	common := []string{"--format", string(format), "--compress", setting.String(),
 		"--partitions", strconv.Itoa(f.partitions), "--timeout", f.timeout.String()}
-	if t.addr != "" {
+	switch {
+	case t.addr != "":
 		common = append(common, "--addr", t.addr)
-	} else {
+	case t.store != "":
+		common = append(common, "--store", t.store)
+	default:
 		common = append(common, "--dir", t.dir)
 	}
 
@@ -239,10 +247,13 @@ func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) 
 		err = errors.New("--reducers must be in [1, 1024]")
 	case f.partitions < 1 || f.partitions > 1<<20:
 		err = errors.New("--partitions must be in [1, 1048576]")
-	case f.addr != "" && f.dir != "":
-		err = errors.New("--addr and --dir exclude each other")
+	case (f.addr != "") && (f.dir != "") || (f.store != "") && (f.addr != "" || f.dir != ""):
+		err = errors.New("--addr, --dir and --store exclude each other")
 	case f.corrupt >= f.partitions:
 		err = errors.New("--corrupt-partition must be below --partitions")
+	}
+	if err == nil && f.store != "" {
+		err = sharedStore(f.store)
 	}
 	if err != nil {
 		return "", compress.Setting{}, 0, usageError{err}
@@ -263,6 +274,33 @@ func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) 
 		return "", compress.Setting{}, 0, err
 	}
 	return format, setting, memory, nil
+}
+
+// sharedStore returns why the store at uri cannot be shared by a
+// shuffle's processes without a server, or nil.
+func sharedStore(uri string) error {
+	spec, err := storeuri.Parse(uri)
+	if err != nil {
+		return fmt.Errorf("--store: %w", err)
+	}
+	switch spec.Scheme {
+	case "mem":
+		return errors.New("--store mem:// would give every process a memory of its own: serve it (partd serve --store mem://) and give --addr")
+	case "log":
+		return errors.New("--store log://: a Log is held by one process; serve it (partd serve --store log://…) and give --addr")
+	}
+	return nil
+}
+
+// redactURI hides the password of a store URI, for summaries.
+func redactURI(uri string) string {
+	if u, err := url.Parse(uri); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return uri
 }
 
 // startShuffleServer starts the embedded server of a shuffle: a Buffer of
@@ -477,6 +515,7 @@ func newShuffleChildCmds() []*cobra.Command {
 		fl := c.Flags()
 		fl.StringVar(&f.addr, "addr", "", "server address")
 		fl.StringVar(&f.dir, "dir", "", "File store directory")
+		fl.StringVar(&f.store, "store", "", "store URI")
 		fl.StringVar(&f.compress, "compress", "none", "compression layer")
 		fl.StringVar(&f.format, "format", "msgpack", "msgpack or columns")
 		fl.IntVar(&f.partitions, "partitions", 64, "partitions")

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/redisstore/redistest"
 )
 
 // cliRun runs the built binary and returns its stdout, stderr and exit
@@ -255,5 +257,40 @@ func TestShuffleInterrupt(t *testing.T) {
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v to stop", d)
+	}
+}
+
+// TestShuffleStore runs the shuffle's processes straight against stores
+// named by URI, no partd server: a File directory, one Redis, and a Redis
+// Cluster of 3 masters with replicas; and refuses stores processes cannot
+// share.
+func TestShuffleStore(t *testing.T) {
+	single := redistest.NewServer(t)
+	cluster := redistest.NewCluster(t, 3, 1)
+	for name, uri := range map[string]string{
+		"file":          "file://" + t.TempDir(),
+		"redis":         "redis://" + single.Addr + "?prefix=shuffletest",
+		"redis-cluster": "redis-cluster://" + strings.Join(cluster.Addrs(), ",") + "?prefix=shuffletest",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, errOut, code := runShuffleJSON(t, "--rows", "4000", "--workers", "3", "--reducers", "2", "--partitions", "16", "--store", uri)
+			if code != 0 || !s.Verified || s.Rows != 12_000 || !strings.Contains(s.Store, "no partd server") {
+				t.Fatalf("exit %d, %+v\n%s", code, s, errOut)
+			}
+		})
+	}
+	// After a verified run the shuffle's keys are gone from the namespace
+	// (but for redisstore's expiring markers of applied appends).
+	keys, err := single.Client().Keys(context.Background(), "shuffletest:[dxc]*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("keys left in redis after a verified shuffle: %q, %v", keys, err)
+	}
+	for _, uri := range []string{"mem://", "log://" + t.TempDir(), "s3://x"} {
+		if _, errOut, code := cliRun(t, nil, "shuffle", "--store", uri); code != 2 {
+			t.Errorf("shuffle --store %s: exit %d, want 2\n%s", uri, code, errOut)
+		}
+	}
+	if _, errOut, code := cliRun(t, nil, "shuffle", "--store", "file:///tmp/x", "--dir", "/tmp/y"); code != 2 {
+		t.Errorf("shuffle --store with --dir: exit %d, want 2\n%s", code, errOut)
 	}
 }
