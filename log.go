@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/internal/keypath"
 )
 
@@ -91,6 +92,8 @@ type Log struct {
 	gen       uint32 // the latest committed compaction
 	stats     LogStats
 	replayer  *recordReader // reads segments on open
+
+	faults *errorfs.Injector // failures injected by tests (export_test.go); nil in use
 
 	compacting atomic.Bool
 	compactWG  sync.WaitGroup
@@ -563,7 +566,7 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	s := l.active
 	start := s.size
-	l.bw.Reset(io.NewOffsetWriter(s.f, start))
+	l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
 	l.bw.Write(head)
 	for _, it := range items {
 		for _, p := range it.pieces {
@@ -572,11 +575,11 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	err = l.bw.Flush()
 	if err == nil && l.opts.Sync {
-		err = s.f.Sync()
+		err = l.faults.Sync(s.f.Sync)
 	}
 	if err != nil {
 		l.bw.Reset(nil)
-		if terr := s.f.Truncate(start); terr != nil {
+		if terr := l.faults.Truncate(func() error { return s.f.Truncate(start) }); terr != nil {
 			l.broken = fmt.Errorf("partd: log: a failed write could not be undone (%v), so the log stops taking writes: %w", terr, err)
 			return nil, 0, l.broken
 		}
@@ -977,7 +980,7 @@ func (l *Log) Flush() error {
 	if err != nil {
 		return err
 	}
-	if err := l.active.f.Sync(); err != nil {
+	if err := l.faults.Sync(l.active.f.Sync); err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
 	return nil

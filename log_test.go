@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -485,5 +486,90 @@ func TestLogTornTailSuite(t *testing.T) {
 			must(t, err)
 			must(t, os.Truncate(seg, fi.Size()-5))
 		},
+	})
+}
+
+// TestLogInjectedFaults: through the fault-injection seam, without root or
+// a real device: a disk that fills mid-record, an fsync that fails, and a
+// failed write whose undo fails too. An Append that returns an error wrote
+// nothing; one that returns nil is there after reopen.
+func TestLogInjectedFaults(t *testing.T) {
+	t.Run("disk full", func(t *testing.T) {
+		dir := t.TempDir()
+		l := smallLog(t, dir)
+		inj := &errorfs.Injector{}
+		partd.InjectLogFaults(l, inj)
+		inj.FailWritesAfter(10_000, syscall.ENOSPC)
+		acked := 0
+		for i := 0; ; i++ {
+			err := l.Append(map[string][]byte{"a": bytes.Repeat([]byte{'a'}, 700), "b": bytes.Repeat([]byte{'b'}, 700)})
+			if err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("append %d: %v, want ENOSPC", i, err)
+				}
+				break
+			}
+			acked++
+		}
+		if a := getOne(t, l, "a"); len(a) != acked*700 {
+			t.Fatalf("a: %d bytes after %d acknowledged appends", len(a), acked)
+		}
+		inj.Heal()
+		must(t, l.Append(map[string][]byte{"a": []byte("room again")}))
+		must(t, l.Close())
+		l = smallLog(t, dir)
+		defer l.Close()
+		if a := getOne(t, l, "a"); len(a) != acked*700+len("room again") || l.Stats().TornRecords != 0 {
+			t.Fatalf("after reopen: a %d bytes, %+v", len(a), l.Stats())
+		}
+	})
+	t.Run("fsync fails", func(t *testing.T) {
+		dir := t.TempDir()
+		l, err := partd.OpenLog(dir, &partd.LogOptions{Sync: true, Logger: quietLog})
+		must(t, err)
+		inj := &errorfs.Injector{}
+		partd.InjectLogFaults(l, inj)
+		must(t, l.Append(map[string][]byte{"k": []byte("kept")}))
+		inj.FailSync(syscall.EIO)
+		if err := l.Append(map[string][]byte{"k": []byte("-lost")}); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("append with a failing fsync: %v, want EIO", err)
+		}
+		if err := l.Flush(); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Flush with a failing fsync: %v, want EIO", err)
+		}
+		inj.Heal()
+		if got := getOne(t, l, "k"); got != "kept" {
+			t.Fatalf("k = %q: the failed append shows", got)
+		}
+		must(t, l.Close())
+		l = smallLog(t, dir)
+		defer l.Close()
+		if got := getOne(t, l, "k"); got != "kept" {
+			t.Fatalf("after reopen k = %q", got)
+		}
+	})
+	t.Run("undo fails", func(t *testing.T) {
+		dir := t.TempDir()
+		l := smallLog(t, dir)
+		inj := &errorfs.Injector{}
+		partd.InjectLogFaults(l, inj)
+		must(t, l.Append(map[string][]byte{"k": []byte("kept")}))
+		inj.FailWritesAfter(3, syscall.ENOSPC)
+		inj.FailTruncate(syscall.EIO)
+		if err := l.Append(map[string][]byte{"k": []byte("-torn")}); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("append: %v, want ENOSPC", err)
+		}
+		inj.Heal()
+		// The log cannot vouch for its tail: it takes no more writes, and
+		// a reopen cuts the torn record off.
+		if err := l.Append(map[string][]byte{"k": []byte("-after")}); err == nil || !strings.Contains(err.Error(), "stops taking writes") {
+			t.Fatalf("append after a failed undo: %v", err)
+		}
+		must(t, l.Close())
+		l = smallLog(t, dir)
+		defer l.Close()
+		if got := getOne(t, l, "k"); got != "kept" || l.Stats().TornRecords != 1 {
+			t.Fatalf("after reopen k = %q, %+v; want kept and one torn record cut", got, l.Stats())
+		}
 	})
 }
