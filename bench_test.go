@@ -57,7 +57,7 @@ func openStack(stack string, spec workload.Spec, dir string) (partd.Store, error
 		return nil, fmt.Errorf("unknown stack %q", stack)
 	}
 	if stack == "buffer" || stack == "buffer-log" {
-		return partd.NewBuffer(partd.NewDict(), slow, spec.MemLimit), nil
+		return partd.NewBuffer(partd.NewOffHeapDict(), slow, spec.MemLimit), nil
 	}
 	return slow, nil
 }
@@ -149,10 +149,7 @@ func runWorkloadProcess(b *testing.B, spec workload.Spec, stack string) workload
 	arg, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^$", string(arg), stack, b.TempDir())
 	cmd.Env = append(os.Environ(), "PARTD_HELPER=workload")
-	if spec.MemLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// Tell the collector the budget, as Buffer's documentation advises.
-		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", (spec.MemLimit>>20)+32))
-	}
+	// No GOMEMLIMIT: the Buffer's Dict keeps its bytes off the heap.
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

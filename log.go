@@ -77,8 +77,9 @@ type Log struct {
 	writeMu sync.Mutex // serializes writers: only they write segments or change the index
 	active  *logSegment
 	bw      *bufio.Writer
-	head    []byte // scratch for record heads
-	broken  error  // a write that could not be undone: every later write fails
+	head    []byte   // scratch for record heads
+	vec     [][]byte // scratch for a record's pieces
+	broken  error    // a write that could not be undone: every later write fails
 
 	ioMu sync.RWMutex // held for reading while segment files are read, for writing while they are removed
 
@@ -566,14 +567,29 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	s := l.active
 	start := s.size
-	l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
-	l.bw.Write(head)
-	for _, it := range items {
-		for _, p := range it.pieces {
-			l.bw.Write(p)
+	if pwritevSupported && l.faults == nil {
+		// The pieces go to the file as they are: no copy.
+		vec := append(l.vec[:0], head)
+		for _, it := range items {
+			for _, p := range it.pieces {
+				if len(p) > 0 {
+					vec = append(vec, p)
+				}
+			}
 		}
+		err = pwritevAll(s.f, vec, start)
+		clear(vec)
+		l.vec = vec[:0]
+	} else {
+		l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
+		l.bw.Write(head)
+		for _, it := range items {
+			for _, p := range it.pieces {
+				l.bw.Write(p)
+			}
+		}
+		err = l.bw.Flush()
 	}
-	err = l.bw.Flush()
 	if err == nil && l.opts.Sync {
 		err = l.faults.Sync(s.f.Sync)
 	}

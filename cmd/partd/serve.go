@@ -159,9 +159,6 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 
 	var store partd.Store
 	if f.store != "" {
-		if spec.Memory > 0 {
-			limitMemory(spec.Memory)
-		}
 		if store, err = spec.Open(nil); err != nil {
 			return err
 		}

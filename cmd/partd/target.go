@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -243,17 +242,5 @@ func checkPolicy(policy string) error {
 // Close), or that store alone when memory is 0. It is the store `partd
 // serve` builds.
 func newServerStore(policy, dir string, memory int64) (partd.Store, error) {
-	if memory > 0 {
-		limitMemory(memory)
-	}
 	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}.Open(nil)
-}
-
-// limitMemory tells the Go runtime the process's budget for a Buffer of
-// memory bytes, unless GOMEMLIMIT says otherwise: without it the collector
-// lets the heap grow to about twice what is live (see partd.Buffer).
-func limitMemory(memory int64) {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memory + memory/4 + 64<<20)
-	}
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -137,11 +136,9 @@ func Run(spec workload.Spec, stack string, seed uint64) (Measurement, error) {
 	if err != nil {
 		return Measurement{}, err
 	}
-	if IsBuffer(stack) && os.Getenv("GOMEMLIMIT") == "" {
-		// Tell the collector the budget, as partd.Buffer's documentation
-		// advises: the limit plus 32 MiB.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(BufferLimit(spec) + 32<<20))
-	}
+	// No memory limit for the runtime: the buffer stacks' Dict keeps its
+	// bytes off the heap (partd.NewOffHeapDict), so the process stays near
+	// the limit without one.
 	res, err := workload.Run(spec, s, seed)
 	if err != nil {
 		s.Close()
