@@ -119,7 +119,15 @@
 //
 // # Costs
 //
-// Append and Set are one script call per hash tag, pipelined per node;
+// Append and Set are one script call per hash tag, pipelined per node,
+// after one pipelined TYPE per key (and EXISTS per new key) when a cluster
+// batch spans several hash tags. An Append of at least 16 KiB to a hash tag
+// (or, on one server, in the batch) whose keys stay in one part each sends
+// the values as plain APPENDs instead, in a MULTI … EXEC between two short
+// script calls that check and account for them: a script given the values
+// would have Redis hash every byte of them as Lua strings, which costs it
+// more than the appends. The transaction is as atomic as the script, and a
+// server that refuses it or finds a key in parts gets the script after all.
 // Get is one pipelined GET per key (more round trips only for keys in
 // parts); Delete is a script per hash tag. Keys and Drop SCAN the whole
 // database of every master, whatever share of it the namespace holds.

@@ -15,9 +15,31 @@ import (
 // share, started by TestMain with Redis's default limits.
 var redisAddr string
 
+// roleEnv names the role of a child process: this test binary re-executed
+// by a benchmark or a test (see roles) to append or read in a process of
+// its own.
+const roleEnv = "PARTD_REDIS_ROLE"
+
+// roles maps a child role to its body; the files that start children add
+// theirs in init.
+var roles = map[string]func() error{}
+
 // TestMain starts the shared server and stops it after the tests. Without
-// redis-server the tests fail: they are never skipped.
+// redis-server the tests fail: they are never skipped. In a child process
+// (roleEnv set) it runs the role instead, and starts no server.
 func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		run := roles[role]
+		if run == nil {
+			fmt.Fprintf(os.Stderr, "%s=%s: unknown role\n", roleEnv, role)
+			os.Exit(2)
+		}
+		if err := run(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "redisstore-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

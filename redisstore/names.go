@@ -18,7 +18,9 @@ import (
 //	NS:o TAG ID          an Append already applied, against a replay (expires)
 //
 // Everything a key's conflicts and writes touch shares its hash tag, so it is
-// in one cluster slot and one script sees it all atomically.
+// in one cluster slot and one script sees it all atomically. The fast path of
+// Append (fastScript) also uses staged names, ID.g and ID.hN, which exist only
+// inside its MULTI … EXEC.
 
 const (
 	kindData    = 'd'

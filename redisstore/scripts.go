@@ -185,3 +185,96 @@ for i = 1, #KEYS do
 end
 return n
 `)
+
+// fastScript brackets the plain APPENDs of an Append's fast path (see
+// appendFast), which never pass values through Lua: Lua hashes every byte of
+// every string it is given, which costs Redis more than the APPENDs
+// themselves. One MULTI … EXEC holds, for one unit,
+//
+//	EVAL fastScript (step "pre")   checks the unit and commits its bookkeeping
+//	APPEND name chunk …            the values
+//	EVALSHA fastScript (step "post")  undoes the APPENDs if "pre" refused
+//
+// "pre" is sent as EVAL, with its source, so it runs even on a server that
+// lacks the script (a new master after a failover): the APPENDs never run
+// unchecked. It caches the script for "post".
+//
+// Step "pre" checks, as writeScript does, that the operation was not applied
+// yet and that each key is a string that stays within a part or is new and
+// conflicts with no stored key, then records the operation and counts the new
+// keys. If any check fails, it moves the unit's existing data names aside (a
+// RENAME: no bytes are copied) under a guard name, so that the APPENDs land
+// in fresh strings, and returns its verdict: {"dup"}, {"conflict", key,
+// other}, or {"slow"} for a unit the script path must write (a key in parts
+// or growing past a part, or a data name that holds what the store never
+// writes). Step "post" then deletes the fresh strings and moves the data
+// names back; after a "pre" that passed, it finds no guard and does nothing.
+//
+//	KEYS[i]  the data name of the i-th key
+//	ARGV     "pre", namespace, operation id, milliseconds to remember the
+//	         operation, part size, then for each key: key, hash tag, bytes
+//	         appended; or "post", namespace, operation id, then for each
+//	         key: hash tag.
+var fastScript = redis.NewScript(`
+local step, ns, opid = ARGV[1], ARGV[2], ARGV[3]
+local function name(kind, tag, rest) return ns .. ':' .. kind .. tag .. rest end
+if step == 'post' then
+  local guard = name('s', ARGV[4], opid .. '.g')
+  if redis.call('EXISTS', guard) == 0 then return {'ok'} end
+  for i, d in ipairs(KEYS) do
+    redis.call('UNLINK', d)
+    local held = name('s', ARGV[3 + i], opid .. '.h' .. i)
+    if redis.call('EXISTS', held) == 1 then redis.call('RENAME', held, d) end
+  end
+  redis.call('DEL', guard)
+  return {'undone'}
+end
+
+local opTTL, partSize = ARGV[4], tonumber(ARGV[5])
+local entries = {}
+for i = 1, #KEYS do
+  local a = 3 + 3 * i
+  entries[i] = {d = KEYS[i], k = ARGV[a], tag = ARGV[a + 1], n = tonumber(ARGV[a + 2])}
+end
+local tag1 = entries[1].tag
+
+local function refuse(...)
+  redis.call('SET', name('s', tag1, opid .. '.g'), '1', 'PX', opTTL)
+  for i, e in ipairs(entries) do
+    if redis.call('EXISTS', e.d) == 1 then redis.call('RENAME', e.d, name('s', e.tag, opid .. '.h' .. i)) end
+  end
+  return {...}
+end
+
+local function parents(k)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(k, '/', i, true)
+    if not j then return out end
+    out[#out + 1] = string.sub(k, 1, j - 1)
+    i = j + 1
+  end
+end
+
+local applied = name('o', tag1, opid)
+if redis.call('EXISTS', applied) == 1 then return refuse('dup') end
+for _, e in ipairs(entries) do
+  local len = redis.pcall('STRLEN', e.d)
+  if type(len) ~= 'number' then return refuse('slow') end
+  if len == 0 and redis.call('EXISTS', e.d) == 0 then
+    e.created = true
+    for _, p in ipairs(parents(e.k)) do
+      if redis.call('EXISTS', name('d', e.tag, p)) == 1 then return refuse('conflict', e.k, p) end
+    end
+    if redis.call('EXISTS', name('c', e.tag, e.k)) == 1 then return refuse('conflict', e.k, e.k .. '/...') end
+  end
+  if len + e.n > partSize then return refuse('slow') end
+end
+redis.call('SET', applied, '1', 'PX', opTTL)
+for _, e in ipairs(entries) do
+  if e.created then
+    for _, p in ipairs(parents(e.k)) do redis.call('INCR', name('c', e.tag, p)) end
+  end
+end
+return {'ok'}
+`)

@@ -1,15 +1,18 @@
 package redisstore
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/keypath"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -123,14 +126,8 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 	// against the stored ones before writing any: a conflict then rejects
 	// the whole batch. The scripts check again as they write.
 	if len(units) > 1 {
-		calls := make([]scriptCall, len(units))
-		for i, u := range units {
-			calls[i] = s.writeCall("c", u, opid, false)
-		}
-		for _, cmd := range s.runScripts(writeScript, calls) {
-			if err := s.verdict(op, cmd); err != nil {
-				return err
-			}
+		if err := s.precheck(op, units, opid); err != nil {
+			return err
 		}
 	}
 
@@ -142,30 +139,44 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 		return s.wrap(op, fmt.Errorf("staging values: %w", err))
 	}
 
-	calls := make([]scriptCall, len(units))
-	for i, u := range units {
-		calls[i] = s.writeCall(mode, u, opid, true)
+	outs := make([]outcome, len(units))
+	var scripted []int // the units writeScript writes
+	if mode == "a" {
+		scripted = s.appendFast(op, units, opid, outs)
+	} else {
+		for i := range units {
+			scripted = append(scripted, i)
+		}
 	}
-	cmds := s.runScripts(writeScript, calls)
+	if len(scripted) > 0 {
+		calls := make([]scriptCall, len(scripted))
+		for j, i := range scripted {
+			calls[j] = s.writeCall(mode, units[i], opid, true)
+		}
+		for j, cmd := range s.runScripts(writeScript, calls) {
+			err := s.verdict(op, cmd)
+			// No answer: the script may have run, and its staged chunks expire.
+			outs[scripted[j]] = outcome{err: err, unsure: err != nil && cmd.Err() != nil}
+		}
+	}
 	var (
 		first    error
 		wrote    bool // some unit was written, or may have been
 		failed   bool // some unit was not written, or may not have been
 		leftover []chunk
 	)
-	for i, cmd := range cmds {
-		err := s.verdict(op, cmd)
-		if err == nil {
+	for i, o := range outs {
+		if o.err == nil {
 			wrote = true
 			continue
 		}
 		failed = true
 		if first == nil {
-			first = err
+			first = o.err
 		}
-		if cmd.Err() != nil {
-			wrote = true // no answer: the script may have run
-			continue     // and its staged chunks expire
+		if o.unsure {
+			wrote = true
+			continue
 		}
 		for _, e := range units[i].entries { // refused: its staged chunks are left over
 			for _, c := range e.chunks {
@@ -183,6 +194,300 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 		return fmt.Errorf("%w (%w)", first, ErrMaybeWritten)
 	}
 	return first
+}
+
+// outcome is how the write of one unit ended.
+type outcome struct {
+	err    error // nil if the unit was written (or had been, by a replay)
+	unsure bool  // err is no verdict: the unit may have been written
+}
+
+// precheck checks the keys of a batch of several units against the stored
+// ones with plain commands, pipelined: the type of each data name, and for
+// each new key whether a tuple parent of it or a key under it is stored. A
+// unit whose answers are not all clean (a new key with a conflict, a key in
+// parts, a name of another type) is checked again by writeScript in check
+// mode, which gives the verdict.
+func (s *Store) precheck(op string, units []*unit, opid string) error {
+	ctx, cancel := s.ctx()
+	pipe := s.c.Pipeline()
+	types := make([][]*redis.StatusCmd, len(units))
+	for i, u := range units {
+		for _, e := range u.entries {
+			types[i] = append(types[i], pipe.Type(ctx, s.name(kindData, e.tag, e.key)))
+		}
+	}
+	_, _ = pipe.Exec(ctx)
+	cancel()
+	ctx, cancel = s.ctx()
+	defer cancel()
+	doubtful := make([]bool, len(units))
+	type newKey struct {
+		unit   int
+		exists *redis.IntCmd
+	}
+	var news []newKey
+	pipe = s.c.Pipeline()
+	for i, u := range units {
+		for j, e := range u.entries {
+			t, err := types[i][j].Result()
+			if err != nil {
+				return s.wrap(op, err)
+			}
+			switch t {
+			case "string":
+			case "none":
+				names := []string{s.name(kindCount, e.tag, e.key)}
+				for p := range keypath.Parents(e.key) {
+					names = append(names, s.name(kindData, e.tag, p))
+				}
+				news = append(news, newKey{i, pipe.Exists(ctx, names...)})
+			default:
+				doubtful[i] = true
+			}
+		}
+	}
+	if len(news) > 0 {
+		_, _ = pipe.Exec(ctx)
+		for _, k := range news {
+			n, err := k.exists.Result()
+			if err != nil {
+				return s.wrap(op, err)
+			}
+			if n > 0 {
+				doubtful[k.unit] = true
+			}
+		}
+	}
+	var calls []scriptCall
+	for i, u := range units {
+		if doubtful[i] {
+			calls = append(calls, s.writeCall("c", u, opid, false))
+		}
+	}
+	for _, cmd := range s.runScripts(writeScript, calls) {
+		if err := s.verdict(op, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fastMin is the fewest bytes of values for which an Append of a unit takes
+// the fast path (see appendFast): below it, the two script calls of the
+// fast path cost more than passing the values through writeScript.
+const fastMin = 16 << 10
+
+// appendFast appends, by the fast path, the units whose values are all
+// inline and at least fastMin bytes, and sets their outcomes. It returns the
+// others, and those that the fast path left unwritten for writeScript: a
+// key in parts or growing past a part, or a transaction the server refused
+// before running it.
+//
+// The fast path sends a unit's values as plain APPENDs in a MULTI … EXEC,
+// between the two steps of fastScript, which check and account for them:
+// no value passes through Lua, which hashes every byte of every string it
+// is given. Each unit is one transaction, atomic as a writeScript call;
+// the transactions are pipelined per node.
+func (s *Store) appendFast(op string, units []*unit, opid string, outs []outcome) (rest []int) {
+	byNode := make(map[*redis.Client][]int)
+	var nodes []*redis.Client
+	for i, u := range units {
+		var c *redis.Client
+		if s.fastFits(u) {
+			c = s.nodeOf(u)
+		}
+		if c == nil {
+			rest = append(rest, i)
+			continue
+		}
+		if byNode[c] == nil {
+			nodes = append(nodes, c)
+		}
+		byNode[c] = append(byNode[c], i)
+	}
+	if len(nodes) == 0 {
+		return rest
+	}
+	txs := make([]fastTx, len(units))
+	var wg sync.WaitGroup
+	for _, c := range nodes {
+		if len(nodes) == 1 {
+			s.runFast(c, units, byNode[c], opid, txs)
+		} else {
+			wg.Go(func() { s.runFast(c, units, byNode[c], opid, txs) })
+		}
+	}
+	wg.Wait()
+	for i, tx := range txs {
+		if tx.exec == nil {
+			continue
+		}
+		var again bool
+		outs[i], again = s.fastOutcome(op, units[i], tx)
+		if again {
+			rest = append(rest, i)
+		}
+	}
+	slices.Sort(rest)
+	return rest
+}
+
+// unitBytes returns the bytes of values of u.
+func unitBytes(u *unit) int64 {
+	var n int64
+	for _, e := range u.entries {
+		for _, c := range e.chunks {
+			n += int64(len(c.data))
+		}
+	}
+	return n
+}
+
+// fastFits reports whether u may take the fast path: at least fastMin bytes
+// of values, none staged, and no key given more than a part.
+func (s *Store) fastFits(u *unit) bool {
+	var total int64
+	for _, e := range u.entries {
+		var n int64
+		for _, c := range e.chunks {
+			if c.staged != "" {
+				return false
+			}
+			n += int64(len(c.data))
+		}
+		if n > s.partSize {
+			return false
+		}
+		total += n
+	}
+	return total >= fastMin
+}
+
+// nodeOf returns the client of the server that holds u, or nil if the
+// cluster client cannot tell.
+func (s *Store) nodeOf(u *unit) *redis.Client {
+	if s.cluster == nil {
+		return s.c.(*redis.Client)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	e := u.entries[0]
+	c, err := s.cluster.MasterForKey(ctx, s.name(kindData, e.tag, e.key))
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// fastTx is the MULTI and EXEC of a fast-path transaction.
+type fastTx struct {
+	multi, exec *redis.Cmd
+}
+
+// runFast sends the fast-path transactions of units[i] for i in which to
+// the server c, in pipelines of about s.inline bytes of values, and sets
+// txs[i] to each one's.
+func (s *Store) runFast(c *redis.Client, units []*unit, which []int, opid string, txs []fastTx) {
+	for start := 0; start < len(which); {
+		end, n := start, int64(0)
+		for end < len(which) && (end == start || n+unitBytes(units[which[end]]) <= s.inline) {
+			n += unitBytes(units[which[end]])
+			end++
+		}
+		ctx, cancel := s.ctx()
+		pipe := c.Pipeline()
+		for _, i := range which[start:end] {
+			txs[i] = s.queueFast(ctx, pipe, units[i], opid)
+		}
+		_, _ = pipe.Exec(ctx)
+		cancel()
+		start = end
+	}
+}
+
+// queueFast queues on pipe the transaction that appends u by the fast path.
+func (s *Store) queueFast(ctx context.Context, pipe redis.Pipeliner, u *unit, opid string) fastTx {
+	opTTL := (2*s.timeout + time.Second).Milliseconds()
+	keys := make([]string, len(u.entries))
+	pre := make([]any, 0, 5+3*len(u.entries))
+	pre = append(pre, "pre", s.ns, opid, opTTL, s.partSize)
+	post := make([]any, 0, 3+len(u.entries))
+	post = append(post, "post", s.ns, opid)
+	for i, e := range u.entries {
+		keys[i] = s.name(kindData, e.tag, e.key)
+		var n int64
+		for _, c := range e.chunks {
+			n += int64(len(c.data))
+		}
+		pre = append(pre, e.key, e.tag, n)
+		post = append(post, e.tag)
+	}
+	multi := pipe.Do(ctx, "multi")
+	fastScript.Eval(ctx, pipe, keys, pre...) // with its source: it runs on any server
+	for i, e := range u.entries {
+		for _, c := range e.chunks {
+			pipe.Do(ctx, "append", keys[i], c.data)
+		}
+	}
+	fastScript.EvalSha(ctx, pipe, keys, post...) // loaded by the EVAL before it
+	return fastTx{multi: multi, exec: pipe.Do(ctx, "exec")}
+}
+
+// fastOutcome reads the answers to a fast-path transaction: the unit's
+// outcome, or again if the fast path left it unwritten for writeScript.
+func (s *Store) fastOutcome(op string, u *unit, tx fastTx) (o outcome, again bool) {
+	if err := tx.multi.Err(); err != nil {
+		// No answer, or MULTI refused: then the commands after it, if
+		// they were not refused too, ran one by one.
+		return outcome{err: s.wrap(op, err), unsure: true}, false
+	}
+	res, err := tx.exec.Slice()
+	if err != nil {
+		var re redis.Error
+		if errors.As(err, &re) {
+			// EXEC answered an error (EXECABORT: a command was refused
+			// as it was queued, such as MOVED): nothing ran.
+			return outcome{}, true
+		}
+		return outcome{err: s.wrap(op, err), unsure: true}, false
+	}
+	appends := 0
+	for _, e := range u.entries {
+		appends += len(e.chunks)
+	}
+	unexpected := func(what any) (outcome, bool) {
+		return outcome{err: fmt.Errorf("redisstore: %s: unexpected answer %v from the fast append", op, what), unsure: true}, false
+	}
+	if len(res) != appends+2 {
+		return unexpected(res)
+	}
+	if err, ok := res[len(res)-1].(error); ok { // the undoing step failed
+		return outcome{err: s.wrap(op, err), unsure: true}, false
+	}
+	if err, ok := res[0].(error); ok { // the checking step failed part way
+		return outcome{err: s.wrap(op, err), unsure: true}, false
+	}
+	pre, ok := res[0].([]any)
+	if !ok || len(pre) == 0 {
+		return unexpected(res[0])
+	}
+	switch pre[0] {
+	case "ok":
+		for _, r := range res[1 : len(res)-1] {
+			if err, ok := r.(error); ok {
+				return outcome{err: s.wrap(op, err), unsure: true}, false
+			}
+		}
+		return outcome{}, false
+	case "dup":
+		return outcome{}, false
+	case "slow":
+		return outcome{}, true
+	}
+	// Refused: the APPENDs went to fresh strings, which the undoing step
+	// deleted; whether they failed does not matter.
+	return outcome{err: s.verdictOf(op, pre)}, false
 }
 
 // group splits a batch into the units one script call each writes.
@@ -305,6 +610,11 @@ func (s *Store) verdict(op string, cmd *redis.Cmd) error {
 	if err != nil {
 		return s.wrap(op, err)
 	}
+	return s.verdictOf(op, res)
+}
+
+// verdictOf turns the verdict of writeScript or fastScript into an error.
+func (s *Store) verdictOf(op string, res []any) error {
 	str := func(i int) string {
 		if i < len(res) {
 			if v, ok := res[i].(string); ok {
