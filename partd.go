@@ -4,7 +4,7 @@
 // Values are raw bytes. [Store.Append] adds bytes to the end of what a key
 // already holds; [Store.Get] returns everything a key holds, in append order.
 // Stores nest like io.Reader wrappers: a write policy ([Dict], [File],
-// [Buffer]) at the core, compression (package compress) and encodings
+// [Log], [Buffer]) at the core, compression (package compress) and encodings
 // (package encode) around it, and optionally a server (packages server and
 // client) in front so many processes share one store.
 //
@@ -26,11 +26,13 @@
 // Where locks nest they are taken in this order, never the reverse:
 //
 //	Buffer.mu -> fast store -> slow store -> File.mu -> File's .lock (flock)
+//	Log: compactMu -> writeMu -> ioMu -> mu
 //
-// No store in this package keeps a goroutine running: File spreads the
-// system calls of a large batch over GOMAXPROCS goroutines that end before
-// the call returns. Buffer holds its lock while it spills, so a Get waits for
-// a spill in progress.
+// Goroutines: File spreads the system calls of a large batch over GOMAXPROCS
+// goroutines that end before the call returns. A Log runs one compaction at
+// a time in a goroutine of its own when dead bytes cross its thresholds;
+// Close waits for it. No other store keeps a goroutine running. Buffer
+// holds its lock while it spills, so a Get waits for a spill in progress.
 package partd
 
 import (
