@@ -164,36 +164,50 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 // named lockName: it exists (or is created, unless noCreate) and is empty or
 // holds that file (unless adopt). Python partd's stores hold .lock too.
 func prepareStoreDir(dir string, noCreate, adopt bool) error {
+	return prepareDir(dir, "file", lockName, "", noCreate, adopt, " (FileOptions.Adopt opens it anyway)")
+}
+
+// prepareDir makes sure dir can be opened as a store of kind marked by a
+// file named marker: it exists (or is created, unless noCreate) and is
+// empty or holds marker (unless adopt). A directory holding other (a File
+// store's lock) instead is another kind of store, refused. hint ends the error for a directory
+// of other files.
+func prepareDir(dir, kind, marker, other string, noCreate, adopt bool, hint string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && noCreate:
 		return fmt.Errorf("partd: no such store %s: %w", dir, err)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("partd: file: %w", err)
+			return fmt.Errorf("partd: %s: %w", kind, err)
 		}
 		return nil
 	case err != nil:
-		return fmt.Errorf("partd: file: %w", err)
+		return fmt.Errorf("partd: %s: %w", kind, err)
 	case !st.IsDir():
-		return fmt.Errorf("partd: file: %s is not a directory: %w", dir, ErrNotStore)
+		return fmt.Errorf("partd: %s: %s is not a directory: %w", kind, dir, ErrNotStore)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, lockName)); err == nil {
+	if _, err := os.Lstat(filepath.Join(dir, marker)); err == nil {
 		return nil
 	}
 	if noCreate {
-		return fmt.Errorf("partd: no such store %s: %w (the directory has no %s)", dir, ErrNotStore, lockName)
+		return fmt.Errorf("partd: no such store %s: %w (the directory has no %s)", dir, ErrNotStore, marker)
+	}
+	if other != "" {
+		if _, err := os.Lstat(filepath.Join(dir, other)); err == nil {
+			return fmt.Errorf("partd: %s: %s: %w: it is another kind of store (it has %s, as a File store does)", kind, dir, ErrNotStore, other)
+		}
 	}
 	if adopt {
 		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("partd: file: %w", err)
+		return fmt.Errorf("partd: %s: %w", kind, err)
 	}
 	defer d.Close()
 	if names, _ := d.Readdirnames(1); len(names) > 0 {
-		return fmt.Errorf("partd: file: %s: %w: it holds files but no %s (FileOptions.Adopt opens it anyway)", dir, ErrNotStore, lockName)
+		return fmt.Errorf("partd: %s: %s: %w: it holds files but no %s%s", kind, dir, ErrNotStore, marker, hint)
 	}
 	return nil
 }

@@ -23,18 +23,7 @@ func writevAll(fd keyFD, vec [][]byte) (int64, error) {
 			return done, err
 		}
 		done += int64(n)
-		for n > 0 && len(vec) > 0 {
-			if n >= len(vec[0]) {
-				n -= len(vec[0])
-				vec = vec[1:]
-			} else {
-				vec[0] = vec[0][n:]
-				n = 0
-			}
-		}
-		for len(vec) > 0 && len(vec[0]) == 0 {
-			vec = vec[1:]
-		}
+		vec = advanceVec(vec, n)
 	}
 	return done, nil
 }

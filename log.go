@@ -223,39 +223,9 @@ func OpenLog(dir string, opts *LogOptions) (*Log, error) {
 }
 
 // prepareLogDir checks that dir is a Log, or creates one where nothing is.
+// A File store (.lock) is refused.
 func prepareLogDir(dir string, noCreate bool) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && noCreate:
-		return fmt.Errorf("partd: no such store %s: %w", dir, err)
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("partd: log: %w", err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("partd: log: %w", err)
-	case !st.IsDir():
-		return fmt.Errorf("partd: log: %s is not a directory: %w", dir, ErrNotStore)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, logMarker)); err == nil {
-		return nil
-	}
-	if noCreate {
-		return fmt.Errorf("partd: no such store %s: %w (the directory has no %s)", dir, ErrNotStore, logMarker)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, lockName)); err == nil {
-		return fmt.Errorf("partd: log: %s: %w: it is a File store (it has %s)", dir, ErrNotStore, lockName)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("partd: log: %w", err)
-	}
-	defer d.Close()
-	if names, _ := d.Readdirnames(1); len(names) > 0 {
-		return fmt.Errorf("partd: log: %s: %w: it holds files but no %s", dir, ErrNotStore, logMarker)
-	}
-	return nil
+	return prepareDir(dir, "log", logMarker, lockName, noCreate, false, "")
 }
 
 // open locks the directory and replays its segments.
@@ -876,14 +846,7 @@ func (l *Log) Delete(keys ...string) error {
 	defer l.writeMu.Unlock()
 	l.mu.RLock()
 	err := l.usableLocked("delete")
-	var items []logItem
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if _, ok := l.index[k]; ok && !seen[k] {
-			seen[k] = true
-			items = append(items, logItem{key: k})
-		}
-	}
+	items := l.heldLocked(keys)
 	l.mu.RUnlock()
 	if err != nil || len(items) == 0 {
 		return err
@@ -898,6 +861,20 @@ func (l *Log) Delete(keys ...string) error {
 	l.mu.Unlock()
 	l.maybeCompact()
 	return nil
+}
+
+// heldLocked returns the keys of keys the index holds, each once, as the
+// items of a delete record. l.mu is held.
+func (l *Log) heldLocked(keys []string) []logItem {
+	var items []logItem
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if _, ok := l.index[k]; ok && !seen[k] {
+			seen[k] = true
+			items = append(items, logItem{key: k})
+		}
+	}
+	return items
 }
 
 // Keys returns every key that holds bytes, sorted.

@@ -80,14 +80,7 @@ func (l *Log) Pop(keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	l.mu.RLock()
-	var items []logItem
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if _, ok := l.index[k]; ok && !seen[k] {
-			seen[k] = true
-			items = append(items, logItem{key: k})
-		}
-	}
+	items := l.heldLocked(keys)
 	l.mu.RUnlock()
 	if len(items) == 0 {
 		return vals, nil

@@ -42,18 +42,7 @@ func pwritevAll(f *os.File, vec [][]byte, off int64) error {
 			return err
 		}
 		off += int64(n)
-		for n > 0 && len(vec) > 0 {
-			if n >= len(vec[0]) {
-				n -= len(vec[0])
-				vec = vec[1:]
-			} else {
-				vec[0] = vec[0][n:]
-				n = 0
-			}
-		}
-		for len(vec) > 0 && len(vec[0]) == 0 {
-			vec = vec[1:]
-		}
+		vec = advanceVec(vec, n)
 	}
 	return nil
 }
