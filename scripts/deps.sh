@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond Go on a Debian machine: libzmq for
-# the server and client (cgo), and Python partd 1.3 with its codecs for the
-# interoperability tests and the benchmark baselines. Idempotent: it installs
-# only what is missing.
+# the server and client (cgo), Python partd 1.3 with its codecs for the
+# interoperability tests and the benchmark baselines, redis-server and
+# redis-tools for the Redis store's tests, and iproute2 for the test that
+# joins network namespaces. Idempotent: it installs only what is missing.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libzmq3-dev redis-server redis-tools
+pkgs=(gcc make pkg-config libzmq3-dev redis-server redis-tools iproute2
       python3 python3-partd python3-zmq python3-snappy python3-msgpack
       python3-numpy python3-pandas python3-zstandard)
 
