@@ -90,8 +90,9 @@ type Log struct {
 	segs      map[uint32]*logSegment
 	nextID    uint32
 	nextMajor uint64
-	gen       uint32 // the latest committed compaction
-	stats     LogStats
+	gen       uint32        // the latest committed compaction
+	stats     LogStats      // but Bytes, which is bytes
+	bytes     atomic.Int64  // bytes in the segment files
 	replayer  *recordReader // reads segments on open
 
 	faults *errorfs.Injector // failures injected by tests (export_test.go); nil in use
@@ -404,7 +405,7 @@ func (l *Log) replay(s *logSegment) error {
 		}
 		l.applyLocked(s, kind, entries)
 		s.size += size
-		l.stats.Bytes += size
+		l.bytes.Add(size)
 	}
 	return nil
 }
@@ -572,9 +573,7 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 		return nil, 0, fmt.Errorf("partd: log: %w", err)
 	}
 	s.size += length
-	l.mu.Lock()
-	l.stats.Bytes += length
-	l.mu.Unlock()
+	l.bytes.Add(length) // atomic: no second trip through l.mu per write
 	return s, start + int64(len(head)), nil
 }
 
@@ -954,7 +953,7 @@ func sortedSegments(m map[uint32]*logSegment) []*logSegment {
 func (l *Log) removeSegmentLocked(s *logSegment) error {
 	delete(l.segs, s.id)
 	l.stats.Segments--
-	l.stats.Bytes -= s.size
+	l.bytes.Add(-s.size)
 	s.f.Close()
 	if err := os.Remove(filepath.Join(l.dir, s.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -985,6 +984,7 @@ func (l *Log) Stats() LogStats {
 	defer l.mu.RUnlock()
 	st := l.stats
 	st.Keys = len(l.index)
+	st.Bytes = l.bytes.Load()
 	return st
 }
 

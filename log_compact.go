@@ -34,8 +34,9 @@ func (l *Log) maybeCompact() {
 		return
 	}
 	l.mu.RLock()
-	dead := l.stats.Bytes - l.stats.LiveBytes
-	due := !l.closed && dead >= l.opts.CompactMinBytes && float64(dead) >= l.opts.CompactGarbage*float64(l.stats.Bytes)
+	total := l.bytes.Load()
+	dead := total - l.stats.LiveBytes
+	due := !l.closed && dead >= l.opts.CompactMinBytes && float64(dead) >= l.opts.CompactGarbage*float64(total)
 	l.mu.RUnlock()
 	if !due || !l.compacting.CompareAndSwap(false, true) {
 		return
@@ -149,7 +150,7 @@ func (l *Log) Compact() error {
 		l.nextID++
 		l.segs[o.id] = o
 		l.stats.Segments++
-		l.stats.Bytes += o.size
+		l.bytes.Add(o.size)
 	}
 	for _, ck := range keys {
 		k := l.index[ck.key]

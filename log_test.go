@@ -310,17 +310,7 @@ func TestLogFullDisk(t *testing.T) {
 	l, err := partd.OpenLog(dir, &partd.LogOptions{CompactGarbage: -1, Logger: quietLog})
 	must(t, err)
 	defer l.Close()
-	var acked int
-	for i := 0; ; i++ {
-		err := l.Append(map[string][]byte{"a": bytes.Repeat([]byte{'a'}, 5000), "b": bytes.Repeat([]byte{'b'}, 5000)})
-		if err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("append %d: %v, want ENOSPC", i, err)
-			}
-			break
-		}
-		acked++
-	}
+	acked := appendUntilFull(t, l, 5000)
 	if got := getOne(t, l, "a"); len(got) != acked*5000 {
 		t.Fatalf("a holds %d bytes after %d acknowledged appends of 5000", len(got), acked)
 	}
@@ -333,6 +323,21 @@ func TestLogFullDisk(t *testing.T) {
 	}
 	must(t, l2.Drop())
 	must(t, l2.Append(map[string][]byte{"a": []byte("room again")}))
+}
+
+// appendUntilFull appends n bytes to keys a and b until an Append fails,
+// which must be with ENOSPC, and returns how many were acknowledged.
+func appendUntilFull(t *testing.T, l *partd.Log, n int) int {
+	t.Helper()
+	for acked := 0; ; acked++ {
+		err := l.Append(map[string][]byte{"a": bytes.Repeat([]byte{'a'}, n), "b": bytes.Repeat([]byte{'b'}, n)})
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("append %d: %v, want ENOSPC", acked, err)
+			}
+			return acked
+		}
+	}
 }
 
 // logBatchKeys are the keys every batch of the crash test writes.
@@ -500,17 +505,7 @@ func TestLogInjectedFaults(t *testing.T) {
 		inj := &errorfs.Injector{}
 		partd.InjectLogFaults(l, inj)
 		inj.FailWritesAfter(10_000, syscall.ENOSPC)
-		acked := 0
-		for i := 0; ; i++ {
-			err := l.Append(map[string][]byte{"a": bytes.Repeat([]byte{'a'}, 700), "b": bytes.Repeat([]byte{'b'}, 700)})
-			if err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("append %d: %v, want ENOSPC", i, err)
-				}
-				break
-			}
-			acked++
-		}
+		acked := appendUntilFull(t, l, 700)
 		if a := getOne(t, l, "a"); len(a) != acked*700 {
 			t.Fatalf("a: %d bytes after %d acknowledged appends", len(a), acked)
 		}

@@ -121,6 +121,24 @@ func (s *Server) handle(r *request) *reply {
 	return rep
 }
 
+// perKey runs a command that answers for each key of the payload: fn
+// returns the reply frames and how many results the store gave, which
+// must be one per key (what names them in the error).
+func perKey(p parsed, python bool, what string, fn func(keys []string) ([][]byte, int, error)) ([][]byte, bool, error) {
+	ks, err := keys(p.payload, python)
+	if err != nil {
+		return nil, false, err
+	}
+	out, n, err := fn(ks)
+	if err != nil {
+		return nil, false, err
+	}
+	if n != len(ks) {
+		return nil, false, fmt.Errorf("partd/server: store returned %d %s for %d keys", n, what, len(ks))
+	}
+	return out, false, nil
+}
+
 // partSize is the size from which a Go-dialect reply is split into several
 // messages (wire.StatusPart, then wire.StatusOK): the client can copy the
 // first values out while later ones are still on the wire.
@@ -305,18 +323,10 @@ func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
 		if python {
 			break
 		}
-		ks, err := keys(p.payload, python)
-		if err != nil {
-			return nil, false, err
-		}
-		sizes, err := partd.Sizes(s.store, ks...)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(sizes) != len(ks) {
-			return nil, false, fmt.Errorf("partd/server: store returned %d sizes for %d keys", len(sizes), len(ks))
-		}
-		return [][]byte{wire.PackSizes(nil, sizes)}, false, nil
+		return perKey(p, python, "sizes", func(ks []string) ([][]byte, int, error) {
+			sizes, err := partd.Sizes(s.store, ks...)
+			return [][]byte{wire.PackSizes(nil, sizes)}, len(sizes), err
+		})
 	case wire.CmdList:
 		if python {
 			break
@@ -326,18 +336,10 @@ func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
 		if python {
 			break
 		}
-		ks, err := keys(p.payload, python)
-		if err != nil {
-			return nil, false, err
-		}
-		vs, err := partd.Pop(s.store, ks...)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(vs) != len(ks) {
-			return nil, false, fmt.Errorf("partd/server: store returned %d values for %d keys", len(vs), len(ks))
-		}
-		return vs, false, nil
+		return perKey(p, python, "values", func(ks []string) ([][]byte, int, error) {
+			vs, err := partd.Pop(s.store, ks...)
+			return vs, len(vs), err
+		})
 	case "":
 		return nil, false, badRequest("empty command")
 	}
