@@ -677,6 +677,18 @@ const (
 	readSpan   = 4 << 20
 )
 
+// readPlan is the scratch of one Get: its runs, and the room to sort them.
+// Plans are pooled, so a reader's Gets make little garbage: W1 reads a
+// thousand runs a key.
+type readPlan struct {
+	reads  []logRead
+	sorted []logRead
+	keys   []uint64 // each run's place in the file, packed, for sort
+	tmp    []uint64
+}
+
+var planPool = sync.Pool{New: func() any { return new(readPlan) }}
+
 // GetAppend appends each key's bytes to dst[i] (see GetAppender). The
 // places of all the keys' bytes are read in file order, neighbours
 // together, so a Get of many small keys reads its segments sequentially.
@@ -685,6 +697,8 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan := planPool.Get().(*readPlan)
+	defer planPool.Put(plan)
 	l.ioMu.RLock()
 	defer l.ioMu.RUnlock()
 	l.mu.RLock()
@@ -692,7 +706,8 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		l.mu.RUnlock()
 		return nil, err
 	}
-	var reads []logRead
+	reads := plan.reads[:0]
+	var seg *logSegment // the last segment looked up: runs come in file order
 	for i, key := range keys {
 		k := l.index[key]
 		if k == nil {
@@ -706,21 +721,26 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		}
 		dst[i] = dst[i][:int64(start)+k.size]
 		pos := start
+		reads = slices.Grow(reads, len(k.ext))
 		for _, e := range k.ext {
-			reads = append(reads, logRead{s: l.segs[e.seg], off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
+			if seg == nil || seg.id != e.seg {
+				seg = l.segs[e.seg]
+			}
+			reads = append(reads, logRead{s: seg, off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
 			pos += int(e.n)
 		}
 	}
 	l.mu.RUnlock()
-	if err := readRuns(reads, dst); err != nil {
+	plan.reads = reads
+	if err := plan.read(dst); err != nil {
 		return nil, fmt.Errorf("partd: log: get: %w", err)
 	}
 	return dst, nil
 }
 
-// readRuns reads every run into its place in dst.
-func readRuns(reads []logRead, dst [][]byte) error {
-	sortReads(reads)
+// read reads every run of the plan into its place in dst.
+func (p *readPlan) read(dst [][]byte) error {
+	reads := p.sort()
 	scratch := spanPool.Get().(*[]byte)
 	defer spanPool.Put(scratch)
 	for i := 0; i < len(reads); {
@@ -735,7 +755,7 @@ func readRuns(reads []logRead, dst [][]byte) error {
 		end, j := r.off+r.n, i+1
 		for ; j < len(reads); j++ {
 			q := reads[j]
-			if q.s != r.s || q.n >= readDirect || q.off-end > readGap || q.off+q.n-r.off > readSpan {
+			if q.s != r.s || q.n >= readDirect || q.off < r.off || q.off-end > readGap || q.off+q.n-r.off > readSpan {
 				break
 			}
 			end = max(end, q.off+q.n)
@@ -759,43 +779,69 @@ func readRuns(reads []logRead, dst [][]byte) error {
 // so that a reader's Gets make little garbage.
 var spanPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// sortReads puts reads in file order: segment, then offset. A Get of many
-// keys has a run per appended value, a million for W1, so the sort packs
-// each run's place and index into one uint64 and sorts those, several
-// times faster than sorting the structs.
-func sortReads(reads []logRead) {
+// sort returns the plan's runs in file order: segment, then offset. A Get
+// of many keys has a run per appended value, 41,000 for one Get of W1, so
+// it packs each run's place into a uint64 (the segment's id above the
+// lowest read, then the offset, which is below 2^32) and radix-sorts
+// those, in linear time.
+func (p *readPlan) sort() []logRead {
+	reads := p.reads
 	byFile := func(a, b logRead) int { return cmp.Or(cmp.Compare(a.s.id, b.s.id), cmp.Compare(a.off, b.off)) }
 	if slices.IsSortedFunc(reads, byFile) {
-		return
+		return reads
 	}
-	dense := map[*logSegment]uint64{}
+	lo, hi := reads[0].s.id, reads[0].s.id
 	for _, r := range reads {
-		if _, ok := dense[r.s]; !ok {
-			dense[r.s] = 0
-		}
+		lo, hi = min(lo, r.s.id), max(hi, r.s.id)
 	}
-	if len(reads) > 1<<20 || len(dense) > 1<<12 {
-		slices.SortFunc(reads, byFile)
-		return
+	if len(reads) < 256 || len(reads) > 1<<20 || hi-lo >= 1<<12 {
+		slices.SortStableFunc(reads, byFile)
+		return reads
 	}
-	segs := make([]*logSegment, 0, len(dense))
-	for s := range dense {
-		segs = append(segs, s)
-	}
-	slices.SortFunc(segs, func(a, b *logSegment) int { return cmp.Compare(a.id, b.id) })
-	for i, s := range segs {
-		dense[s] = uint64(i)
-	}
-	keys := make([]uint64, len(reads))
+	// A key: segment (12 bits) | offset (32 bits) | index of the run (20 bits).
+	keys := slices.Grow(p.keys[:0], len(reads))[:len(reads)]
 	for i, r := range reads {
-		keys[i] = dense[r.s]<<52 | uint64(r.off)<<20 | uint64(i)
+		keys[i] = uint64(r.s.id-lo)<<52 | uint64(r.off)<<20 | uint64(i)
 	}
-	slices.Sort(keys)
-	sorted := make([]logRead, len(reads))
+	keys, p.tmp = radixSort(keys, p.tmp, 20)
+	p.keys = keys
+	sorted := slices.Grow(p.sorted[:0], len(reads))[:len(reads)]
 	for i, k := range keys {
 		sorted[i] = reads[k&(1<<20-1)]
 	}
-	copy(reads, sorted)
+	p.sorted, p.reads = reads[:0], sorted // swap, so that both stay pooled
+	return sorted
+}
+
+// radixSort sorts keys by their bits from bit low up, with tmp as scratch,
+// and returns the sorted keys and the other slice (either may be the one
+// passed as keys). It is an LSD radix sort of 11 bits a pass that skips
+// the passes whose digit is the same in every key.
+func radixSort(keys, tmp []uint64, low uint) (sorted, spare []uint64) {
+	const bits = 11
+	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
+	var count [1 << bits]int
+	for shift := low; shift < 64; shift += bits {
+		clear(count[:])
+		for _, k := range keys {
+			count[k>>shift&(1<<bits-1)]++
+		}
+		if count[keys[0]>>shift&(1<<bits-1)] == len(keys) {
+			continue // every key has this digit
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, k := range keys {
+			d := k >> shift & (1<<bits - 1)
+			tmp[count[d]] = k
+			count[d]++
+		}
+		keys, tmp = tmp, keys
+	}
+	return keys, tmp
 }
 
 func readAt(s *logSegment, b []byte, off int64) error {
