@@ -19,6 +19,7 @@ import (
 
 	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/keysort"
 )
 
 // The Log store is split by concern:
@@ -79,6 +80,7 @@ type Log struct {
 	bw      *bufio.Writer
 	head    []byte   // scratch for record heads
 	vec     [][]byte // scratch for a record's pieces
+	stage   []byte   // scratch for a record's small pieces, copied together
 	broken  error    // a write that could not be undone: every later write fails
 
 	ioMu sync.RWMutex // held for reading while segment files are read, for writing while they are removed
@@ -539,18 +541,7 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	s := l.active
 	start := s.size
 	if pwritevSupported && l.faults == nil {
-		// The pieces go to the file as they are: no copy.
-		vec := append(l.vec[:0], head)
-		for _, it := range items {
-			for _, p := range it.pieces {
-				if len(p) > 0 {
-					vec = append(vec, p)
-				}
-			}
-		}
-		err = pwritevAll(s.f, vec, start)
-		clear(vec)
-		l.vec = vec[:0]
+		err = l.writeVectored(s.f, start, head, items)
 	} else {
 		l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
 		l.bw.Write(head)
@@ -577,17 +568,81 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	return s, start + int64(len(head)), nil
 }
 
+// Pieces this large go to pwritev as they are; smaller ones are copied
+// together into a staging buffer of stageSize bytes first. The kernel's
+// cost is per iovec and a call takes at most 1,024 of them, so a record of
+// ten thousand 100-byte values (W3) writes as one 1 MiB iovec, not ten
+// calls of 1,024 small ones.
+const (
+	directPiece = 16 << 10
+	stageSize   = 1 << 20
+)
+
+// writeVectored writes head and the items' pieces to f at off with
+// pwritev, large pieces without a copy. l.writeMu is held.
+func (l *Log) writeVectored(f *os.File, off int64, head []byte, items []logItem) error {
+	if cap(l.stage) < stageSize {
+		l.stage = make([]byte, 0, stageSize)
+	}
+	stage, staged := l.stage[:0], 0 // stage[:staged] is in vec already
+	vec := append(l.vec[:0], head)
+	defer func() {
+		clear(vec)
+		l.vec = vec[:0]
+	}()
+	flush := func() error {
+		if len(stage) > staged {
+			vec = append(vec, stage[staged:])
+		}
+		err := pwritevAll(f, vec, off)
+		for _, p := range vec {
+			off += int64(len(p))
+		}
+		clear(vec)
+		vec, stage, staged = vec[:0], stage[:0], 0
+		return err
+	}
+	for _, it := range items {
+		for _, p := range it.pieces {
+			switch {
+			case len(p) >= directPiece:
+				if len(stage) > staged {
+					vec = append(vec, stage[staged:])
+					staged = len(stage)
+				}
+				vec = append(vec, p)
+			case len(stage)+len(p) > cap(stage):
+				if err := flush(); err != nil {
+					return err
+				}
+				fallthrough
+			default:
+				stage = append(stage, p...)
+			}
+		}
+	}
+	return flush()
+}
+
 // Append adds each value to the end of its key, as one record: after a
 // crash, the batch is there whole or not at all.
 func (l *Log) Append(data map[string][]byte) error {
 	// In key order: keys that a reader asks for together (the parts of a
 	// table, a range of partitions) then lie together in every record, and
 	// a Get of them reads one span per record.
-	items := make([]logItem, 0, len(data))
-	for k, v := range data {
-		items = append(items, logItem{key: k, pieces: [][]byte{v}, size: int64(len(v))})
+	// Sorting the keys alone, then looking each value up again, is faster
+	// than sorting the items (W3: 10,000 keys a batch).
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
 	}
-	slices.SortFunc(items, func(a, b logItem) int { return strings.Compare(a.key, b.key) })
+	keysort.Strings(keys)
+	items := make([]logItem, len(keys))
+	pieces := make([][]byte, len(keys)) // one allocation for every item's one piece
+	for i, k := range keys {
+		pieces[i] = data[k]
+		items[i] = logItem{key: k, pieces: pieces[i : i+1 : i+1], size: int64(len(pieces[i]))}
+	}
 	return l.appendItems(items, false)
 }
 
