@@ -2,6 +2,20 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
+// luaParents is the Lua function, shared by the scripts that create keys,
+// that lists a key's tuple parents ("a" and "a/b" for "a/b/c").
+const luaParents = `
+local function parents(k)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(k, '/', i, true)
+    if not j then return out end
+    out[#out + 1] = string.sub(k, 1, j - 1)
+    i = j + 1
+  end
+end
+`
+
 // writeScript checks and writes the keys of one unit of a batch (all of a
 // single node's batch, or one hash tag's keys in a cluster) atomically: it
 // checks every key before it writes any, so a refusal writes nothing.
@@ -17,21 +31,12 @@ import "github.com/redis/go-redis/v9"
 // It returns {"ok"}, {"dup"} (the operation was already applied: a replay
 // after a lost reply), {"conflict", key, other}, {"lost", key} (a staged
 // chunk expired) or {"corrupt", key, why}.
-var writeScript = redis.NewScript(`
+var writeScript = redis.NewScript(luaParents + `
 local mode, ns = ARGV[1], ARGV[2]
 local partSize, opid, opTTL, mergeMax = tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 
 local function name(kind, tag, rest) return ns .. ':' .. kind .. tag .. rest end
 
-local function parents(k)
-  local out, i = {}, 1
-  while true do
-    local j = string.find(k, '/', i, true)
-    if not j then return out end
-    out[#out + 1] = string.sub(k, 1, j - 1)
-    i = j + 1
-  end
-end
 
 local entries, a = {}, 7
 for i = 1, #KEYS do
@@ -215,7 +220,7 @@ return n
 //	         operation, part size, then for each key: key, hash tag, bytes
 //	         appended; or "post", namespace, operation id, then for each
 //	         key: hash tag.
-var fastScript = redis.NewScript(`
+var fastScript = redis.NewScript(luaParents + `
 local step, ns, opid = ARGV[1], ARGV[2], ARGV[3]
 local function name(kind, tag, rest) return ns .. ':' .. kind .. tag .. rest end
 if step == 'post' then
@@ -246,15 +251,6 @@ local function refuse(...)
   return {...}
 end
 
-local function parents(k)
-  local out, i = {}, 1
-  while true do
-    local j = string.find(k, '/', i, true)
-    if not j then return out end
-    out[#out + 1] = string.sub(k, 1, j - 1)
-    i = j + 1
-  end
-end
 
 local applied = name('o', tag1, opid)
 if redis.call('EXISTS', applied) == 1 then return refuse('dup') end
