@@ -38,11 +38,15 @@ import (
 //
 // A batch is crash-atomic: after a crash at any moment, reopening shows
 // every call that returned, and each batch whole or absent, never some of
-// its keys. Records carry CRC-32C checksums; on open, a torn or corrupt
-// record ends its segment's valid part, the rest is cut off and reported
-// (see LogStats), and the open succeeds. With LogOptions.Sync each call
-// fsyncs before it returns, so what returned survives a machine crash too;
-// without it, a process crash.
+// its keys. Records carry CRC-32C checksums, checked on open. The one
+// damage a crash does, the torn tail of the newest segment, is cut off on
+// open and reported (see LogStats). Any other damage (a bad record with
+// valid ones after it, a bad sealed segment, a damaged compaction marker of
+// an older version) fails the open with ErrCorrupt naming the segment and
+// offset, and changes nothing: RepairLog is the explicit act that drops it
+// and reports what it dropped. No file of the Log is opened through a
+// symlink. With LogOptions.Sync each call fsyncs before it returns, so
+// what returned survives a machine crash too; without it, a process crash.
 //
 // One process holds the directory (an exclusive lock on its .partd-log
 // file): a second opener gets ErrLocked at once. Processes share a Log
@@ -57,11 +61,13 @@ import (
 // benchmark machine (1.4 GB/s from the page cache).
 //
 // Set, Delete and Drop leave dead bytes in the segments. Compact rewrites
-// the live bytes of every full segment into new ones and removes the old;
-// it runs by itself in the background (one goroutine, which Close waits
-// for) once dead bytes are at least LogOptions.CompactGarbage of the
-// segments and at least LogOptions.CompactMinBytes. Drop removes every
-// segment: its cost is the number of segments, not of keys.
+// the sealed segments that hold dead bytes one at a time, each into a new
+// file that replaces it, so it needs free space for one segment's live
+// bytes, not for the whole Log's; it runs by itself in the background (one
+// goroutine, which Close waits for) once dead bytes are at least
+// LogOptions.CompactGarbage of the segments and at least
+// LogOptions.CompactMinBytes. Drop removes every segment: its cost is the
+// number of segments, not of keys.
 //
 // The format is private to this package; a File store is the one Python
 // partd reads.
@@ -100,13 +106,21 @@ type Log struct {
 	faults *errorfs.Injector // failures injected by tests (export_test.go); nil in use
 
 	compacting atomic.Bool
+	closing    atomic.Bool // Close is waiting: a compaction stops between segments
 	compactWG  sync.WaitGroup
+
+	// Recovery, on open only.
+	mode    int           // openPlain, openRepair or openCheck
+	rec     recovery      // what a repair learns while it replays
+	repair  LogRepair     // what it dropped
+	scanner *recordReader // checks the records after damage
 }
 
 // LogOptions tunes a Log. A nil *LogOptions means the defaults.
 type LogOptions struct {
 	// SegmentSize is the size at which a new segment file is started:
-	// 64 MiB if 0. (A batch larger than it gets a segment of its own.)
+	// 64 MiB if 0, at most 4 GiB - 64 KiB (offsets within a segment are
+	// 32-bit). A batch larger than it gets a segment of its own.
 	SegmentSize int64
 	// Sync makes every Append, Set, Delete and Drop fsync before it
 	// returns.
@@ -120,8 +134,8 @@ type LogOptions struct {
 	CompactMinBytes int64
 	// NoCreate opens only a Log that exists: nothing is created.
 	NoCreate bool
-	// Logger receives a warning for every torn or corrupt record cut off
-	// on open, and compaction errors; slog.Default() if nil.
+	// Logger receives a warning for a torn tail cut off on open, and
+	// compaction errors; slog.Default() if nil.
 	Logger *slog.Logger
 }
 
@@ -132,22 +146,22 @@ type LogStats struct {
 	Bytes       int64 // bytes in the segment files
 	LiveBytes   int64 // bytes of values that Get can return; the rest is dead or record overhead
 	Compactions int64 // compactions done since open
-	// TornRecords and TornBytes count what the last open cut off: records
-	// torn by a crash or corrupt, and the bytes after them in their
-	// segments.
+	// TornRecords and TornBytes count what the last open cut off the
+	// newest segment: a record torn by a crash (0 or 1), and its bytes.
 	TornRecords int
 	TornBytes   int64
 }
 
 // logSegment is one segment file.
 type logSegment struct {
-	id    uint32
-	major uint64 // order of the segment in the log
-	gen   uint32 // 0, or the compaction that wrote it
-	part  uint32 // which of that compaction's outputs
-	f     *os.File
-	size  int64
-	live  int64 // bytes of values in it that the index points at
+	id     uint32
+	major  uint64 // order of the segment in the log
+	gen    uint32 // 0, or the compaction that wrote it
+	part   uint32 // which of that compaction's outputs
+	f      *os.File
+	size   int64
+	live   int64 // bytes of values in it that the index points at
+	values int64 // bytes of values it holds, live or dead
 }
 
 func (s *logSegment) name() string { return segmentName(s.major, s.gen, s.part) }
@@ -159,8 +173,13 @@ func segmentName(major uint64, gen, part uint32) string {
 const (
 	logMarker   = ".partd-log" // lock file, and what makes a directory a Log
 	segSuffix   = ".seg"
-	compactName = "compacted-" // + %08x gen: a committed compaction
-	logVersion  = "partd log 1\n"
+	tmpSuffix   = ".tmp"       // a file being written, not yet in place
+	compactName = "compacted-" // + %08x gen: a committed compaction of version 1
+	// The version line in the lock file. Version 2 replaces one segment
+	// at a time when it compacts (the newest generation of a segment
+	// wins); version 1 rewrote them all and committed with a marker file.
+	logVersion  = "partd log 2\n"
+	logVersion1 = "partd log 1\n"
 )
 
 // logKey is one key of the index.
@@ -190,13 +209,18 @@ var errWouldBlock = errors.New("lock held by another process")
 func NewLog(dir string) (*Log, error) { return OpenLog(dir, nil) }
 
 // OpenLog is NewLog with options.
-func OpenLog(dir string, opts *LogOptions) (*Log, error) {
-	l := &Log{index: make(map[string]*logKey), tree: keypath.NewTree(), segs: make(map[uint32]*logSegment)}
+func OpenLog(dir string, opts *LogOptions) (*Log, error) { return openLog(dir, opts, openPlain) }
+
+func openLog(dir string, opts *LogOptions, mode int) (*Log, error) {
+	l := &Log{index: make(map[string]*logKey), tree: keypath.NewTree(), segs: make(map[uint32]*logSegment), mode: mode}
 	if opts != nil {
 		l.opts = *opts
 	}
 	if l.opts.SegmentSize <= 0 {
 		l.opts.SegmentSize = 64 << 20
+	}
+	if l.opts.SegmentSize > maxSegmentSize {
+		return nil, fmt.Errorf("partd: log: LogOptions.SegmentSize of %d bytes is above the limit of %d (offsets within a segment are 32-bit)", l.opts.SegmentSize, int64(maxSegmentSize))
 	}
 	if l.opts.CompactGarbage == 0 {
 		l.opts.CompactGarbage = 0.5
@@ -237,7 +261,7 @@ func (l *Log) open() error {
 	if l.opts.NoCreate {
 		flags = os.O_RDWR
 	}
-	lock, err := os.OpenFile(filepath.Join(l.dir, logMarker), flags, 0o644)
+	lock, err := openNoFollow(filepath.Join(l.dir, logMarker), flags, 0o644)
 	if err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
@@ -247,88 +271,167 @@ func (l *Log) open() error {
 	} else if err != nil {
 		return fmt.Errorf("partd: log: lock: %w", err)
 	}
-	if st, err := lock.Stat(); err == nil && st.Size() == 0 {
-		if _, err := lock.WriteString(logVersion); err != nil {
-			return fmt.Errorf("partd: log: %w", err)
-		}
-	}
-	segs, err := l.listSegments()
+	legacy, err := l.readVersion()
 	if err != nil {
 		return err
 	}
-	for _, s := range segs {
-		if err := l.replay(s); err != nil {
+	if err := l.load(legacy); err != nil {
+		return err
+	}
+	if l.mode != openRepair || len(l.rec.damaged) == 0 {
+		return l.finishRepair() // a dry run's report; nothing otherwise
+	}
+	if err := l.finishRepair(); err != nil {
+		return err
+	}
+	// The damaged segments were rewritten under the index: replay afresh.
+	repair, torn := l.repair, l.stats
+	if err := l.closeSegments(); err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	clear(l.index)
+	l.tree.Clear()
+	l.segs, l.nextID, l.stats, l.rec, l.active = make(map[uint32]*logSegment), 0, LogStats{}, recovery{}, nil
+	l.bytes.Store(0)
+	if err := l.load(false); err != nil {
+		return err
+	}
+	if len(l.rec.damaged) > 0 {
+		return fmt.Errorf("partd: log %s: still damaged after a repair: %w", l.dir, ErrCorrupt)
+	}
+	l.repair, l.stats.TornRecords, l.stats.TornBytes = repair, torn.TornRecords, torn.TornBytes
+	return nil
+}
+
+// readVersion reads the version line of the lock file, writing it into a
+// new one, and reports a Log of version 1.
+func (l *Log) readVersion() (legacy bool, err error) {
+	b := make([]byte, 64)
+	n, err := l.lock.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("partd: log: %w", err)
+	}
+	switch string(b[:n]) {
+	case logVersion:
+		return false, nil
+	case logVersion1:
+		return true, nil
+	case "":
+		if l.mode == openCheck {
+			return false, nil
+		}
+		if _, err := l.lock.WriteAt([]byte(logVersion), 0); err != nil {
+			return false, fmt.Errorf("partd: log: %w", err)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("partd: log %s: %s holds %q, not a version line this partd reads (%q or %q): %w",
+		l.dir, logMarker, b[:n], logVersion1, logVersion, ErrCorrupt)
+}
+
+// load lists and replays the segments and readies the active one.
+func (l *Log) load(legacy bool) error {
+	segs, err := l.listSegments(legacy)
+	if err != nil {
+		return err
+	}
+	for i, s := range segs {
+		if err := l.replay(s, i == len(segs)-1); err != nil {
 			return err
 		}
 	}
-	l.replayer = nil // its buffers are of no use after open
+	l.replayer, l.scanner = nil, nil // their buffers are of no use after open
 	l.stats.Segments = len(segs)
-	if n := len(segs); n > 0 && segs[n-1].gen == 0 && segs[n-1].size < l.opts.SegmentSize {
+	if l.mode == openCheck {
+		return nil
+	}
+	if n := len(segs); n > 0 && segs[n-1].gen == 0 && segs[n-1].size < l.opts.SegmentSize && len(l.rec.damaged) == 0 {
 		l.active = segs[n-1]
 	} else if err := l.startSegment(); err != nil {
 		return err
 	}
-	l.bw = bufio.NewWriterSize(nil, 1<<20)
+	if l.bw == nil {
+		l.bw = bufio.NewWriterSize(nil, 1<<20)
+	}
 	return nil
 }
 
 // listSegments finds the segment files to replay, in order, after removing
-// what an interrupted compaction left: the outputs of one that did not
-// commit, or the inputs of one that did.
-func (l *Log) listSegments() ([]*logSegment, error) {
+// what an interrupted compaction left: a replacement not yet renamed into
+// place, or a segment that one replaced. Of a version 1 Log, it first
+// removes what version 1's rules made obsolete and moves it to version 2.
+func (l *Log) listSegments(legacy bool) ([]*logSegment, error) {
 	names, err := readDirNames(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("partd: log: %w", err)
 	}
-	// The latest committed compaction: its generation and the last major it
-	// replaced.
-	var commitMajor uint64
+	obsolete := map[string]bool{}
 	var markers []string
-	for _, n := range names {
-		if g, ok := strings.CutPrefix(n, compactName); ok {
-			gen, err := strconv.ParseUint(g, 16, 32)
-			if err != nil {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(l.dir, n))
-			if err != nil {
-				return nil, fmt.Errorf("partd: log: %w", err)
-			}
-			major, err := strconv.ParseUint(strings.TrimSpace(string(b)), 16, 64)
-			if err != nil {
-				continue // a marker cut short before its rename: never committed
-			}
-			if gen >= math.MaxUint32>>1 || major >= math.MaxUint64>>1 {
-				// No Log gets near these: the marker is corrupt, and
-				// trusting it would wrap the generations or majors.
-				l.log.Warn("partd: log: ignoring a corrupt compaction marker", "dir", l.dir, "marker", n)
-				continue
-			}
-			markers = append(markers, n)
-			if uint32(gen) >= l.gen {
-				l.gen, commitMajor = uint32(gen), major
-			}
+	if legacy {
+		if markers, err = l.legacyObsolete(names, obsolete); err != nil {
+			return nil, err
 		}
 	}
-	if len(markers) > 0 {
-		// New segments go after what the compaction replaced, or a segment
-		// started where none is left would be taken for one of its inputs.
-		l.nextMajor = commitMajor + 1
+	// Of the segments with one major number and part, the newest
+	// generation replaced the others.
+	type place struct {
+		major uint64
+		part  uint32
 	}
-	var segs []*logSegment
+	newest := map[place]string{}
 	for _, n := range names {
-		major, gen, part, ok := parseSegmentName(n)
-		if !ok {
+		if base, ok := strings.CutSuffix(n, tmpSuffix); ok {
+			if _, _, _, seg := parseSegmentName(base); seg {
+				obsolete[n] = true // a replacement that was never put in place
+			}
 			continue
 		}
-		obsolete := gen > l.gen || (major <= commitMajor && gen < l.gen)
-		if obsolete {
-			if err := os.Remove(filepath.Join(l.dir, n)); err != nil {
+		major, gen, part, ok := parseSegmentName(n)
+		if !ok || obsolete[n] {
+			continue
+		}
+		l.gen = max(l.gen, gen)
+		at := place{major, part}
+		if other, seen := newest[at]; seen {
+			_, og, _, _ := parseSegmentName(other)
+			if og > gen {
+				obsolete[n] = true
+				continue
+			}
+			obsolete[other] = true
+		}
+		newest[at] = n
+	}
+	if l.mode != openCheck {
+		for n := range obsolete {
+			if err := os.Remove(filepath.Join(l.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("partd: log: removing %s of an interrupted compaction: %w", n, err)
 			}
-			continue
 		}
-		f, err := os.OpenFile(filepath.Join(l.dir, n), os.O_RDWR, 0)
+		if legacy {
+			// Version 2 from now on: its rules keep what is left as it is.
+			if err := syncDir(l.dir); err != nil {
+				return nil, fmt.Errorf("partd: log: %w", err)
+			}
+			if _, err := l.lock.WriteAt([]byte(logVersion), 0); err != nil {
+				return nil, fmt.Errorf("partd: log: %w", err)
+			}
+			if err := l.lock.Sync(); err != nil {
+				return nil, fmt.Errorf("partd: log: %w", err)
+			}
+			for _, m := range markers {
+				os.Remove(filepath.Join(l.dir, m))
+			}
+		}
+	}
+	flags := os.O_RDWR
+	if l.mode == openCheck {
+		flags = os.O_RDONLY
+	}
+	var segs []*logSegment
+	for _, n := range newest {
+		major, gen, part, _ := parseSegmentName(n)
+		f, err := openNoFollow(filepath.Join(l.dir, n), flags, 0)
 		if err != nil {
 			return nil, fmt.Errorf("partd: log: %w", err)
 		}
@@ -338,15 +441,75 @@ func (l *Log) listSegments() ([]*logSegment, error) {
 		segs = append(segs, s)
 		l.nextMajor = max(l.nextMajor, major+1)
 	}
-	for _, m := range markers {
-		if m != fmt.Sprintf("%s%08x", compactName, l.gen) {
-			os.Remove(filepath.Join(l.dir, m))
+	slices.SortFunc(segs, cmpSegments)
+	return segs, nil
+}
+
+// cmpSegments orders segments as the log replays them: by major number,
+// then part. (Generations differ only while a compaction replaces one.)
+func cmpSegments(a, b *logSegment) int {
+	return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.part, b.part), cmp.Compare(a.gen, b.gen))
+}
+
+// legacyObsolete applies version 1's rules: the latest compaction marker
+// commits its generation, whose outputs replace every older segment up to
+// the major number it names; outputs of a later generation were never
+// committed. A marker is checked before anything is trusted to it: its name
+// and its contents must be exactly as version 1 wrote them, and the
+// segments of its generation must carry the major it names. It adds the
+// files to remove to obsolete and returns the markers.
+func (l *Log) legacyObsolete(names []string, obsolete map[string]bool) ([]string, error) {
+	var markers []string
+	var gen uint32
+	var commitMajor uint64
+	corrupt := func(n, why string) error {
+		return fmt.Errorf("partd: log %s: the compaction marker %s %s: %w; nothing was changed (a version 1 marker decides which segments a compaction replaced)", l.dir, n, why, ErrCorrupt)
+	}
+	for _, n := range names {
+		g, ok := strings.CutPrefix(n, compactName)
+		if !ok {
+			continue
+		}
+		if strings.HasSuffix(g, tmpSuffix) {
+			obsolete[n] = true // never renamed into place: never committed
+			continue
+		}
+		gn, err := strconv.ParseUint(g, 16, 32)
+		if err != nil || len(g) != 8 || g != strings.ToLower(g) || gn == 0 || gn >= math.MaxUint32>>1 {
+			return nil, corrupt(n, "has a damaged name")
+		}
+		f, err := openNoFollow(filepath.Join(l.dir, n), os.O_RDONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("partd: log: %w", err)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, 64))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("partd: log: %w", err)
+		}
+		hex := strings.TrimSuffix(string(b), "\n")
+		major, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil || len(b) != 17 || len(hex) != 16 || hex != strings.ToLower(hex) || major >= math.MaxUint64>>1 {
+			return nil, corrupt(n, fmt.Sprintf("holds %q, not a major number", b))
+		}
+		markers = append(markers, n)
+		if uint32(gn) >= gen {
+			gen, commitMajor = uint32(gn), major
 		}
 	}
-	slices.SortFunc(segs, func(a, b *logSegment) int {
-		return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.gen, b.gen), cmp.Compare(a.part, b.part))
-	})
-	return segs, nil
+	for _, n := range names {
+		major, g, _, ok := parseSegmentName(n)
+		if !ok {
+			continue
+		}
+		if gen > 0 && g == gen && major != commitMajor {
+			return nil, corrupt(fmt.Sprintf("%s%08x", compactName, gen), fmt.Sprintf("names major %x, but that compaction wrote %s", commitMajor, n))
+		}
+		if g > gen || (major <= commitMajor && g < gen) {
+			obsolete[n] = true
+		}
+	}
+	return markers, nil
 }
 
 func readDirNames(dir string) ([]string, error) {
@@ -373,42 +536,68 @@ func parseSegmentName(n string) (major uint64, gen, part uint32, ok bool) {
 	return major, uint32(g), uint32(p), true
 }
 
-// replay applies the records of s to the index, and cuts s back to its
-// last whole record.
-func (l *Log) replay(s *logSegment) error {
+// replay applies the records of s to the index. A bad record is a torn
+// tail, cut off, if s is the newest segment and no valid record follows it;
+// anything else is damage (see log_recover.go).
+func (l *Log) replay(s *logSegment, last bool) error {
+	st, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	end := st.Size()
+	if end > maxSegmentSize {
+		return fmt.Errorf("partd: log %s: segment %s holds %d bytes, more than a Log's 32-bit offsets reach: %w", l.dir, s.name(), end, ErrCorrupt)
+	}
 	rr := l.replayer
 	if rr == nil {
-		rr = newRecordReader(s.f)
-		l.replayer = rr
-	} else {
-		rr.reset(s.f) // one reader's buffers serve every segment
+		rr = newRecordReader(nil)
+		l.replayer = rr // one reader's buffers serve every segment
 	}
+	rr.resetAt(s.f, 0, end)
+	held := func(k string) bool { return l.index[k] != nil }
 	for {
-		kind, entries, size, err := rr.next()
+		kind, entries, _, err := rr.next()
 		if err == io.EOF {
 			break
 		}
 		if errors.Is(err, errTorn) {
-			st, serr := s.f.Stat()
+			p := rr.pos
+			q, found, serr := l.resync(s, p, end)
 			if serr != nil {
-				return fmt.Errorf("partd: log: %w", serr)
+				return fmt.Errorf("partd: log: reading %s: %w", s.name(), serr)
 			}
-			cut := st.Size() - rr.pos
-			l.log.Warn("partd: log: cutting off a torn or corrupt record", "dir", l.dir, "segment", s.name(), "offset", rr.pos, "bytes", cut, "why", err)
-			if err := s.f.Truncate(rr.pos); err != nil {
-				return fmt.Errorf("partd: log: cutting %s back to %d bytes: %w", s.name(), rr.pos, err)
+			if !found && last && s.gen == 0 {
+				cut := end - p
+				l.log.Warn("partd: log: cutting off a torn tail", "dir", l.dir, "segment", s.name(), "offset", p, "bytes", cut, "why", err)
+				if l.mode != openCheck {
+					if err := s.f.Truncate(p); err != nil {
+						return fmt.Errorf("partd: log: cutting %s back to %d bytes: %w", s.name(), p, err)
+					}
+				}
+				l.stats.TornRecords++
+				l.stats.TornBytes += cut
+				break
 			}
-			l.stats.TornRecords++
-			l.stats.TornBytes += cut
-			break
+			if !found {
+				q = end
+			}
+			if err := l.damaged(s, p, q, err); err != nil {
+				return err
+			}
+			if !found {
+				break
+			}
+			rr.resetAt(s.f, q, end)
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("partd: log: reading %s: %w", s.name(), err)
 		}
+		l.rec.track(kind, entries, held)
 		l.applyLocked(s, kind, entries)
-		s.size += size
-		l.bytes.Add(size)
+		s.size = rr.pos
 	}
+	l.bytes.Add(s.size)
 	return nil
 }
 
@@ -457,6 +646,7 @@ func (l *Log) addExtentLocked(key string, k *logKey, s *logSegment, off, n int64
 	}
 	k.size += n
 	s.live += n
+	s.values += n
 	l.stats.LiveBytes += n
 }
 
@@ -489,7 +679,7 @@ func (l *Log) clearIndexLocked() {
 // held (or l is not yet shared).
 func (l *Log) startSegment() error {
 	name := segmentName(l.nextMajor, 0, 0)
-	f, err := os.OpenFile(filepath.Join(l.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := openNoFollow(filepath.Join(l.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
@@ -1043,9 +1233,7 @@ func sortedSegments(m map[uint32]*logSegment) []*logSegment {
 	for _, s := range m {
 		segs = append(segs, s)
 	}
-	slices.SortFunc(segs, func(a, b *logSegment) int {
-		return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.gen, b.gen), cmp.Compare(a.part, b.part))
-	})
+	slices.SortFunc(segs, cmpSegments)
 	return segs
 }
 
@@ -1096,6 +1284,7 @@ func (l *Log) Dir() string { return l.dir }
 // releases the directory; a temporary Log's directory is removed. Later
 // calls return ErrClosed; a second Close returns nil.
 func (l *Log) Close() error {
+	l.closing.Store(true)
 	l.compactWG.Wait()
 	l.compactMu.Lock()
 	defer l.compactMu.Unlock()
@@ -1126,12 +1315,18 @@ func (l *Log) Close() error {
 // closeFiles closes the segments and the lock file (which releases the
 // lock).
 func (l *Log) closeFiles() error {
+	err := l.closeSegments()
+	if l.lock != nil {
+		err = errors.Join(err, l.lock.Close())
+	}
+	return err
+}
+
+// closeSegments closes the segment files.
+func (l *Log) closeSegments() error {
 	var errs []error
 	for _, s := range l.segs {
 		errs = append(errs, s.f.Close())
-	}
-	if l.lock != nil {
-		errs = append(errs, l.lock.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -4,24 +4,30 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 )
 
-// Compaction rewrites the live bytes of the sealed segments (every segment
-// but the one being written) into new segments, as base records (a key's
-// whole bytes, replayed as a set), and removes the old segments. Appends,
-// Gets, Sets and Deletes go on meanwhile; a key set or deleted during the
-// compaction keeps its new state (the record of the change comes later in
-// the log than the base record, so a replay agrees).
+// Compaction rewrites the sealed segments (every segment but the one being
+// written) that hold dead bytes, oldest first and one at a time: each into
+// a new file holding only its live bytes, which replaces it. So it needs
+// free space for one segment's live bytes at a time, whatever the Log's
+// size. Appends, Gets, Sets and Deletes go on meanwhile.
 //
-// The new segments take the last replaced segment's major number and the
-// compaction's generation, so they replay where the old ones did. A marker
-// file, written and renamed into place once they are synced, commits the
-// compaction: on open, the outputs of a compaction without its marker are
-// removed, and so are the inputs of one with it.
+// The new file takes the old one's major number and part and a newer
+// generation; it is written under a temporary name, synced and renamed into
+// place, and only then is the old file removed. On open, of two files with
+// one major and part the newer generation wins, and a temporary file is
+// removed: a crash at any moment leaves one of the two whole.
+//
+// A key's bytes in a rewritten segment go as a base record (replayed as a
+// set) if they are its first live bytes, else as an append record. Set,
+// delete and drop records are left out: they only ever kill bytes written
+// before them, and every older segment is rewritten before (or has no dead
+// bytes), so nothing they killed is left to come back. A key set or deleted
+// during the compaction keeps its new state: the record of the change lies
+// later in the log than anything the compaction writes.
 
 // compactChunk bounds a base record's values, so compaction holds little
 // memory whatever the keys' sizes.
@@ -51,19 +57,20 @@ func (l *Log) maybeCompact() {
 	}()
 }
 
-// compactKey is a key to rewrite: the runs of its bytes in the sealed
-// segments, which are a prefix of its runs.
-type compactKey struct {
-	key  string
-	ext  []logExtent
-	size int64
-	out  []logExtent // where the compaction wrote them
+// movedKey is a key whose runs in a segment being rewritten move to its
+// replacement.
+type movedKey struct {
+	key   string
+	runs  []logExtent // its runs in the old segment
+	first bool        // they are its first live bytes
+	size  int64
+	out   []logExtent // where they went in the replacement
 }
 
-// Compact rewrites the live bytes of every sealed segment into new segments
-// and removes the old ones, so that the space of deleted and replaced bytes
-// comes back and each key's bytes lie together. It runs by itself when dead
-// bytes cross LogOptions' thresholds; call it to compact now.
+// Compact rewrites every sealed segment that holds dead bytes, one at a
+// time, so that the space of deleted and replaced bytes comes back and each
+// key's bytes in a segment lie together. It runs by itself when dead bytes
+// cross LogOptions' thresholds; call it to compact now.
 func (l *Log) Compact() error {
 	l.compactMu.Lock()
 	defer l.compactMu.Unlock()
@@ -77,102 +84,223 @@ func (l *Log) Compact() error {
 	if err == nil && l.active.size > 0 {
 		err = l.startSegment()
 	}
+	active := l.active
 	l.writeMu.Unlock()
 	if err != nil {
 		return err
 	}
 
-	// What to rewrite.
+	// The sealed segments, oldest first, and the keys with bytes in each.
 	l.mu.RLock()
 	var inputs []*logSegment
 	for _, s := range sortedSegments(l.segs) {
-		if s != l.active {
+		if s != active {
 			inputs = append(inputs, s)
 		}
 	}
-	sealed := make(map[uint32]bool, len(inputs))
-	for _, s := range inputs {
-		sealed[s.id] = true
-	}
-	var keys []*compactKey
+	keysIn := make(map[uint32][]string, len(inputs))
 	for key, k := range l.index {
-		n := 0
-		for n < len(k.ext) && sealed[k.ext[n].seg] {
-			n++
+		last := active.id
+		for _, e := range k.ext {
+			if e.seg != last && e.seg != active.id {
+				keysIn[e.seg] = append(keysIn[e.seg], key)
+			}
+			last = e.seg
 		}
-		if n == 0 {
-			continue
-		}
-		ck := &compactKey{key: key, ext: slices.Clone(k.ext[:n])}
-		for _, e := range ck.ext {
-			ck.size += int64(e.n)
-		}
-		keys = append(keys, ck)
-	}
-	segs := make(map[uint32]*logSegment, len(inputs))
-	for _, s := range inputs {
-		segs[s.id] = s
 	}
 	gen := l.gen + 1
 	l.mu.RUnlock()
-	if len(inputs) == 0 {
-		return nil
+
+	for _, s := range inputs {
+		if l.closing.Load() {
+			break // Close is waiting; what is done is done whole
+		}
+		l.mu.RLock()
+		clean := s.live > 0 && s.live == s.values
+		l.mu.RUnlock()
+		if clean {
+			continue // every byte of it is live: it stays as it is
+		}
+		if err := l.replaceSegment(s, keysIn[s.id], gen); err != nil {
+			return fmt.Errorf("partd: log: compact %s: %w", s.name(), err)
+		}
 	}
-	slices.SortFunc(keys, func(a, b *compactKey) int {
-		return cmpExtent(a.ext[0], b.ext[0])
+	l.mu.Lock()
+	l.gen = gen
+	l.stats.Compactions++
+	l.mu.Unlock()
+	return nil
+}
+
+// replaceSegment rewrites s's live bytes (of keys, the keys with bytes in
+// it) into a new file of generation gen that replaces it, or removes it if
+// nothing in it is live.
+func (l *Log) replaceSegment(s *logSegment, keys []string, gen uint32) error {
+	l.mu.RLock()
+	var moved []*movedKey
+	for _, key := range keys {
+		k := l.index[key]
+		if k == nil {
+			continue
+		}
+		i := slices.IndexFunc(k.ext, func(e logExtent) bool { return e.seg == s.id })
+		if i < 0 {
+			continue
+		}
+		j := i
+		for j < len(k.ext) && k.ext[j].seg == s.id {
+			j++
+		}
+		m := &movedKey{key: key, runs: slices.Clone(k.ext[i:j]), first: i == 0}
+		for _, e := range m.runs {
+			m.size += int64(e.n)
+		}
+		moved = append(moved, m)
+	}
+	l.mu.RUnlock()
+	// Base records first (they cannot share a record with appends), each
+	// kind in the order of the bytes in s.
+	slices.SortFunc(moved, func(a, b *movedKey) int {
+		if a.first != b.first {
+			if a.first {
+				return -1
+			}
+			return 1
+		}
+		return cmpExtent(a.runs[0], b.runs[0])
 	})
-	major := inputs[len(inputs)-1].major
 
-	outputs, err := l.writeCompacted(keys, segs, major, gen)
-	if err != nil {
-		for _, o := range outputs {
-			o.f.Close()
-			os.Remove(filepath.Join(l.dir, o.name()))
-		}
-		return fmt.Errorf("partd: log: compact: %w", err)
-	}
-
-	// Commit: the marker names the last major the outputs replace.
-	if err := l.writeMarker(gen, major); err != nil {
-		for _, o := range outputs {
-			o.f.Close()
-			os.Remove(filepath.Join(l.dir, o.name()))
-		}
-		return fmt.Errorf("partd: log: compact: %w", err)
+	out, werr := l.writeReplacement(s, moved, gen)
+	if werr != nil && out == nil {
+		return werr
 	}
 
 	l.ioMu.Lock()
 	defer l.ioMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, o := range outputs {
-		o.id = l.nextID
+	if out != nil {
+		out.id = l.nextID
 		l.nextID++
-		l.segs[o.id] = o
+		l.segs[out.id] = out
 		l.stats.Segments++
-		l.bytes.Add(o.size)
+		l.bytes.Add(out.size)
 	}
-	for _, ck := range keys {
-		k := l.index[ck.key]
-		if k == nil || len(k.ext) < len(ck.ext) || !slices.Equal(k.ext[:len(ck.ext)], ck.ext) {
+	for _, m := range moved {
+		k := l.index[m.key]
+		if k == nil {
+			continue
+		}
+		i := slices.IndexFunc(k.ext, func(e logExtent) bool { return e.seg == s.id })
+		if i < 0 || i+len(m.runs) > len(k.ext) || !slices.Equal(k.ext[i:i+len(m.runs)], m.runs) {
 			continue // set or deleted meanwhile: its new state stands
 		}
-		for i := range ck.out {
-			ck.out[i].seg = outputs[ck.out[i].seg].id
-			l.segs[ck.out[i].seg].live += int64(ck.out[i].n)
+		for o := range m.out {
+			m.out[o].seg = out.id
+			out.live += int64(m.out[o].n)
 		}
-		k.ext = append(ck.out, k.ext[len(ck.ext):]...)
+		k.ext = slices.Concat(k.ext[:i], m.out, k.ext[i+len(m.runs):])
 	}
-	var errs []error
-	for _, s := range inputs {
-		errs = append(errs, l.removeSegmentLocked(s))
+	return errors.Join(werr, l.removeSegmentLocked(s))
+}
+
+// writeReplacement writes the moved keys' bytes from s into a new segment
+// file of s's major and part and generation gen, syncs it and renames it
+// into place. Each key's out extents are set, their segment left 0. It
+// returns nil if there is nothing to write.
+func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*logSegment, error) {
+	if len(moved) == 0 {
+		return nil, nil
 	}
-	if l.gen > 0 {
-		os.Remove(filepath.Join(l.dir, fmt.Sprintf("%s%08x", compactName, l.gen)))
+	out := &logSegment{major: s.major, gen: gen, part: s.part}
+	path := filepath.Join(l.dir, out.name())
+	tmp := path + tmpSuffix
+	os.Remove(tmp) // of an earlier try that failed
+	f, err := openNoFollow(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
 	}
-	l.gen = gen
-	l.stats.Compactions++
-	return errors.Join(errs...)
+	out.f = f
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	from := map[uint32]*logSegment{s.id: s}
+	var (
+		head       []byte
+		kind       byte
+		batch      []logItem
+		owners     []*movedKey
+		batchBytes int64
+		buf        []byte
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		h, length, err := encodeRecordHead(head, kind, batch)
+		if err != nil {
+			return err
+		}
+		head = h[:0]
+		bw.Write(h)
+		off := out.size + int64(len(h))
+		for i, it := range batch {
+			bw.Write(it.pieces[0])
+			owners[i].out = append(owners[i].out, logExtent{off: uint32(off), n: uint32(it.size)})
+			off += it.size
+		}
+		out.size += length
+		batch, owners, batchBytes, buf = batch[:0], owners[:0], 0, buf[:0]
+		return nil
+	}
+	for _, m := range moved {
+		k := recAppend
+		if m.first {
+			k = recBase
+		}
+		for read := int64(0); read < m.size; {
+			n := min(m.size-read, compactChunk)
+			if len(batch) > 0 && (k != kind || batchBytes+n > compactChunk) {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			kind = k
+			start := len(buf)
+			buf = slices.Grow(buf, int(n))[:start+int(n)] // pieces before keep the old array
+			if err := readKeyRange(m.runs, from, read, buf[start:]); err != nil {
+				return nil, err
+			}
+			batch = append(batch, logItem{key: m.key, pieces: [][]byte{buf[start:]}, size: n})
+			owners = append(owners, m)
+			batchBytes += n
+			out.values += n
+			k = recAppend
+			read += n
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	ok = true
+	if err := syncDir(l.dir); err != nil {
+		return out, err // in place: the index follows it whatever the error
+	}
+	return out, nil
 }
 
 func cmpExtent(a, b logExtent) int {
@@ -185,108 +313,6 @@ func cmpExtent(a, b logExtent) int {
 		return 1
 	}
 	return 0
-}
-
-// writeCompacted writes the keys' bytes as base records (and, for keys
-// larger than compactChunk, append records after the first) into new
-// segment files of major and gen, and syncs them. Each key's out extents
-// name the output by its index in the returned slice.
-func (l *Log) writeCompacted(keys []*compactKey, segs map[uint32]*logSegment, major uint64, gen uint32) ([]*logSegment, error) {
-	var outputs []*logSegment
-	var out *logSegment
-	bw := bufio.NewWriterSize(nil, 1<<20)
-	var head []byte
-	var batch []logItem
-	var batchKeys []*compactKey
-	var batchBytes int64
-	var buf []byte
-
-	flush := func(kind byte) error {
-		if len(batch) == 0 {
-			return nil
-		}
-		h, length, err := encodeRecordHead(head, kind, batch)
-		if err != nil {
-			return err
-		}
-		head = h[:0]
-		if out == nil || (out.size > 0 && out.size+length > l.opts.SegmentSize) {
-			if out != nil {
-				if err := out.f.Sync(); err != nil {
-					return err
-				}
-			}
-			out = &logSegment{id: uint32(len(outputs)), major: major, gen: gen, part: uint32(len(outputs))}
-			f, err := os.OpenFile(filepath.Join(l.dir, out.name()), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-			if err != nil {
-				return err
-			}
-			out.f = f
-			outputs = append(outputs, out)
-		}
-		bw.Reset(io.NewOffsetWriter(out.f, out.size))
-		bw.Write(h)
-		off := out.size + int64(len(h))
-		for i, it := range batch {
-			bw.Write(it.pieces[0])
-			batchKeys[i].out = append(batchKeys[i].out, logExtent{seg: out.id, off: uint32(off), n: uint32(it.size)})
-			off += it.size
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		out.size += length
-		batch, batchKeys, batchBytes, buf = batch[:0], batchKeys[:0], 0, buf[:0]
-		return nil
-	}
-
-	for _, ck := range keys {
-		if ck.size <= compactChunk {
-			if batchBytes+ck.size > compactChunk {
-				if err := flush(recBase); err != nil {
-					return outputs, err
-				}
-			}
-			start := len(buf)
-			buf = slices.Grow(buf, int(ck.size))[:start+int(ck.size)]
-			if err := readKeyRange(ck.ext, segs, 0, buf[start:]); err != nil {
-				return outputs, err
-			}
-			batch = append(batch, logItem{key: ck.key, pieces: [][]byte{buf[start:]}, size: ck.size})
-			batchKeys = append(batchKeys, ck)
-			batchBytes += ck.size
-			continue
-		}
-		// A key larger than a chunk: a base record of its first chunk, then
-		// append records of the others.
-		if err := flush(recBase); err != nil {
-			return outputs, err
-		}
-		kind := recBase
-		for read := int64(0); read < ck.size; {
-			n := min(ck.size-read, compactChunk)
-			buf = slices.Grow(buf[:0], int(n))[:n]
-			if err := readKeyRange(ck.ext, segs, read, buf); err != nil {
-				return outputs, err
-			}
-			batch = append(batch, logItem{key: ck.key, pieces: [][]byte{buf}, size: n})
-			batchKeys = append(batchKeys, ck)
-			if err := flush(kind); err != nil {
-				return outputs, err
-			}
-			kind = recAppend
-			read += n
-		}
-	}
-	if err := flush(recBase); err != nil {
-		return outputs, err
-	}
-	for _, o := range outputs {
-		if err := o.f.Sync(); err != nil {
-			return outputs, err
-		}
-	}
-	return outputs, syncDir(l.dir)
 }
 
 // readKeyRange reads the bytes of a key from offset from (within the key)
@@ -306,28 +332,4 @@ func readKeyRange(ext []logExtent, segs map[uint32]*logSegment, from int64, b []
 		pos = end
 	}
 	return nil
-}
-
-// writeMarker commits compaction gen: a file naming the last major it
-// replaces, written under a temporary name, synced and renamed into place.
-func (l *Log) writeMarker(gen uint32, major uint64) error {
-	name := filepath.Join(l.dir, fmt.Sprintf("%s%08x", compactName, gen))
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%016x\n", major), 0o644); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = errors.Join(f.Sync(), f.Close())
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil {
-		err = syncDir(l.dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -2,7 +2,9 @@ package partd_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"maps"
@@ -18,18 +20,24 @@ import (
 )
 
 // FuzzLogOpen damages the segment files of a real Log with the fuzzer's
-// bytes and opens it. The open never fails or panics; it holds exactly what
-// a model replay of the damaged files says (every record before the damage
-// stays, each segment's torn tail is cut off and counted); every key is
-// valid; and the log goes on: an Append, a compaction and a reopen keep
+// bytes and opens it. Whatever the bytes, nothing panics and the open does
+// what a model replay of the damaged files says: where the only damage is
+// a torn tail of the newest segment (a bad record that no valid records
+// follow), the open cuts it off, counts it and holds exactly the records
+// before it; where there is any other damage, the open fails with
+// ErrCorrupt and changes no file. Then RepairLog's dry run changes nothing,
+// and RepairLog leaves a Log that opens, whose every key holds what the
+// undamaged records say, and that drops only keys it reports. Every key is
+// valid, and the log goes on: an Append, a compaction and a reopen keep
 // everything, with nothing torn.
 //
 // mode&3 picks the damage: 0 overwrites the newest segment with data, 1
 // appends data to it, 2 writes data as a new segment after it, 3 overwrites
-// the oldest segment. mode&4 also writes a compaction marker of generation
-// gen holding marker. mode&8 compacts the log once it went on, and reopens
-// it again. fixChecksums gives every record of data that fits a
-// good checksum, so the fuzzer reaches what lies behind it.
+// the oldest segment. mode&4 also makes the Log one of version 1 with a
+// compaction marker of generation gen holding marker. mode&8 compacts the
+// log once it went on, and reopens it again. fixChecksums gives every
+// record of data that fits a good checksum, so the fuzzer reaches what lies
+// behind it.
 func FuzzLogOpen(f *testing.F) {
 	base, want := buildFuzzLog(f)
 	segs := segmentNames(base)
@@ -109,10 +117,24 @@ func FuzzLogOpen(f *testing.F) {
 		}
 		if mode&4 != 0 {
 			must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("compacted-%08x", gen)), marker, 0o644))
+			must(t, os.WriteFile(filepath.Join(dir, ".partd-log"), []byte("partd log 1\n"), 0o644))
 		}
 
 		// What the open must find, from the files as they are now.
 		m := modelReplay(t, dir)
+		if m.badMarker {
+			before := readDirFiles(t, dir)
+			if _, err := partd.OpenLog(dir, fuzzLogOptions()); !errors.Is(err, partd.ErrCorrupt) {
+				t.Fatalf("open with a damaged marker: %v, want ErrCorrupt", err)
+			}
+			if after := readDirFiles(t, dir); !maps.EqualFunc(before, after, bytes.Equal) {
+				t.Fatal("an open that failed on a damaged marker changed the directory")
+			}
+			return
+		}
+		if m.corrupt {
+			m = checkRepair(t, dir, m)
+		}
 		l, err := partd.OpenLog(dir, fuzzLogOptions())
 		if err != nil {
 			t.Fatalf("open: %v", err)
@@ -126,7 +148,7 @@ func FuzzLogOpen(f *testing.F) {
 		// Whatever the data, what was written before it stays: appended
 		// data or a new segment whose records are all torn leaves the log as
 		// it was, and what it holds past that came from records of data.
-		if mode&4 == 0 && (mode&3 == 1 || mode&3 == 2) {
+		if mode&4 == 0 && (mode&3 == 1 || mode&3 == 2) && !m.repaired {
 			before := int64(0) // bytes of the damaged segment before the data
 			if mode&3 == 1 {
 				before = int64(len(newest))
@@ -266,6 +288,10 @@ func fixLogChecksums(data []byte) []byte {
 
 type modelLog struct {
 	state     map[string][]byte
+	skipped   map[string][]byte // the state with damaged spans skipped
+	corrupt   bool              // damage that is not a torn tail
+	badMarker bool              // a damaged compaction marker of version 1
+	repaired  bool              // the model of a Log after RepairLog
 	torn      int
 	tornBytes int64
 	bytes     int64            // of whole records
@@ -285,7 +311,8 @@ func parseSegName(n string) (major uint64, gen, part uint32, ok bool) {
 	return mj, uint32(g), uint32(p), err1 == nil && err2 == nil && err3 == nil
 }
 
-// segmentNames returns the segment files of files, in log order.
+// segmentNames returns the segment files of files, in log order: by major
+// number, then part.
 func segmentNames(files map[string][]byte) []string {
 	var segs []string
 	for n := range files {
@@ -293,72 +320,204 @@ func segmentNames(files map[string][]byte) []string {
 			segs = append(segs, n)
 		}
 	}
-	slices.Sort(segs) // fixed-width hex: name order is log order
+	slices.SortFunc(segs, func(a, b string) int {
+		ma, ga, pa, _ := parseSegName(a)
+		mb, gb, pb, _ := parseSegName(b)
+		return cmp.Or(cmp.Compare(ma, mb), cmp.Compare(pa, pb), cmp.Compare(ga, gb))
+	})
 	return segs
 }
 
-// modelReplay replays the Log in dir as an open would, without changing
-// it: the segments a committed compaction marker leaves, in order, each up
-// to its first record that is not whole and valid.
-func modelReplay(t *testing.T, dir string) modelLog {
+// readDirFiles returns every file of dir and its bytes.
+func readDirFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	must(t, err)
-	var gen uint32
-	var commitMajor uint64
 	files := map[string][]byte{}
 	for _, e := range ents {
-		n := e.Name()
-		if g, ok := strings.CutPrefix(n, "compacted-"); ok {
-			gn, err := strconv.ParseUint(g, 16, 32)
-			if err != nil {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		must(t, err)
+		files[e.Name()] = b
+	}
+	return files
+}
+
+// modelReplay replays the Log in dir as an open would, without changing
+// it. A Log of version 1 first loses what its latest compaction marker
+// makes obsolete (a marker not exactly as version 1 wrote it is damage);
+// then of the segments with one major number and part, the newest
+// generation stands. Each is replayed up to its first record that is not
+// whole and valid: the newest segment's torn tail if no chain of valid
+// records runs from a later offset to its end, damage otherwise. The model
+// also replays the Log with each damaged span skipped (up to where the
+// chain resumes), what a repair keeps of it.
+func modelReplay(t *testing.T, dir string) modelLog {
+	t.Helper()
+	files := readDirFiles(t, dir)
+	m := modelLog{state: map[string][]byte{}, validIn: map[string]int64{}, skipped: map[string][]byte{}}
+	if string(files[".partd-log"]) == "partd log 1\n" {
+		var gen uint32
+		var commitMajor uint64
+		for n, b := range files {
+			g, ok := strings.CutPrefix(n, "compacted-")
+			if !ok {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, n))
-			must(t, err)
-			mj, err := strconv.ParseUint(strings.TrimSpace(string(b)), 16, 64)
-			if err != nil || gn >= math.MaxUint32>>1 || mj >= math.MaxUint64>>1 {
-				continue // not a commit: cut short, or out of any Log's range
+			gn, err := strconv.ParseUint(g, 16, 32)
+			hex := strings.TrimSuffix(string(b), "\n")
+			mj, err2 := strconv.ParseUint(hex, 16, 64)
+			if err != nil || len(g) != 8 || g != strings.ToLower(g) || gn == 0 || gn >= math.MaxUint32>>1 ||
+				err2 != nil || len(b) != 17 || len(hex) != 16 || hex != strings.ToLower(hex) || mj >= math.MaxUint64>>1 {
+				m.badMarker = true
+				return m
 			}
 			if uint32(gn) >= gen {
 				gen, commitMajor = uint32(gn), mj
 			}
 		}
+		for n := range files {
+			if major, g, _, ok := parseSegName(n); ok {
+				if gen > 0 && g == gen && major != commitMajor {
+					m.badMarker = true
+					return m
+				}
+				if g > gen || (major <= commitMajor && g < gen) {
+					delete(files, n)
+				}
+			}
+		}
 	}
-	for _, e := range ents {
-		n := e.Name()
-		if major, g, _, ok := parseSegName(n); ok {
-			if g > gen || (major <= commitMajor && g < gen) {
+	type place struct {
+		major uint64
+		part  uint32
+	}
+	newest := map[place]uint32{}
+	for n := range files {
+		if major, g, part, ok := parseSegName(n); ok {
+			newest[place{major, part}] = max(newest[place{major, part}], g)
+		}
+	}
+	for n := range files {
+		if major, g, part, ok := parseSegName(n); ok && g != newest[place{major, part}] {
+			delete(files, n)
+		}
+	}
+	segs := segmentNames(files)
+	for i, n := range segs {
+		b := files[n]
+		_, gen, _, _ := parseSegName(n)
+		pos := 0
+		for pos < len(b) {
+			r, size, ok := modelRecord(b[pos:])
+			if ok {
+				m.apply(r, m.state)
+				m.apply(r, m.skipped)
+				pos += size
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, n))
-			must(t, err)
-			files[n] = b
-		}
-	}
-	m := modelLog{state: map[string][]byte{}, validIn: map[string]int64{}}
-	for _, n := range segmentNames(files) {
-		b := files[n]
-		pos := 0
-		for {
-			r, size, ok := modelRecord(b[pos:])
-			if !ok {
+			q := modelResync(b, pos)
+			if q < 0 && i == len(segs)-1 && gen == 0 {
+				m.torn++
+				m.tornBytes += int64(len(b) - pos)
 				break
 			}
-			m.apply(r)
-			pos += size
+			m.corrupt = true
+			if q < 0 {
+				break
+			}
+			pos = q // the repair's replay goes on here; m.state is moot
 		}
-		m.validIn[n] = int64(pos)
-		m.bytes += int64(pos)
-		if pos < len(b) {
-			m.torn++
-			m.tornBytes += int64(len(b) - pos)
+		if !m.corrupt {
+			m.validIn[n] = int64(pos)
+			m.bytes += int64(min(pos, len(b)))
 		}
 	}
 	for _, v := range m.state {
 		m.live += int64(len(v))
 	}
 	return m
+}
+
+// modelResync returns the first offset after pos from which valid records
+// follow each other to the end of b, or -1.
+func modelResync(b []byte, pos int) int {
+	for q := pos + 1; q < len(b); q++ {
+		p := q
+		for p < len(b) {
+			_, size, ok := modelRecord(b[p:])
+			if !ok {
+				break
+			}
+			p += size
+		}
+		if p == len(b) {
+			return q
+		}
+	}
+	return -1
+}
+
+// checkRepair checks a damaged Log: its open fails with ErrCorrupt and
+// changes nothing, a dry run of RepairLog changes nothing, and RepairLog
+// leaves a Log whose every key holds what the undamaged records say and
+// that lacks only keys it reports. It returns the model of the repaired
+// Log.
+func checkRepair(t *testing.T, dir string, m modelLog) modelLog {
+	t.Helper()
+	before := readDirFiles(t, dir)
+	if l, err := partd.OpenLog(dir, fuzzLogOptions()); !errors.Is(err, partd.ErrCorrupt) {
+		if err == nil {
+			l.Close()
+		}
+		t.Fatalf("open of a damaged log: %v, want ErrCorrupt", err)
+	}
+	dry, err := partd.RepairLog(dir, true, fuzzLogOptions())
+	must(t, err)
+	if after := readDirFiles(t, dir); !maps.EqualFunc(before, after, bytes.Equal) {
+		t.Fatal("a failed open or a dry run changed the directory")
+	}
+	if len(dry.Damage) == 0 {
+		t.Fatalf("dry run found no damage: %+v", dry)
+	}
+	rep, err := partd.RepairLog(dir, false, fuzzLogOptions())
+	must(t, err)
+	if !slices.Equal(rep.DroppedKeys, dry.DroppedKeys) || len(rep.Damage) != len(dry.Damage) {
+		t.Fatalf("repair %+v, dry run %+v: they differ", rep, dry)
+	}
+	l, err := partd.OpenLog(dir, fuzzLogOptions())
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	defer l.Close()
+	if st := l.Stats(); st.TornRecords != 0 {
+		t.Fatalf("open after repair: %+v, want nothing torn", st)
+	}
+	keys, err := l.Keys()
+	must(t, err)
+	vals, err := l.Get(keys...)
+	must(t, err)
+	got := map[string][]byte{}
+	for i, k := range keys {
+		if !bytes.Equal(vals[i], m.skipped[k]) {
+			t.Fatalf("after repair %q holds %q; the undamaged records say %q", k, vals[i], m.skipped[k])
+		}
+		got[k] = vals[i]
+	}
+	for k := range m.skipped {
+		if _, ok := got[k]; !ok && !slices.Contains(rep.DroppedKeys, k) {
+			t.Fatalf("after repair %q is gone, but the report %+v does not say so", k, rep)
+		}
+	}
+	for _, k := range rep.DroppedKeys {
+		if _, ok := got[k]; ok {
+			t.Fatalf("the report drops %q, which the log still holds", k)
+		}
+	}
+	must(t, l.Close())
+	r := modelLog{state: got, validIn: map[string]int64{}, repaired: true}
+	st := l.Stats()
+	r.bytes, r.live = st.Bytes, st.LiveBytes
+	return r
 }
 
 type modelRec struct {
@@ -423,14 +582,14 @@ func modelRecord(b []byte) (r modelRec, size int, ok bool) {
 // apply applies a record: an append adds each value to its key, a set or
 // base replaces the key's bytes, a delete removes its keys, a drop
 // everything. Invalid keys, which no Log writes, are left out.
-func (m *modelLog) apply(r modelRec) {
+func (m *modelLog) apply(r modelRec, state map[string][]byte) {
 	switch r.kind {
 	case 4:
-		clear(m.state)
+		clear(state)
 		return
 	case 3:
 		for _, k := range r.keys {
-			delete(m.state, k)
+			delete(state, k)
 		}
 		return
 	}
@@ -439,10 +598,10 @@ func (m *modelLog) apply(r modelRec) {
 			continue
 		}
 		if r.kind == 2 || r.kind == 5 {
-			delete(m.state, k)
+			delete(state, k)
 		}
 		if len(r.vals[i]) > 0 {
-			m.state[k] = append(m.state[k], r.vals[i]...)
+			state[k] = append(state[k], r.vals[i]...)
 		}
 	}
 }

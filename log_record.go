@@ -22,8 +22,8 @@ import (
 //
 // Kinds: an append batch (every key of one Append, appended), a set (one key,
 // its bytes replaced), a delete (keys, no values), a drop (no keys: every
-// record before it is dead), and a base record that compaction writes (one
-// key, its whole bytes as of the compaction; replayed as a set).
+// record before it is dead), and a base record that compaction writes (keys
+// whose bytes start in the segment it rewrites; replayed as a set).
 const (
 	recAppend byte = 1
 	recSet    byte = 2
@@ -34,6 +34,9 @@ const (
 	recHeaderLen = 9
 	// maxRecordLen bounds one record: offsets into a segment are uint32.
 	maxRecordLen = 1<<32 - 1<<16
+	// maxSegmentSize bounds LogOptions.SegmentSize and a segment's bytes,
+	// for the same reason.
+	maxSegmentSize = maxRecordLen
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -101,6 +104,13 @@ func newRecordReader(r io.Reader) *recordReader {
 func (rr *recordReader) reset(r io.Reader) {
 	rr.r.Reset(r)
 	rr.pos = 0
+}
+
+// resetAt makes rr read the records of r from off to end, keeping its
+// buffers; positions are r's.
+func (rr *recordReader) resetAt(r io.ReaderAt, off, end int64) {
+	rr.r.Reset(io.NewSectionReader(r, off, end-off))
+	rr.pos = off
 }
 
 // next reads the record at rr.pos: its kind and keys, with each value's
