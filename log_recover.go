@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,9 +34,11 @@ type LogDamage struct {
 	Offset  int64  // where the damaged bytes start
 	Length  int64  // how many bytes were dropped
 	Why     string // what was wrong with the record at Offset
-	// Keys are the keys the damaged record's table names, if it could be
-	// read; KeysUnknown is set when it could not, and every key the record
-	// might have touched was dropped instead.
+	// Keys are the keys of the damaged record, where its checksum could
+	// vouch for them (the damage is one flipped bit, which the checksum
+	// locates). KeysUnknown is set where it could not: every key the record
+	// might have touched was dropped instead (every key held before it, and
+	// any key first appended after it).
 	Keys        []string
 	KeysUnknown bool
 }
@@ -157,25 +161,69 @@ func (rc *recovery) track(kind byte, entries []recordEntry, held func(string) bo
 	}
 }
 
-// damagedKeys reads the key table of the damaged record at p, whose bytes
-// run to end, without the checksum's word for it: the keys, and whether
-// the table is consistent (its length and its entries add up to end).
+// damagedKeys finds the keys of the damaged record at p, whose bytes run
+// to end. A record's table cannot be taken at its word (the damage may be in
+// a key's name), so it is read only where the checksum can vouch for it:
+// when the damage is one flipped bit, which CRC-32C locates, and the record
+// with that bit flipped back is whole. Anything else reports unknown keys.
 func (l *Log) damagedKeys(s *logSegment, p, end int64) ([]string, bool) {
-	n := min(end-p, recHeaderLen+int64(binary.MaxVarintLen64)+1<<20)
-	if n < recHeaderLen+1 {
+	const maxSpan = 64 << 20 // larger spans: unknown keys, rather than that much memory
+	if end-p < recHeaderLen+1 || end-p > maxSpan {
 		return nil, false
 	}
-	b := make([]byte, n)
-	if _, err := s.f.ReadAt(b, p); err != nil && !errors.Is(err, io.EOF) {
+	b := make([]byte, end-p)
+	if _, err := s.f.ReadAt(b, p); err != nil {
 		return nil, false
 	}
 	length := int64(binary.LittleEndian.Uint32(b[4:]))
-	kind := b[8]
-	if kind < recAppend || kind > recBase || kind == recDrop || recHeaderLen+length != end-p {
+	if recHeaderLen+length != end-p || !correctOneBit(b) {
 		return nil, false
 	}
-	keys, ok := parseTable(b[recHeaderLen:], length, true)
-	return keys, ok
+	kind := b[8]
+	if kind < recAppend || kind > recBase {
+		return nil, false
+	}
+	if kind == recDrop {
+		return nil, true
+	}
+	return parseTable(b[recHeaderLen:], length, true)
+}
+
+// correctOneBit flips back the one bit of record b (header and payload)
+// whose flip explains its checksum mismatch, and reports whether there was
+// one. A CRC is linear: the difference between the stored and the computed
+// checksum is the checksum (from a zero register) of the error alone, and
+// for a single flipped bit that is the bit's own pattern pushed through the
+// zero bytes after it, distinct for every bit of a record (CRC-32C's
+// Hamming distance is at least 3 at any length a segment holds).
+func correctOneBit(b []byte) bool {
+	stored := binary.LittleEndian.Uint32(b)
+	data := b[4:]
+	syndrome := crc32.Update(0, castagnoli, data) ^ stored
+	if syndrome == 0 {
+		return true // whole after all
+	}
+	var reg [8]uint32 // reg[j]: a flip of bit j of data[i], carried to the end
+	for j := range reg {
+		reg[j] = castagnoli[1<<j]
+	}
+	found, at, bit := 0, 0, 0
+	for i := len(data) - 1; i >= 0; i-- {
+		for j := range reg {
+			if reg[j] == syndrome {
+				found, at, bit = found+1, i, j
+			}
+			reg[j] = castagnoli[byte(reg[j])] ^ reg[j]>>8
+		}
+	}
+	switch {
+	case found == 1:
+		data[at] ^= 1 << bit
+		return crc32.Update(0, castagnoli, data) == stored
+	case found == 0 && bits.OnesCount32(syndrome) == 1:
+		return true // the flipped bit is in the stored checksum: the rest is whole
+	}
+	return false
 }
 
 // parseTable parses a record's key table from b, the first bytes of its
