@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -499,8 +500,16 @@ func newRepairCmd() *cobra.Command {
 	t.existing = true
 	cmd := &cobra.Command{
 		Use:   "repair KEY...|--all",
-		Short: "Cut torn tails off framed (compressed or encoded) keys",
-		Long: `Check that each KEY (or, with --all, every key) is a whole number of frames,
+		Short: "Repair a damaged Log; cut torn tails off framed (compressed or encoded) keys",
+		Long: `A Log store (--store log:///dir) whose open fails with "corrupt data" has
+damage that a crash does not do: a bad record with valid ones after it, or
+in a sealed segment. repair --store log:///dir drops the damaged records and
+every key they touched (a key missing one of its appends must not come back
+shorter), and reports both; --dry-run reports what it would drop, changes
+nothing, and exits with status 1 if it found damage. Keys or --all then go
+on to the framed check below.
+
+Check that each KEY (or, with --all, every key) is a whole number of frames,
 the format of partd's compression layers and framed encodings (and of Python
 partd's Encode layers), and cut off a torn last frame, as a crash in the
 middle of an append leaves it. A key with no whole frame is deleted. Each
@@ -514,18 +523,38 @@ damaged contents is not detected (partd get reports it).
 With --all, a key that does not start with a whole frame is reported and
 left alone, since it is more likely a key of raw bytes than a torn one;
 name it to have it deleted.` + targetHelpRaw,
-		Example: `  partd repair --dir /data/spill --all
+		Example: `  partd repair --store log:///data/spill --dry-run
+  partd repair --dir /data/spill --all
   partd repair --dir /data/spill --dry-run logs/today
   partd repair --addr tcp://127.0.0.1:5555 df/part-1 df/part-2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all == (len(args) > 0) {
+			if all && len(args) > 0 {
 				return usageError{errors.New("repair needs KEY arguments or --all, not both")}
 			}
 			if err := t.check(); err != nil {
 				return err
 			}
+			spec, _ := t.spec()
+			isLog := spec.Scheme == "log" && spec.Dir != ""
+			if !isLog && !all && len(args) == 0 {
+				return usageError{errors.New("repair needs KEY arguments or --all (or a Log store, --store log:///dir)")}
+			}
 			if err := checkKeys(args); err != nil {
 				return err
+			}
+			var damaged error
+			if isLog {
+				rep, err := partd.RepairLog(spec.Dir, dryRun, nil)
+				if err != nil {
+					return err
+				}
+				printLogRepair(cmd.OutOrStdout(), rep, dryRun)
+				if dryRun && len(rep.Damage) > 0 {
+					damaged = exitError{1}
+				}
+				if !all && len(args) == 0 {
+					return damaged
+				}
 			}
 			return t.use(cmd.Context(), true, func(raw partd.Store) error {
 				keys := args
@@ -539,7 +568,7 @@ name it to have it deleted.` + targetHelpRaw,
 				if err == nil && dryRun && torn > 0 {
 					err = exitError{1} // the report says what is torn
 				}
-				return err
+				return cmp.Or(err, damaged)
 			})
 		},
 	}
@@ -547,6 +576,32 @@ name it to have it deleted.` + targetHelpRaw,
 	cmd.Flags().BoolVar(&all, "all", false, "check every key")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report torn tails without cutting them")
 	return cmd
+}
+
+// printLogRepair prints what RepairLog dropped, or would drop.
+func printLogRepair(w io.Writer, rep partd.LogRepair, dryRun bool) {
+	verb := "dropped"
+	if dryRun {
+		verb = "would drop"
+	}
+	for _, d := range rep.Damage {
+		keys := strings.Join(d.Keys, ", ")
+		if d.KeysUnknown {
+			keys = "unknown (every key it may have touched is dropped)"
+		}
+		fmt.Fprintf(w, "%s: damaged at byte %d (%s): %s %d bytes; keys of the record: %s\n", d.Segment, d.Offset, d.Why, verb, d.Length, keys)
+	}
+	for _, k := range rep.DroppedKeys {
+		fmt.Fprintf(w, "%s: %s (a damaged record touched it)\n", k, verb)
+	}
+	fmt.Fprintf(w, "log: %d damaged spans, %d keys %s", len(rep.Damage), len(rep.DroppedKeys), verb)
+	if rep.TornBytes > 0 {
+		fmt.Fprintf(w, ", a torn tail of %d bytes (which any open cuts)", rep.TornBytes)
+	}
+	if dryRun {
+		fmt.Fprint(w, " (dry run: nothing changed)")
+	}
+	fmt.Fprintln(w)
 }
 
 // repairKeys checks and repairs keys in raw, the store below any layer.
