@@ -43,6 +43,7 @@ type streamMessages struct {
 	data  []byte
 	pos   int
 	limit int64 // the most bytes a compressed batch may decode to
+	plan  plan  // the layout of the stream's schema, once read
 	msg   *ipc.Message
 }
 
@@ -77,7 +78,7 @@ func (m *streamMessages) Message() (msg *ipc.Message, err error) {
 			msg, err = nil, fmt.Errorf("invalid message: %v", p)
 		}
 	}()
-	meta, body, eos, err := nextMessage(m.data, &m.pos, m.limit)
+	meta, body, eos, err := nextMessage(m.data, &m.pos, m.limit, &m.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (m *streamMessages) Message() (msg *ipc.Message, err error) {
 
 // nextMessage reads the message at *pos in data, checks it and moves *pos
 // past it. It reports the end-of-stream marker as eos.
-func nextMessage(data []byte, pos *int, limit int64) (meta, body []byte, eos bool, err error) {
+func nextMessage(data []byte, pos *int, limit int64, p *plan) (meta, body []byte, eos bool, err error) {
 	at := *pos
 	rest := data[at:]
 	if len(rest) == 0 {
@@ -136,7 +137,7 @@ func nextMessage(data []byte, pos *int, limit int64) (meta, body []byte, eos boo
 		return nil, nil, false, fmt.Errorf("at byte %d: message body of %d bytes, %d left (%w)", at, bodyLen, left, errNoEOS)
 	}
 	body = rest[hdr+int(metaLen) : hdr+int(metaLen)+int(bodyLen)]
-	if err := checkMessage(msg, body, limit); err != nil {
+	if err := checkMessage(msg, body, limit, p); err != nil {
 		return nil, nil, false, fmt.Errorf("at byte %d: %w", at, err)
 	}
 	if len(body) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(body)))%8 != 0 {
@@ -149,11 +150,18 @@ func nextMessage(data []byte, pos *int, limit int64) (meta, body []byte, eos boo
 }
 
 // checkMessage checks a message's flatbuffer and, for batches, that its
-// buffers lie inside body.
-func checkMessage(msg fbTable, body []byte, limit int64) error {
+// buffers lie inside body and that it has every node, buffer and variadic
+// count arrow-go will read for the schema (p, which a schema message sets):
+// arrow-go reads them by index without checking the index against the
+// length of their vectors.
+func checkMessage(msg fbTable, body []byte, limit int64, p *plan) error {
 	w := walk{visits: maxFieldVisits, bytes: 2*len(msg.b) + 4096}
 	if err := w.keyValues(msg, 4); err != nil {
 		return fmt.Errorf("message metadata: %w", err)
+	}
+	version, err := msg.i16(0, 0)
+	if err != nil {
+		return err
 	}
 	typ, err := msg.u8(1, 0)
 	if err != nil {
@@ -165,17 +173,136 @@ func checkMessage(msg fbTable, body []byte, limit int64) error {
 	}
 	switch typ {
 	case headerSchema:
-		return w.schema(hdr)
+		w.dicts = make(map[int64]*layout)
+		fields, err := w.schema(hdr)
+		if err != nil {
+			return err
+		}
+		*p = plan{fields: fields, dicts: w.dicts, ok: true}
+		return nil
 	case headerRecordBatch:
-		return checkBatch(hdr, body, limit)
+		if !p.ok {
+			return nil // arrow-go refuses a batch before the schema
+		}
+		return checkBatch(hdr, body, limit, p.fields, int(version))
 	case headerDictionaryBatch:
 		data, ok, err := hdr.table(1)
 		if err != nil || !ok {
 			return fmt.Errorf("dictionary batch without data: %w", errFlatbuf)
 		}
-		return checkBatch(data, body, limit)
+		id, err := hdr.i64(0, 0)
+		if err != nil {
+			return err
+		}
+		value, ok := p.dicts[id]
+		if !ok {
+			return nil // arrow-go refuses a dictionary it has no type for
+		}
+		// arrow-go reads dictionary batches as metadata version V1.
+		return checkBatch(data, body, limit, []*layout{value}, 0)
 	}
 	return fmt.Errorf("message of type %d, not a schema, dictionary or record batch", typ)
+}
+
+// plan is what checkMessage keeps of a stream's schema: the layout of its
+// fields and of its dictionaries' values, by dictionary id.
+type plan struct {
+	fields []*layout
+	dicts  map[int64]*layout
+	ok     bool
+}
+
+// layout is the part of a field's type that decides which nodes and
+// buffers arrow-go's loader reads for it.
+type layout struct {
+	typ      byte // the Type union member
+	dense    bool // a dense union
+	dict     bool // dictionary encoded: a batch holds its indexes only
+	children []*layout
+}
+
+// Type union members (Schema.fbs) with a layout of their own.
+const (
+	typeNull          = 1
+	typeBinary        = 4
+	typeUtf8          = 5
+	typeTimestamp     = 10
+	typeList          = 12
+	typeStruct        = 13
+	typeUnion         = 14
+	typeFixedSizeList = 16
+	typeMap           = 17
+	typeLargeBinary   = 19
+	typeLargeUtf8     = 20
+	typeLargeList     = 21
+	typeRunEndEncoded = 22
+	typeBinaryView    = 23
+	typeUtf8View      = 24
+	typeListView      = 25
+	typeLargeListView = 26
+)
+
+// metadataV5 is MetadataVersion V5: from it on, unions and run-end encoded
+// arrays have no validity bitmap.
+const metadataV5 = 4
+
+// need counts the field nodes, buffers and variadic counts arrow-go's
+// loader reads for an array of layout l (as ipc/file_reader.go's loadArray
+// does), reading variadic counts from vc as the loader would.
+type need struct {
+	nodes, buffers, variadic int64
+	version                  int
+	vc                       func(i int64) (int64, bool)
+}
+
+func (n *need) add(l *layout, depth int) error {
+	if depth > maxNesting {
+		return fmt.Errorf("nested deeper than %d levels", maxNesting)
+	}
+	n.nodes++
+	if l.dict {
+		n.buffers += 2 // the indexes
+		return nil
+	}
+	validity := int64(1)
+	switch l.typ {
+	case typeNull:
+		return nil
+	case typeUnion, typeRunEndEncoded:
+		if n.version >= metadataV5 {
+			validity = 0
+		}
+	}
+	n.buffers += validity
+	switch l.typ {
+	case typeBinary, typeUtf8, typeLargeBinary, typeLargeUtf8:
+		n.buffers += 2
+	case typeBinaryView, typeUtf8View:
+		c, ok := n.vc(n.variadic)
+		if !ok {
+			return fmt.Errorf("no variadic buffer count for view array %d", n.variadic)
+		}
+		n.variadic++
+		n.buffers += 1 + c
+	case typeList, typeLargeList, typeMap:
+		n.buffers++
+	case typeListView, typeLargeListView:
+		n.buffers += 2
+	case typeFixedSizeList, typeStruct, typeRunEndEncoded:
+	case typeUnion:
+		n.buffers++
+		if l.dense {
+			n.buffers++
+		}
+	default: // fixed width
+		n.buffers++
+	}
+	for _, c := range l.children {
+		if err := n.add(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // walk bounds the work of checking a schema: its fields (visits) and the
@@ -185,6 +312,7 @@ func checkMessage(msg fbTable, body []byte, limit int64) error {
 type walk struct {
 	visits int
 	bytes  int
+	dicts  map[int64]*layout // the value layouts of dictionary fields
 }
 
 func (w *walk) spend(n int) error {
@@ -228,94 +356,103 @@ func (w *walk) keyValues(t fbTable, i int) error {
 	return nil
 }
 
-// schema checks a Schema table: fields, metadata, features.
-func (w *walk) schema(s fbTable) error {
-	if err := w.fields(s, 1, 1); err != nil {
-		return err
+// schema checks a Schema table (fields, metadata, features) and returns
+// the layout of its fields.
+func (w *walk) schema(s fbTable) ([]*layout, error) {
+	fields, err := w.fields(s, 1, 1)
+	if err != nil {
+		return nil, err
 	}
 	if err := w.keyValues(s, 2); err != nil {
-		return err
+		return nil, err
 	}
 	_, n, err := s.vector(3, 8)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return w.spend(8 * n)
+	return fields, w.spend(8 * n)
 }
 
 // fields checks the vector of Field tables in field i of t.
-func (w *walk) fields(t fbTable, i, depth int) error {
+func (w *walk) fields(t fbTable, i, depth int) ([]*layout, error) {
 	start, n, err := t.vector(i, 4)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.spend(4 * n); err != nil {
-		return err
+		return nil, err
 	}
+	out := make([]*layout, n)
 	for j := range n {
 		f, err := t.tableAt(start, j)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := w.field(f, depth); err != nil {
-			return err
+		if out[j], err = w.field(f, depth); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return out, nil
 }
 
-// Type union members (Schema.fbs) whose tables hold vectors or strings.
-const (
-	typeTimestamp = 10
-	typeUnion     = 14
-)
-
-// field checks a Field table: name, type, dictionary, children, metadata.
-func (w *walk) field(f fbTable, depth int) error {
+// field checks a Field table (name, type, dictionary, children, metadata)
+// and returns its layout.
+func (w *walk) field(f fbTable, depth int) (*layout, error) {
 	w.visits--
 	if w.visits < 0 {
-		return fmt.Errorf("schema of more than %d fields: %w", maxFieldVisits, errFlatbuf)
+		return nil, fmt.Errorf("schema of more than %d fields: %w", maxFieldVisits, errFlatbuf)
 	}
 	if depth > maxNesting {
-		return fmt.Errorf("schema nested deeper than %d levels: %w", maxNesting, errFlatbuf)
+		return nil, fmt.Errorf("schema nested deeper than %d levels: %w", maxNesting, errFlatbuf)
 	}
 	if err := w.str(f, 0); err != nil {
-		return err
+		return nil, err
 	}
 	tt, err := f.u8(2, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	l := &layout{typ: tt}
 	typ, ok, err := f.table(3)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ok {
 		switch tt {
 		case typeTimestamp:
 			err = w.str(typ, 1)
 		case typeUnion:
-			var n int
-			_, n, err = typ.vector(1, 4)
-			if err == nil {
-				err = w.spend(4 * n)
+			var mode int16
+			if mode, err = typ.i16(0, 0); err == nil {
+				l.dense = mode == 1
+				var n int
+				if _, n, err = typ.vector(1, 4); err == nil {
+					err = w.spend(4 * n)
+				}
 			}
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+	}
+	if l.children, err = w.fields(f, 5, depth+1); err != nil {
+		return nil, err
 	}
 	if dict, ok, err := f.table(4); err != nil {
-		return err
+		return nil, err
 	} else if ok {
 		if _, _, err := dict.table(1); err != nil {
-			return err
+			return nil, err
 		}
+		id, err := dict.i64(0, 0)
+		if err != nil {
+			return nil, err
+		}
+		value := *l
+		w.dicts[id] = &value
+		l = &layout{typ: tt, dict: true}
 	}
-	if err := w.fields(f, 5, depth+1); err != nil {
-		return err
-	}
-	return w.keyValues(f, 6)
+	return l, w.keyValues(f, 6)
 }
 
 // Compression codecs (Message.fbs, enum CompressionType).
@@ -324,10 +461,12 @@ const (
 	codecZstd     = 1
 )
 
-// checkBatch checks a RecordBatch table against its body: lengths that
-// arrow-go can hold, buffers inside the body and 8-byte aligned, and
-// compressed buffers that declare at most limit decoded bytes in all.
-func checkBatch(rb fbTable, body []byte, limit int64) error {
+// checkBatch checks a RecordBatch table against its body and the layout of
+// the arrays it holds: every node, buffer and variadic count the loader
+// will read, lengths that arrow-go can hold, buffers inside the body and
+// 8-byte aligned, and compressed buffers that declare at most limit
+// decoded bytes in all.
+func checkBatch(rb fbTable, body []byte, limit int64, fields []*layout, version int) error {
 	rows, err := rb.i64(0, 0)
 	if err != nil {
 		return err
@@ -394,14 +533,24 @@ func checkBatch(rb fbTable, body []byte, limit int64) error {
 		}
 		decoded += size
 	}
-	start, n, err = rb.vector(4, 8)
+	vstart, nv, err := rb.vector(4, 8)
 	if err != nil {
 		return err
 	}
-	for j := range n {
-		if c, _ := fbI64(rb.b, start+8*j); c < 0 || c > int64(nbuf) {
-			return fmt.Errorf("variadic buffer count %d", c)
+	nd := need{version: version, vc: func(i int64) (int64, bool) {
+		if i >= int64(nv) {
+			return 0, false
 		}
+		c, _ := fbI64(rb.b, vstart+8*int(i))
+		return c, c >= 0 && c <= int64(nbuf)
+	}}
+	for _, f := range fields {
+		if err := nd.add(f, 0); err != nil {
+			return err
+		}
+	}
+	if nd.nodes > int64(n) || nd.buffers > int64(nbuf) {
+		return fmt.Errorf("batch of %d arrays and %d buffers, the schema needs %d and %d", n, nbuf, nd.nodes, nd.buffers)
 	}
 	return nil
 }

@@ -20,10 +20,11 @@ type decoder struct {
 	msgs   *streamMessages
 	rd     *ipc.Reader
 	schema *arrow.Schema // the key's schema: the first stream's, or the one expected
+	mem    *tracker
 }
 
 func (s *Store) newDecoder(key string, data []byte, expect *arrow.Schema) *decoder {
-	return &decoder{s: s, key: key, data: data, schema: expect, stream: -1}
+	return &decoder{s: s, key: key, data: data, schema: expect, stream: -1, mem: newTracker(s.opts.mem)}
 }
 
 // fail wraps err with the key, the stream and where it starts.
@@ -32,8 +33,18 @@ func (d *decoder) fail(err error) error {
 }
 
 // next returns the key's next batch, which the caller releases, or nil at
-// the end of the key's bytes.
+// the end of the key's bytes. After an error, the decoder is closed.
 func (d *decoder) next() (arrow.RecordBatch, error) {
+	epoch := d.mem.begin()
+	rec, err := d.read()
+	if err != nil {
+		d.close()
+		d.mem.freeSince(epoch)
+	}
+	return rec, err
+}
+
+func (d *decoder) read() (arrow.RecordBatch, error) {
 	for {
 		if d.rd == nil {
 			if d.pos >= len(d.data) {
@@ -41,7 +52,7 @@ func (d *decoder) next() (arrow.RecordBatch, error) {
 			}
 			d.stream++
 			d.msgs = newStreamMessages(d.data, d.pos, d.s.opts.decodeLimit)
-			rd, err := ipc.NewReaderFromMessageReader(d.msgs, ipc.WithAllocator(d.s.opts.mem))
+			rd, err := ipc.NewReaderFromMessageReader(d.msgs, ipc.WithAllocator(d.mem))
 			if err != nil {
 				d.msgs.Release()
 				d.msgs = nil

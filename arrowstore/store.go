@@ -415,10 +415,12 @@ func (s *Store) decodeAll(keys []string, raw [][]byte) ([][]arrow.RecordBatch, e
 		for {
 			rec, err := d.next()
 			if err != nil {
-				d.close()
 				for _, recs := range out {
 					releaseAll(recs)
 				}
+				// None of the key's batches is left: what the decoder's
+				// allocator still holds, arrow-go leaked.
+				d.mem.freeSince(0)
 				return nil, err
 			}
 			if rec == nil {
