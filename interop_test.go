@@ -86,6 +86,11 @@ for i in range(int(sys.argv[2])):
 	done := make(chan error, 1)
 	go func() { done <- py.Wait() }()
 	for { // wait until Python is appending
+		select {
+		case err := <-done:
+			t.Fatalf("python exited before it appended: %v\n%s", err, stderr.String())
+		default:
+		}
 		v, err := f.Get("shared")
 		if err != nil {
 			t.Fatal(err)
