@@ -406,3 +406,51 @@ func TestLogCompactsOnNearlyFullDisk(t *testing.T) {
 	}
 	t.Logf("disk full at %d bytes (%d live); after compaction %d", full.Bytes, full.LiveBytes, after.Bytes)
 }
+
+// TestLogCompactionCrashStates: the states a crash can leave a compaction
+// in open to the same Log: a replacement not yet renamed into place (a
+// .tmp file, removed), and a replacement in place beside the segment it
+// replaced (the older generation removed).
+func TestLogCompactionCrashStates(t *testing.T) {
+	opts := &partd.LogOptions{SegmentSize: 1024, CompactGarbage: -1, Logger: quietLog}
+	dir := t.TempDir()
+	l, err := partd.OpenLog(dir, opts)
+	must(t, err)
+	for i := range 4 {
+		must(t, l.Append(map[string][]byte{fmt.Sprintf("k%d", i): bytes.Repeat([]byte{byte('a' + i)}, 100)}))
+	}
+	must(t, l.Set("k0", []byte("set")))
+	want := logState(t, l)
+	oldest := filepath.Join(dir, "0000000000000000-00000000-0000.seg")
+	input := must1(os.ReadFile(oldest))
+	must(t, l.Compact())
+	must(t, l.Close())
+	replacement := filepath.Join(dir, "0000000000000000-00000001-0000.seg")
+	output := must1(os.ReadFile(replacement))
+
+	// Cut off after the rename, before the old segment was removed.
+	must(t, os.WriteFile(oldest, input, 0o644))
+	// And a replacement of another compaction, cut off before its rename.
+	tmp := filepath.Join(dir, "0000000000000001-00000002-0000.seg.tmp")
+	must(t, os.WriteFile(tmp, output[:len(output)/2], 0o644))
+	l, err = partd.OpenLog(dir, opts)
+	must(t, err)
+	if got := logState(t, l); !maps.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	must(t, l.Close())
+	for _, gone := range []string{oldest, tmp} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there: %v", filepath.Base(gone), err)
+		}
+	}
+	// Cut off before the rename: the old segment stands alone.
+	must(t, os.Rename(replacement, replacement+".tmp"))
+	must(t, os.WriteFile(oldest, input, 0o644))
+	l, err = partd.OpenLog(dir, opts)
+	must(t, err)
+	defer l.Close()
+	if got := logState(t, l); !maps.Equal(got, want) {
+		t.Fatalf("before the rename: got %q, want %q", got, want)
+	}
+}
