@@ -49,6 +49,13 @@
 // at most 16 requests waiting behind the one being worked on; more are
 // answered with a "busy" error.
 //
+// Of a request over the cap the server keeps at most one cap, and then
+// gives the memory it read the rest into back to the system. libzmq,
+// below it, holds each message whole until its last frame has arrived and
+// checks the cap against each frame only: a message of many frames, each
+// under the cap, is in memory in full while it arrives, whatever its size
+// (see [WithMaxMessageSize]).
+//
 // # CURVE
 //
 // With [WithCurve] the server answers ZAP requests (RFC 27) itself, in the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,14 @@ const DefaultAddr = "tcp://127.0.0.1:*"
 
 // DefaultMaxMessageSize is the default cap on the size of one request.
 const DefaultMaxMessageSize = 256 << 20
+
+// The range of WithMaxMessageSize. Above MaxMaxMessageSize (1 TiB) a cap
+// is not one: no machine holds such a request twice (libzmq's copy and the
+// server's), and the server's sums of request sizes must not overflow.
+const (
+	MinMaxMessageSize = 1 << 10
+	MaxMaxMessageSize = 1 << 40
+)
 
 // frameOverhead is what each frame of a request costs against the message
 // cap on top of its bytes, so that millions of empty frames are too large.
@@ -47,14 +56,25 @@ type options struct {
 }
 
 // WithMaxMessageSize caps the size of one request in bytes (its frames plus a
-// small per-frame overhead). A larger request is answered with a "too-large"
-// error without reaching the store; a single frame larger than the cap makes
-// libzmq close that peer's connection (ZMQ_MAXMSGSIZE). Default
-// DefaultMaxMessageSize.
+// small per-frame overhead), from MinMaxMessageSize to MaxMaxMessageSize. A
+// larger request is answered with a "too-large" error without reaching the
+// store; a single frame larger than the cap makes libzmq close that peer's
+// connection (ZMQ_MAXMSGSIZE). Default DefaultMaxMessageSize.
+//
+// What the cap bounds in memory: the server reads requests of at most 4 ×
+// the cap in all before it waits for answers to go out, and keeps at most
+// one cap of a request that is too large. Below it, libzmq checks the cap
+// against each frame only and hands a message over once its last frame
+// has arrived, so a message is held whole while it arrives whatever its
+// size: a peer that sends one message of many frames, each under the cap,
+// holds that much of the server's memory until the message is complete;
+// the server then refuses it and gives the memory back to the system at
+// once. The Go client sends each request as one payload frame and never
+// sends one over the cap; against peers you do not trust, use WithCurve.
 func WithMaxMessageSize(n int64) Option {
 	return func(o *options) error {
-		if n < 1024 {
-			return fmt.Errorf("partd/server: max message size %d is below 1024 bytes", n)
+		if n < MinMaxMessageSize || n > MaxMaxMessageSize {
+			return fmt.Errorf("partd/server: max message size %d is not between %d bytes and %d (1 TiB)", n, MinMaxMessageSize, int64(MaxMaxMessageSize))
 		}
 		o.maxMsg = n
 		return nil
@@ -164,6 +184,11 @@ type Server struct {
 
 	stats   counters
 	metrics *metrics
+
+	// release asks the releaser goroutine (run by Serve) to give the
+	// heap's free memory back to the system: the owner sends after
+	// discarding a large request, without waiting (capacity 1).
+	release chan struct{}
 }
 
 // request is one message read from the ROUTER.
@@ -227,6 +252,7 @@ func New(store partd.Store, addr string, opts ...Option) (*Server, error) {
 		created:  time.Now(),
 		jobs:     make(chan *request, o.workers*4),
 		done:     make(chan struct{}),
+		release:  make(chan struct{}, 1),
 	}
 	s.stats.requests = make(map[string]*atomic.Uint64)
 	for _, c := range commandLabels {
@@ -323,8 +349,10 @@ func (s *Server) Serve() error {
 	for range s.opts.workers {
 		workers.Go(s.work)
 	}
+	workers.Go(s.releaser)
 	err := s.loop()
 	close(s.jobs)
+	close(s.release)
 	workers.Wait()
 	s.shutdown(err)
 	s.opts.logger.Info("partd server stopped", "addr", s.addr, "err", s.closeErr)
@@ -591,6 +619,20 @@ func (o *owner) readRequests() {
 	}
 }
 
+// releaseAfter is how many bytes of a request too large to serve make the
+// owner ask for the heap's free memory to go back to the system: the frames
+// libzmq handed over were copied into the heap one by one to be dropped,
+// and the runtime would keep that memory for a while.
+const releaseAfter = 4 << 20
+
+// releaser gives the heap's free memory back to the system whenever the
+// owner asks, until s.release is closed. It runs beside the workers.
+func (s *Server) releaser() {
+	for range s.release {
+		debug.FreeOSMemory()
+	}
+}
+
 // admit takes one request just read: while stopping it is answered with a
 // "closed" error; if its peer already has a request under way it waits in the
 // peer's queue (or, past maxQueued, is answered with a "busy" error);
@@ -599,6 +641,12 @@ func (o *owner) readRequests() {
 func (o *owner) admit(r *request) {
 	s := o.s
 	s.stats.bytesIn.Add(uint64(r.size))
+	if r.tooLarge && r.size-s.opts.maxMsg >= releaseAfter {
+		select {
+		case s.release <- struct{}{}:
+		default: // a release is already due
+		}
+	}
 	if o.stopping {
 		s.send(r.peer, errorReply(r, &wire.Error{Code: wire.CodeClosed, Message: "server is shutting down"}))
 		s.countError("", wire.CodeClosed)

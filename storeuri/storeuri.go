@@ -28,12 +28,29 @@
 //
 // so "file:///data/shuffle?memory=1GiB&compress=zstd" is
 // compress.Zstd(partd.NewBuffer(partd.NewOffHeapDict(), file, 1<<30)).
+//
+// What a returned Append survives is the URI's to say. With memory=SIZE
+// the appended bytes stay in memory until the Buffer spills them (or
+// Flush, or Close): a crash of the process loses them. Without it, a
+// file:// or log:// store has written them to the operating system
+// before Append returns, which keeps them through a crash of the
+// process (a kill -9); sync=1 (file:// and log:// only, not with
+// memory=) makes every write fsync before it returns (LogOptions.Sync,
+// FileOptions.Sync), which keeps them through a crash of the machine or
+// a power loss, as far as the disk honours fsync. (A File fsyncs the
+// files it writes, not yet the directory that names a key's new file.)
+// sync takes 1, true, 0 or false.
+//
+// A URI's password is shown as "xxxxx" in every error of this package;
+// Redact and Spec.Redacted give the form to log. (String keeps it, so
+// that Parse reads it back.)
 package storeuri
 
 import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -64,6 +81,7 @@ type Spec struct {
 	DB       int              // redis: the database number
 	Prefix   string           // redis, redis-cluster: the store's namespace (redisstore.DefaultPrefix if not given)
 	Memory   int64            // > 0: a Buffer of this many bytes in a Dict over the store
+	Sync     bool             // file, log: fsync every write before it returns (not with Memory)
 	Compress compress.Setting // a compression layer over everything
 }
 
@@ -84,7 +102,7 @@ type Options struct {
 // parameters and malformed values are errors wrapping ErrBadURI.
 func Parse(uri string) (Spec, error) {
 	bad := func(format string, a ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("storeuri: %q: %w: %s", uri, ErrBadURI, fmt.Sprintf(format, a...))
+		return Spec{}, fmt.Errorf("storeuri: %q: %w: %s", Redact(uri), ErrBadURI, fmt.Sprintf(format, a...))
 	}
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok {
@@ -92,6 +110,11 @@ func Parse(uri string) (Spec, error) {
 	}
 	rest, query, _ := strings.Cut(rest, "?")
 	s := Spec{Scheme: strings.ToLower(scheme)}
+	if s.isRedis() && strings.Contains(query, "@") {
+		// A "?" in a password: what follows is not a query. Say so
+		// without quoting any piece of it.
+		return bad("a user or password holding ?, #, /, @ or %% must be percent-encoded")
+	}
 	switch s.Scheme {
 	case "mem":
 		if rest != "" {
@@ -140,6 +163,18 @@ func Parse(uri string) (Spec, error) {
 			if s.Compress, err = compress.Parse(v); err != nil {
 				return bad("compress: %v", err)
 			}
+		case "sync":
+			if s.Scheme != "file" && s.Scheme != "log" {
+				return bad("sync is for file:// and log:// only (a server's store syncs if the URI it serves says so)")
+			}
+			switch strings.ToLower(v) {
+			case "1", "true":
+				s.Sync = true
+			case "0", "false":
+				s.Sync = false
+			default:
+				return bad("sync: %q is not 1, true, 0 or false", v)
+			}
 		case "prefix":
 			if !s.isRedis() {
 				return bad("prefix is for redis:// and redis-cluster:// only")
@@ -149,8 +184,11 @@ func Parse(uri string) (Spec, error) {
 			}
 			s.Prefix = v
 		default:
-			return bad("unknown parameter %q (want memory, compress or, for redis, prefix)", name)
+			return bad("unknown parameter %q (want memory, compress, for file and log sync, for redis prefix)", name)
 		}
+	}
+	if s.Sync && s.Memory > 0 {
+		return bad("sync=1 with memory=: appends would wait in memory, unsynced, until the Buffer spills them; give one or the other")
 	}
 	if s.isRedis() && s.Prefix == "" {
 		s.Prefix = redisstore.DefaultPrefix
@@ -165,11 +203,13 @@ func (s *Spec) parseRedis(rest string) error {
 	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 		user, pass, _ := strings.Cut(rest[:at], ":")
 		var err error
+		// The unescaping errors quote the bad escape: a piece of the
+		// password. Say only where it is.
 		if s.User, err = url.PathUnescape(user); err != nil {
-			return fmt.Errorf("user: %v", err)
+			return errors.New("user: a % not followed by two hexadecimal digits (percent-encode % as %25)")
 		}
 		if s.Password, err = url.PathUnescape(pass); err != nil {
-			return fmt.Errorf("password: %v", err)
+			return errors.New("password: a % not followed by two hexadecimal digits (percent-encode % as %25)")
 		}
 		rest = rest[at+1:]
 	}
@@ -201,7 +241,45 @@ func (s *Spec) parseRedis(rest string) error {
 	return nil
 }
 
-// String returns the URI of s, which Parse turns back into s.
+// Redact returns uri with the password of its user information, if any,
+// replaced by "xxxxx", as url.URL.Redacted does, for logs and messages. It
+// works on any string, a URI Parse refuses included: for every scheme but
+// file, log, ipc and mem (whose paths may hold "@" and ":"), everything
+// between "://" and the last "@" is user information, so that a password
+// holding an unencoded "?" or "/" is hidden too. User information without
+// a ":" is hidden whole, since redis-cli reads "redis://SECRET@host" as a
+// password.
+func Redact(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		scheme, rest = "", uri
+	}
+	switch strings.ToLower(scheme) {
+	case "file", "log", "ipc", "mem":
+		return uri
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return uri
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass || strings.ContainsAny(user, "/?#") {
+		user = "xxxxx"
+	} else {
+		user += ":xxxxx"
+	}
+	if ok {
+		scheme += "://"
+	}
+	return scheme + user + rest[at:]
+}
+
+// Redacted returns the URI of s as String does, with the password replaced
+// by "xxxxx" (see Redact): the form for logs and summaries.
+func (s Spec) Redacted() string { return Redact(s.String()) }
+
+// String returns the URI of s, which Parse turns back into s. It holds
+// the password, if any: use Redacted for anything shown.
 func (s Spec) String() string {
 	var b strings.Builder
 	b.WriteString(s.Scheme + "://")
@@ -230,6 +308,9 @@ func (s Spec) String() string {
 	if s.Memory > 0 {
 		q.Set("memory", strconv.FormatInt(s.Memory, 10))
 	}
+	if s.Sync {
+		q.Set("sync", "1")
+	}
 	if s.Compress.Algorithm != compress.None {
 		q.Set("compress", s.Compress.String())
 	}
@@ -254,6 +335,9 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 	if opts != nil {
 		o = *opts
 	}
+	if s.Sync && (s.Memory > 0 || s.Scheme != "file" && s.Scheme != "log") {
+		return nil, fmt.Errorf("storeuri: %w: sync is for file:// and log:// without memory=", ErrBadURI)
+	}
 	var store partd.Store
 	switch s.Scheme {
 	case "mem":
@@ -264,9 +348,9 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 		}
 		var err error
 		if s.Scheme == "file" {
-			store, err = partd.OpenFile(s.Dir, &partd.FileOptions{NoCreate: o.Existing})
+			store, err = partd.OpenFile(s.Dir, &partd.FileOptions{NoCreate: o.Existing, Sync: s.Sync})
 		} else {
-			store, err = partd.OpenLog(s.Dir, &partd.LogOptions{NoCreate: o.Existing})
+			store, err = partd.OpenLog(s.Dir, &partd.LogOptions{NoCreate: o.Existing, Sync: s.Sync})
 		}
 		if err != nil {
 			return nil, err
@@ -310,27 +394,74 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-// ParseSize parses a byte count: "1048576", "512KiB", "1GiB", "1.5GB", "64MB".
+// ParseSize parses a byte count: "1048576", "512KiB", "1GiB", "1.5GB",
+// "64MB". The number is decimal digits with an optional fraction (no sign,
+// exponent, NaN or Inf); the unit is B, K/KiB, M/MiB, G/GiB, T/TiB, P/PiB,
+// E/EiB (powers of 1024) or KB, MB, GB, TB, PB, EB (powers of 1000), in
+// any case. A fraction of a byte is cut off, but a size above 0 that is
+// less than one byte is an error, as is one above math.MaxInt64 (8 EiB):
+// nothing overflows.
 func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   float64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	bad := func(why string) (int64, error) {
+		return 0, fmt.Errorf("%q is not a size: %s (examples: 1048576, 512KiB, 1GiB, 1.5GB)", s, why)
 	}
-	mult := 1.0
-	for _, u := range units {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
 		if n := len(t) - len(u.suffix); n > 0 && strings.EqualFold(t[n:], u.suffix) {
 			t, mult = strings.TrimSpace(t[:n]), u.mult
 			break
 		}
 	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > 1<<62 {
-		return 0, fmt.Errorf("%q is not a size (examples: 1048576, 512KiB, 1GiB, 1.5GB)", s)
+	whole, frac, _ := strings.Cut(t, ".")
+	if whole == "" && frac == "" || !decimalDigits(whole) || !decimalDigits(frac) {
+		return bad("want decimal digits, an optional fraction and a unit")
 	}
-	return int64(v * mult), nil
+	v, ok := new(big.Rat).SetString(cmp.Or(whole, "0") + "." + cmp.Or(frac, "0"))
+	if !ok {
+		return bad("want decimal digits, an optional fraction and a unit")
+	}
+	v.Mul(v, new(big.Rat).SetInt64(mult))
+	n := new(big.Int).Quo(v.Num(), v.Denom())
+	switch {
+	case !n.IsInt64():
+		return bad("larger than the largest size, 8 EiB")
+	case n.Sign() == 0 && v.Sign() != 0:
+		return bad("less than one byte")
+	}
+	return n.Int64(), nil
 }
+
+// sizeUnits are ParseSize's units, each suffix before any suffix of it.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"PiB", 1 << 50}, {"EiB", 1 << 60},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"PB", 1e15}, {"EB", 1e18},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"P", 1 << 50}, {"E", 1 << 60}, {"B", 1},
+}
+
+// decimalDigits reports whether s is made only of the digits 0 to 9 (an
+// empty s is).
+func decimalDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatSize formats n bytes as ParseSize reads them back: in the largest
+// binary unit that divides it ("1MiB", "1536KiB"), or in bytes ("1000").
+func FormatSize(n int64) string {
+	for i := len(binaryUnits) - 1; i >= 0; i-- {
+		if u := binaryUnits[i]; n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+var binaryUnits = sizeUnits[:6]

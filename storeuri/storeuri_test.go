@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +42,11 @@ func TestParse(t *testing.T) {
 		"redis-cluster://h1:7000,h2:7001,h3:7002":        {Scheme: "redis-cluster", Addr: "h1:7000,h2:7001,h3:7002", Prefix: "partd"},
 		"redis-cluster://admin:pw@h1:7000?prefix=s-1":    {Scheme: "redis-cluster", Addr: "h1:7000", User: "admin", Password: "pw", Prefix: "s-1"},
 		"redis-cluster://h1:7000/0?compress=snappy":      {Scheme: "redis-cluster", Addr: "h1:7000", Prefix: "partd", Compress: compress.Setting{Algorithm: compress.SnappyAlgorithm}},
+		// sync: file and log only.
+		"log:///d?sync=1":                   {Scheme: "log", Dir: "/d", Sync: true},
+		"file:///d?sync=true&compress=zstd": {Scheme: "file", Dir: "/d", Sync: true, Compress: compress.Setting{Algorithm: compress.ZstdAlgorithm}},
+		"log:///d?sync=0&memory=1MiB":       {Scheme: "log", Dir: "/d", Memory: 1 << 20},
+		"log:///d?sync=FALSE":               {Scheme: "log", Dir: "/d"},
 	}
 	for uri, want := range good {
 		got, err := storeuri.Parse(uri)
@@ -61,6 +68,12 @@ func TestParse(t *testing.T) {
 		"redis://h:1?prefix=", "redis://h:1?prefix=a%20b", "redis://h:1?prefix={x}", "redis://h:1?prefix=a&prefix=b",
 		"redis-cluster://", "redis-cluster://h1:1,", "redis-cluster://h1:1,h2", "redis-cluster://h:1/2",
 		"mem://?prefix=x", "file:///d?prefix=x", "tcp://h:1?prefix=x",
+		// sizes that are not sizes, or too large
+		"mem://?memory=NaN", "mem://?memory=Inf", "mem://?memory=-1", "mem://?memory=1e3", "mem://?memory=0x10",
+		"mem://?memory=0.1", "mem://?memory=8EiB", "mem://?memory=9223372036854775808", "mem://?memory=4000000TiBB",
+		// sync: not a boolean, a scheme without a disk of its own, or with a Buffer in front
+		"log:///d?sync=yes", "log:///d?sync=", "mem://?sync=1", "tcp://h:1?sync=1", "redis://h:1?sync=1",
+		"log:///d?sync=1&memory=1MiB", "file:///d?memory=64&sync=true",
 	} {
 		if s, err := storeuri.Parse(uri); !errors.Is(err, storeuri.ErrBadURI) {
 			t.Errorf("Parse(%q) = %+v, %v; want ErrBadURI", uri, s, err)
@@ -220,5 +233,123 @@ func TestOpenRedisCluster(t *testing.T) {
 	}
 	if err := s.Drop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestParseSize checks sizes, and that none overflows or is NaN.
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "0.0": 0, "1048576": 1 << 20, "1GiB": 1 << 30, "1gib": 1 << 30, "512KiB": 512 << 10, "64MB": 64e6,
+		"1.5GB": 1.5e9, "2G": 2 << 30, "10 MiB": 10 << 20, "100B": 100, ".5KiB": 512, "1.1B": 1, "7EiB": 7 << 60,
+		"9223372036854775807": math.MaxInt64, "8388607.999999TiB": 8388607<<40 + 1099510528264,
+	} {
+		if got, err := storeuri.ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", ".", "lots", "-1", "+1", "1XB", "GiB", "1e30GiB", "1e3", "NaN", "nan", "Inf", "-Inf",
+		"infinity", "0x10", "1_000", "1..5", "0.4", "8EiB", "9223372036854775808", "4000000TiB" + "x", "16777216TiB",
+		"99999999999999999999999", "1 000"} {
+		if n, err := storeuri.ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, n)
+		}
+	}
+	for _, n := range []int64{0, 1, 1000, 1024, 1536, 1 << 20, 3 << 40, math.MaxInt64} {
+		if back, err := storeuri.ParseSize(storeuri.FormatSize(n)); err != nil || back != n {
+			t.Errorf("ParseSize(FormatSize(%d) = %q) = %d, %v", n, storeuri.FormatSize(n), back, err)
+		}
+	}
+}
+
+// TestRedact checks that no error of Parse, and no Redacted form, holds a
+// password, whatever the URI's mistake.
+func TestRedact(t *testing.T) {
+	const pw = "hunter2PW"
+	for _, uri := range []string{
+		"redis://:" + pw + "@h:1?bogus=1",
+		"redis://:" + pw + "@h:1?memory=-1",
+		"redis://:" + pw + "@h:1?memory=NaN",
+		"redis://u:" + pw + "@h:1?prefix=a%20b",
+		"redis://u:" + pw + "@h:1?sync=1",
+		"redis://u:" + pw + "@h",
+		"redis://u:" + pw + "@h:1,h:2",
+		"redis://u:" + pw + "@h:1/x",
+		"redis-cluster://:" + pw + "@h1:7000,h2?prefix=x",
+		"redis-cluster://:" + pw + "@h1:7000/3",
+		"rediss://:" + pw + "@h:1",  // a scheme we do not know
+		"redis:/:" + pw + "@h:1",    // a bad prefix
+		"//:" + pw + "@h:1",         // no scheme
+		"redis://:a?" + pw + "@h:1", // an unencoded ? in the password
+		"redis://:a/" + pw + "@h:1/x",
+		"redis://:a%zz" + pw + "@h:1", // a bad escape
+		"redis://" + pw + "@h:1/x",    // a password where the user goes, as redis-cli reads it
+	} {
+		_, err := storeuri.Parse(uri)
+		if !errors.Is(err, storeuri.ErrBadURI) {
+			t.Errorf("Parse(%q) = %v, want ErrBadURI", uri, err)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), "zz") {
+			t.Errorf("Parse(%q): the error shows the password: %v", uri, err)
+		}
+		if r := storeuri.Redact(uri); strings.Contains(r, pw) || !strings.Contains(r, "xxxxx") {
+			t.Errorf("Redact(%q) = %q", uri, r)
+		}
+	}
+	for uri, want := range map[string]string{
+		"redis://u:" + pw + "@h:1/2?prefix=p":         "redis://u:xxxxx@h:1/2?prefix=p",
+		"redis-cluster://:" + pw + "@h1:1,h2:2":       "redis-cluster://:xxxxx@h1:1,h2:2?prefix=partd",
+		"redis://u:p%40" + pw + "%2F@h:1?memory=1KiB": "redis://u:xxxxx@h:1?memory=1024&prefix=partd",
+		"redis://:a#" + pw + "@h:1":                   "redis://:xxxxx@h:1?prefix=partd",
+		"redis://h:1":                                 "redis://h:1?prefix=partd",
+		"log:///a:b@c?sync=1":                         "log:///a:b@c?sync=1",
+		"tcp://127.0.0.1:5":                           "tcp://127.0.0.1:5",
+		"file:///x?memory=1MiB":                       "file:///x?memory=1048576",
+	} {
+		s, err := storeuri.Parse(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Redacted(); got != want {
+			t.Errorf("Parse(%q).Redacted() = %q, want %q", uri, got, want)
+		}
+	}
+	// A wrong password reaches Redis; the error does not show it.
+	srv := redistest.NewServer(t)
+	if _, err := storeuri.Open("redis://:"+pw+"@"+srv.Addr, &storeuri.Options{Timeout: time.Second}); err != nil && strings.Contains(err.Error(), pw) {
+		t.Errorf("Open with a password: %v", err)
+	}
+}
+
+// TestOpenSync opens file:// and log:// stores with sync=1 and checks that
+// what they return is there for a new process (the SIGKILL and cost tests
+// of the durability modes are cmd/partd's TestServeDurability).
+func TestOpenSync(t *testing.T) {
+	for _, scheme := range []string{"file", "log"} {
+		dir := t.TempDir()
+		s, err := storeuri.Open(scheme+"://"+dir+"?sync=1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(map[string][]byte{"k": []byte("synced")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err = storeuri.Open(scheme+"://"+dir, &storeuri.Options{Existing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get("k"); err != nil || string(got[0]) != "synced" {
+			t.Errorf("%s: Get = %q, %v", scheme, got, err)
+		}
+		s.Close()
+	}
+	if _, err := (storeuri.Spec{Scheme: "log", Sync: true, Memory: 1}).Open(nil); !errors.Is(err, storeuri.ErrBadURI) {
+		t.Errorf("Open of a Spec with Sync and Memory: %v", err)
+	}
+	if _, err := (storeuri.Spec{Scheme: "mem", Sync: true}).Open(nil); !errors.Is(err, storeuri.ErrBadURI) {
+		t.Errorf("Open of a mem Spec with Sync: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 type child struct {
 	name string // for messages: "worker 2"
 	args []string
+	env  []string // its environment (NAME=VALUE); nil: this process's
 }
 
 // runChildren starts every child at once and waits for all of them. Each line
@@ -52,6 +53,7 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 	}
 	for i, c := range children {
 		cmd := exec.CommandContext(ctx, exe, c.args...)
+		cmd.Env = c.env
 		cmd.Stderr = stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/storeuri"
 )
@@ -29,6 +28,7 @@ type serveFlags struct {
 	dir         string
 	policy      string
 	memory      string
+	sync        bool
 	workers     int
 	maxMessage  string
 	remoteClose bool
@@ -52,6 +52,41 @@ from disk) in --dir (a temporary directory, removed at exit, if
 --dir is not given). On SIGINT or SIGTERM the server stops accepting
 requests, finishes those in flight, flushes the buffer to --dir and exits
 with status 0; a second signal stops it at once.
+
+What an acknowledged append survives (a client's append returns once the
+server has applied it to the store):
+
+  --memory SIZE (default 1GiB)  the append is in the server's memory until
+                                the Buffer spills it: SIGINT and SIGTERM
+                                flush it to --dir, but a crash of the server
+                                (kill -9, out of memory, power loss) loses
+                                every append not yet spilled.
+  --memory 0                    written to the files in --dir before the
+                                answer: survives a crash or kill -9 of the
+                                server, not a crash of the machine.
+  --memory 0 --sync             fsynced before the answer: survives a crash
+                                of the machine or a power loss too, as far
+                                as the disk honours fsync; each append waits
+                                for its fsync (measured: a Log took a quarter
+                                of the appends per second of --memory 0).
+
+With --store, the URI says the same: ?memory=SIZE keeps appends in memory,
+and log:///DIR?sync=1 or file:///DIR?sync=1 (without ?memory=) syncs.
+(A File store fsyncs the files it writes, not yet the directory that names
+a key's new file.)
+
+Memory for requests: --max-message caps one request (its frames plus 64
+bytes each; from 1KiB to 1TiB); a larger one is answered with a too-large
+error. The server reads requests of at most 4 × --max-message in all before
+it waits for answers to go out, and keeps at most one --max-message of a
+request it refuses. libzmq, below it, checks --max-message against each
+frame only and hands a message over once its last frame has arrived, so a
+message is held whole while it arrives, whatever its size: a client that
+sends one message of many frames, each under the cap, holds that much of
+the server's memory until it is complete; then the server refuses it and
+gives the memory back. The Go client sends a request as one payload frame
+and never one over the cap; Python partd's client sends a frame per key and
+value. Against clients you do not trust, require CURVE keys.
 
 The address the server listens on is printed to stdout as one line.
 
@@ -83,12 +118,13 @@ logs a warning.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "ZeroMQ endpoint to bind: tcp://HOST:PORT (PORT may be *) or ipc://PATH")
-	fl.StringVar(&f.store, "store", "", "the store to serve, by URI (mem://, file:///abs/dir, …, with ?memory=SIZE and ?compress=NAME); instead of --dir and --memory")
+	fl.StringVar(&f.store, "store", "", "the store to serve, by URI (mem://, file:///abs/dir, log:///abs/dir, …, with ?memory=SIZE, ?compress=NAME, ?sync=1); instead of --dir, --memory, --policy and --sync")
 	fl.StringVar(&f.dir, "dir", "", "directory of the store (default: a temporary directory removed at exit)")
 	addPolicyFlag(cmd, &f.policy)
-	fl.StringVar(&f.memory, "memory", "1GiB", "bytes kept in memory before the largest keys spill to disk (0: write straight to disk)")
+	fl.StringVar(&f.memory, "memory", "1GiB", "bytes kept in memory before the largest keys spill to disk; a crash loses them (0: write straight to disk, which survives a crash of the process)")
+	fl.BoolVar(&f.sync, "sync", false, "with --memory 0: fsync every write before answering, which survives a crash of the machine (slower)")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines running store operations (default 2×GOMAXPROCS, at least 4)")
-	fl.StringVar(&f.maxMessage, "max-message", "256MiB", "largest request accepted")
+	fl.StringVar(&f.maxMessage, "max-message", "256MiB", "largest request accepted (libzmq holds a message whole while it arrives: see above)")
 	fl.BoolVar(&f.remoteClose, "allow-remote-close", false, "let clients shut the server down with the close command")
 	fl.StringVar(&f.curveSecret, "curve-secret", "", "require CURVE: the server's Z85 secret key, or @FILE to read it from FILE")
 	fl.StringSliceVar(&f.curveAllow, "curve-allow", nil, "Z85 public keys of allowed clients (repeatable, comma-separated, @FILE for one key per line, * for any)")
@@ -111,6 +147,10 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--max-message: %w", err)}
 	}
+	if maxMsg < server.MinMaxMessageSize || maxMsg > server.MaxMaxMessageSize {
+		return usageError{fmt.Errorf("--max-message: %s is not between %s and %s", f.maxMessage,
+			storeuri.FormatSize(server.MinMaxMessageSize), storeuri.FormatSize(server.MaxMaxMessageSize))}
+	}
 	opts := []server.Option{server.WithLogger(logger), server.WithMaxMessageSize(maxMsg), server.WithRemoteClose(f.remoteClose)}
 	if f.workers != 0 {
 		opts = append(opts, server.WithWorkers(f.workers))
@@ -130,16 +170,24 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		}
 		opts = append(opts, server.WithCurve(secret, allow...))
 	}
+	// The store the flags name, checked whole before anything is opened.
 	var spec storeuri.Spec
 	if f.store != "" {
-		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") || cmd.Flags().Changed("policy") {
-			return usageError{errors.New("--store names the whole store: give it without --dir, --memory and --policy")}
+		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") || cmd.Flags().Changed("policy") || cmd.Flags().Changed("sync") {
+			return usageError{errors.New("--store names the whole store: give it without --dir, --memory, --policy and --sync (in a URI: ?memory=, ?sync=1)")}
 		}
 		if spec, err = storeuri.Parse(f.store); err != nil {
 			return usageError{fmt.Errorf("--store: %w", err)}
 		}
-	} else if err := checkPolicy(f.policy); err != nil {
-		return err
+	} else {
+		if err := checkPolicy(f.policy); err != nil {
+			return err
+		}
+		if f.sync && memory > 0 {
+			return usageError{errors.New("--sync needs --memory 0: with a buffer, appends wait in memory, unsynced, until they spill")}
+		}
+		spec = serverStoreSpec(f.policy, f.dir, memory)
+		spec.Sync = f.sync
 	}
 
 	reg := prometheus.NewRegistry()
@@ -157,12 +205,8 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		defer stopMetrics()
 	}
 
-	var store partd.Store
-	if f.store != "" {
-		if store, err = spec.Open(nil); err != nil {
-			return err
-		}
-	} else if store, err = newServerStore(f.policy, f.dir, memory); err != nil {
+	store, err := spec.Open(nil)
+	if err != nil {
 		return err
 	}
 	srv, err := server.New(store, f.addr, opts...)
@@ -186,7 +230,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	go func() { served <- srv.Serve() }()
 	health.set(stateServing)
 	fmt.Fprintln(cmd.OutOrStdout(), srv.Addr())
-	logger.Info("serving", "addr", srv.Addr(), "store", storeDesc(f), "memory", memory)
+	logger.Info("serving", "addr", srv.Addr(), "store", storeDesc(f, spec), "memory", storeuri.FormatSize(spec.Memory), "survives", survives(spec))
 
 	var serveErr error
 	select {
@@ -287,16 +331,31 @@ func localAddr(endpoint string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// storeDesc says what store serve built, for its log line.
-func storeDesc(f serveFlags) string {
-	if f.store != "" {
-		return f.store
+// storeDesc says what store serve built, for its log line: its URI,
+// without a password.
+func storeDesc(f serveFlags, spec storeuri.Spec) string {
+	if f.store == "" && f.dir == "" {
+		return spec.Scheme + " (temporary)"
 	}
-	dir := f.dir
-	if dir == "" {
-		dir = "(temporary)"
+	return spec.Redacted()
+}
+
+// survives says, for serve's log line, what a store keeps an acknowledged
+// append through, as serve --help explains.
+func survives(spec storeuri.Spec) string {
+	switch {
+	case spec.Memory > 0:
+		return "nothing: appends are in memory until spilled, a crash loses them"
+	case spec.Scheme == "mem":
+		return "nothing: the store is in memory"
+	case spec.Scheme != "file" && spec.Scheme != "log":
+		return "what the store at " + spec.Scheme + ":// keeps"
+	case spec.Dir == "":
+		return "nothing: a temporary directory, removed at exit"
+	case spec.Sync:
+		return "a crash of the process or of the machine (fsync)"
 	}
-	return f.policy + " " + dir
+	return "a crash of the process, not of the machine"
 }
 
 // readKey returns s, or the first line of file F if s is "@F".

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,9 +160,9 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 			sum.Store = fmt.Sprintf("embedded server %s (%s)", t.addr, policy)
 		}
 	case f.addr != "":
-		sum.Store = "server " + f.addr
+		sum.Store = "server " + storeuri.Redact(f.addr)
 	case f.store != "":
-		sum.Store = "store " + redactURI(f.store) + " (no partd server)"
+		sum.Store = "store " + storeuri.Redact(f.store) + " (no partd server)"
 	default:
 		sum.Store = "directory " + f.dir + " (no server)"
 	}
@@ -178,16 +178,19 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	}
 	common := []string{"--format", string(format), "--compress", setting.String(),
 		"--partitions", strconv.Itoa(f.partitions), "--timeout", f.timeout.String()}
+	var env []string // the children's environment; nil: this one
 	switch {
 	case t.addr != "":
 		common = append(common, "--addr", t.addr)
 	case t.store != "":
-		common = append(common, "--store", t.store)
+		// In the environment, not on the command line, which anyone on
+		// the machine can read (ps): the URI may hold a password.
+		env = childEnv(envStore + "=" + t.store)
 	default:
 		common = append(common, "--dir", t.dir)
 	}
 
-	mapped, err := mapShuffle(ctx, stderr, f, common, &sum)
+	mapped, err := mapShuffle(ctx, stderr, f, common, env, &sum)
 	if err != nil {
 		return err
 	}
@@ -197,7 +200,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		}
 		fmt.Fprintf(stderr, "partd: damaged partition %d on purpose (--corrupt-partition)\n", f.corrupt)
 	}
-	reduced, err := reduceShuffle(ctx, stderr, f, common, &sum)
+	reduced, err := reduceShuffle(ctx, stderr, f, common, env, &sum)
 	if err != nil {
 		return err
 	}
@@ -292,15 +295,16 @@ func sharedStore(uri string) error {
 	return nil
 }
 
-// redactURI hides the password of a store URI, for summaries.
-func redactURI(uri string) string {
-	if u, err := url.Parse(uri); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
+// childEnv returns this process's environment without $PARTD_STORE and
+// $PARTD_ADDR, plus env (NAME=VALUE).
+func childEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envStore+"=") && !strings.HasPrefix(kv, envAddr+"=") {
+			out = append(out, kv)
 		}
 	}
-	return uri
+	return append(out, env...)
 }
 
 // startShuffleServer starts the embedded server of a shuffle: a Buffer of
@@ -336,12 +340,12 @@ func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr str
 
 // mapShuffle runs the map phase: f.workers processes that generate rows and
 // append them, each reporting what it appended per partition.
-func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common []string, sum *shuffleSummary) ([][]shuffle.Stats, error) {
+func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, sum *shuffleSummary) ([][]shuffle.Stats, error) {
 	mapped := make([][]shuffle.Stats, f.workers)
 	workers := make([]child, f.workers)
 	for w := range workers {
 		workers[w] = child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
-			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...)}
+			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...), env: env}
 	}
 	took, err := runPhase(ctx, stderr, "map", "rows", int64(f.workers)*int64(f.rows), f.quiet, workers,
 		func(i int, m shuffle.Message) (int, error) {
@@ -363,12 +367,12 @@ func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common []
 
 // reduceShuffle runs the reduce phase: f.reducers processes that each read
 // their share of the partitions and report what they found.
-func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common []string, sum *shuffleSummary) (map[int]shuffle.Stats, error) {
+func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, sum *shuffleSummary) (map[int]shuffle.Stats, error) {
 	reduced := make(map[int]shuffle.Stats, f.partitions)
 	reducers := make([]child, f.reducers)
 	for r := range reducers {
 		reducers[r] = child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
-			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...)}
+			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...), env: env}
 	}
 	took, err := runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
 		func(i int, m shuffle.Message) (int, error) {

@@ -106,7 +106,7 @@ func (t target) spec() (storeuri.Spec, error) {
 		var err error
 		if s, err = storeuri.Parse(t.addr); err != nil || s.Memory > 0 || s.Compress.Algorithm != compress.None ||
 			s.Scheme != "tcp" && s.Scheme != "ipc" {
-			return s, fmt.Errorf("%s: want tcp://HOST:PORT or ipc://PATH, got %q", cmp.Or(t.from, "--addr"), t.addr)
+			return s, fmt.Errorf("%s: want tcp://HOST:PORT or ipc://PATH, got %q", cmp.Or(t.from, "--addr"), storeuri.Redact(t.addr))
 		}
 	default:
 		dir, err := filepath.Abs(t.dir)
@@ -242,5 +242,10 @@ func checkPolicy(policy string) error {
 // Close), or that store alone when memory is 0. It is the store `partd
 // serve` builds.
 func newServerStore(policy, dir string, memory int64) (partd.Store, error) {
-	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}.Open(nil)
+	return serverStoreSpec(policy, dir, memory).Open(nil)
+}
+
+// serverStoreSpec is the store newServerStore opens.
+func serverStoreSpec(policy, dir string, memory int64) storeuri.Spec {
+	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}
 }
