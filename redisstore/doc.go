@@ -80,7 +80,9 @@
 // Each round trip (a pipeline, a script call, a SCAN step) is bounded by
 // the store's timeout (WithTimeout, 5 s by default), and a call gives up at
 // the first that fails, so a dead node, a hung node or a cluster failing
-// over gives an error within about that time, never a hang. This needs a client that honors context deadlines
+// over gives an error within about that time, never a hang (a round trip
+// that ends with a WAIT, under WithWaitReplicas, gets the wait timeout
+// more). This needs a client that honors context deadlines
 // (ContextTimeoutEnabled, which Dial sets); otherwise the client's own
 // dial, read and write timeouts bound the wait. A transfer must fit in the
 // timeout too: raise it for values of hundreds of megabytes.
@@ -96,9 +98,44 @@
 // once. In a cluster, an unavailable error has the client reload the slot
 // map, so a retry after a failover reaches the new master.
 //
-// Redis replicates asynchronously: a write acknowledged by a master that
-// fails before its replica has it is lost in the failover. Durability
-// across restarts is the server's persistence setting (RDB, AOF).
+// # Replication and failover
+//
+// Redis replicates asynchronously: a master answers a write before its
+// replicas have it. By default the store returns from a write as soon as
+// the master has applied it, so a failover can lose writes that returned
+// nil: if a master fails while a replica lags (paused, slow, cut off) and
+// that replica is promoted, every write it had not received is gone, with
+// no error to anyone. And since the appends that follow go to the new
+// master, such a key is left with a gap: the bytes of later appends there,
+// those of earlier acknowledged ones missing, which the order of a key's
+// bytes (its appends in the order they returned) does not allow. A test
+// that pauses a replica for 1.5 s and kills its master while appends run
+// loses thousands of acknowledged appends, every key with a gap
+// (TestClusterFailoverWait, run with PARTD_FAILOVER_WAIT=0).
+//
+// WithWaitReplicas(n, timeout) closes that window: each write is followed,
+// on the connection that sent it, by Redis's WAIT n, and the call returns
+// nil only once n replicas of the master have acknowledged the write. If
+// they do not within the timeout, the call returns an error wrapping
+// ErrMaybeWritten and ErrUnavailable that says how many did: the master
+// has the write, its replicas may not, and after a failover it may or may
+// not be there. An acknowledged write then survives the failure of its
+// master as long as a replica that acknowledged it is promoted; Redis
+// Cluster and Sentinel both promote the replica with the most data first,
+// so with n equal to each master's replica count every candidate has it.
+// The same test, with n = 1, loses no acknowledged append.
+//
+// It does not make Redis strongly consistent, as Redis's documentation
+// of WAIT says (https://redis.io/docs/latest/commands/wait/, "Consistency
+// and WAIT"): promoting the best replica is a best effort, so a write
+// acknowledged by fewer replicas than a master has can still be lost; a
+// replica acknowledges what it has received, not what it has written to
+// disk, so a master and its replicas failing together lose it (durability
+// across restarts is the servers' persistence: RDB, AOF, and WAITAOF,
+// which the store does not send); and a write that timed out waiting is
+// not undone. A read (Get, Keys) may see a write that no replica has yet.
+// Every write call costs the round trip of its replicas' acknowledgement
+// more: see the README for a measure.
 //
 // # Server settings
 //
@@ -128,6 +165,10 @@
 // would have Redis hash every byte of them as Lua strings, which costs it
 // more than the appends. The transaction is as atomic as the script, and a
 // server that refuses it or finds a key in parts gets the script after all.
+// Under WithWaitReplicas, each pipeline of writes to a master ends with a
+// WAIT, sent on the master's own client (a cluster client would route a
+// WAIT, which names no key, to any node), so a write call also waits for
+// the acknowledgement of the slowest master it wrote to.
 // Get is one pipelined GET per key (more round trips only for keys in
 // parts); Delete is a script per hash tag. Keys and Drop SCAN the whole
 // database of every master, whatever share of it the namespace holds.

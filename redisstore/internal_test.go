@@ -1,9 +1,11 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/redisstore/redistest"
@@ -41,10 +43,45 @@ func TestReplayApplied(t *testing.T) {
 	s.plan([]*unit{u}, "op1")
 	call := s.writeCall("a", u, "op1", true)
 	for range 3 {
-		cmds := s.runScripts(writeScript, []scriptCall{call})
+		cmds, _ := s.runScripts("append", writeScript, []scriptCall{call}, false)
 		if err := s.verdict("append", cmds[0]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	wantValue(t, s, "k", "once")
+}
+
+// TestReplayWaits checks that under WithWaitReplicas a replayed script
+// call (sent again on another connection after a lost reply) waits for
+// the replicas too: the replay finds the write applied, and touches its
+// record, a write, so that the WAIT after it, which counts what its own
+// connection wrote, covers the write it replays.
+func TestReplayWaits(t *testing.T) {
+	m := redistest.NewServer(t)
+	r := redistest.NewReplica(t, m)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	s, err := New(c, "replay", WithWaitReplicas(1, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unit{entries: []*entry{{key: "k", tag: tagOf("k"), pieces: [][]byte{[]byte("once")}}}}
+	s.plan([]*unit{u}, "op1")
+	call := s.writeCall("a", u, "op1", true)
+	cmds, waitErrs := s.runScripts("append", writeScript, []scriptCall{call}, true)
+	if err := cmp.Or(s.verdict("append", cmds[0]), waitErrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Resume()
+	cmds, waitErrs = s.runScripts("append", writeScript, []scriptCall{call}, true)
+	if res, err := cmds[0].Slice(); err != nil || res[0] != "dup" {
+		t.Fatalf("replay: %v, %v; want dup", res, err)
+	}
+	if !errors.Is(waitErrs[0], ErrMaybeWritten) {
+		t.Fatalf("a replay with the replica hung: wait error %v, want ErrMaybeWritten", waitErrs[0])
 	}
 	wantValue(t, s, "k", "once")
 }
@@ -65,7 +102,7 @@ func TestStagedChunkLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Del(context.Background(), staged[0].staged) // as if it had expired
-	cmds := s.runScripts(writeScript, []scriptCall{s.writeCall("a", u, "op2", true)})
+	cmds, _ := s.runScripts("append", writeScript, []scriptCall{s.writeCall("a", u, "op2", true)}, false)
 	if err := s.verdict("append", cmds[0]); err == nil {
 		t.Fatal("commit with a lost staged chunk succeeded")
 	}

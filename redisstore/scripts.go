@@ -55,7 +55,12 @@ end
 local applied
 if mode ~= 'c' then
   applied = name('o', entries[1].tag, opid)
-  if redis.call('EXISTS', applied) == 1 then return {'dup'} end
+  if redis.call('EXISTS', applied) == 1 then
+    -- A write, so that a WAIT after this call on its connection waits
+    -- for the replicas to have the write this call replays too.
+    redis.call('PEXPIRE', applied, opTTL)
+    return {'dup'}
+  end
 end
 
 -- Check every key before writing any.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,12 +27,26 @@ var (
 	// all of the batch may have been written: the store cannot tell which.
 	// Retrying the Append may then duplicate bytes. Every Append error
 	// that does not wrap it means nothing was written.
+	//
+	// With WithWaitReplicas, it is also wrapped (with ErrUnavailable) by
+	// the error of any write call (Append, AppendVectors, Set, Delete,
+	// Drop) that the master applied but that fewer replicas than asked
+	// acknowledged in time: the write is there, and lost if the master
+	// fails before a replica has it. Set, Delete and Drop may still be
+	// retried as they are.
 	ErrMaybeWritten = errors.New("batch may be partly written")
 )
 
 // DefaultTimeout bounds each round trip to Redis unless WithTimeout says
 // otherwise.
 const DefaultTimeout = 5 * time.Second
+
+// DefaultWaitTimeout is how long a write waits for its replicas under
+// WithWaitReplicas unless it says otherwise.
+const DefaultWaitTimeout = time.Second
+
+// MaxWaitReplicas is the most replicas WithWaitReplicas may ask for.
+const MaxWaitReplicas = 100
 
 // DefaultPrefix is the namespace package storeuri uses when a URI names none.
 const DefaultPrefix = "partd"
@@ -58,9 +73,11 @@ const minPartSize = 1 << 10
 type Option func(*options)
 
 type options struct {
-	timeout  time.Duration
-	partSize int64
-	inline   int64
+	timeout     time.Duration
+	partSize    int64
+	inline      int64
+	waitN       int
+	waitTimeout time.Duration
 }
 
 // WithTimeout bounds each round trip to Redis (a pipeline, a script call, a
@@ -92,6 +109,37 @@ func WithInlineLimit(n int64) Option {
 	return func(o *options) { o.inline = max(n, 1) }
 }
 
+// WithWaitReplicas makes every write call (Append, AppendVectors, Set,
+// Delete, Drop) return only once at least n replicas of the master it
+// wrote to have acknowledged the write: each write is followed, on the
+// same connection, by Redis's WAIT n with the given timeout (0 means
+// DefaultWaitTimeout; it is rounded up to a whole millisecond). If fewer
+// than n acknowledge within the timeout, the call returns an error
+// wrapping ErrMaybeWritten and ErrUnavailable that says how many did: the
+// master has the write, its replicas may not.
+//
+// An acknowledged write then survives the failure of its master as long
+// as one of the replicas that acknowledged it is promoted, which Redis
+// Cluster and Sentinel do by preferring the replica with the most data.
+// It does not make Redis strongly consistent: see the package
+// documentation. n is 0 (the default: no waiting, replication is
+// asynchronous) to MaxWaitReplicas; New refuses a master with fewer than
+// n replicas connected, and a client whose read timeout does not exceed
+// the wait timeout. Each write call costs a round trip to the replicas
+// more; see the README for a measure.
+func WithWaitReplicas(n int, timeout time.Duration) Option {
+	return func(o *options) {
+		o.waitN = n
+		if timeout > 0 {
+			d := timeout.Truncate(time.Millisecond)
+			if d < timeout {
+				d += time.Millisecond
+			}
+			o.waitTimeout = d
+		}
+	}
+}
+
 // Store is a partd.Store over Redis: a single node, a Sentinel-managed
 // master or a Redis Cluster. See the package documentation.
 type Store struct {
@@ -104,6 +152,9 @@ type Store struct {
 	partSize int64 // the largest part
 	chunk    int64 // the largest piece sent as one argument
 	inline   int64 // the bytes of values one script call carries
+
+	waitN       int           // replicas each write waits for (WAIT); 0: none
+	waitTimeout time.Duration // how long it waits for them
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -126,13 +177,24 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 		return nil, err
 	}
 	o := collect(opts)
-	s := &Store{c: c, ns: prefix, timeout: o.timeout, inline: o.inline}
+	s := &Store{c: c, ns: prefix, timeout: o.timeout, inline: o.inline, waitN: o.waitN, waitTimeout: o.waitTimeout}
+	var readTimeout time.Duration
 	switch cc := c.(type) {
 	case *redis.ClusterClient:
 		s.cluster = cc
+		readTimeout = cc.Options().ReadTimeout
 	case *redis.Client:
+		readTimeout = cc.Options().ReadTimeout
 	default:
 		return nil, fmt.Errorf("redisstore: a %T is not supported: use a *redis.Client or a *redis.ClusterClient", c)
+	}
+	if s.waitN < 0 || s.waitN > MaxWaitReplicas {
+		return nil, fmt.Errorf("redisstore: WithWaitReplicas(%d): want 0 to %d replicas", s.waitN, MaxWaitReplicas)
+	}
+	if s.waitN > 0 && readTimeout > 0 && readTimeout <= s.waitTimeout {
+		// A pipeline's answers are read under one deadline: the WAIT at
+		// its end would time out the connection instead of answering.
+		return nil, fmt.Errorf("redisstore: WithWaitReplicas: the client's read timeout, %v, must exceed the wait timeout, %v", readTimeout, s.waitTimeout)
 	}
 	bulk, qbuf, err := s.limits()
 	if err != nil {
@@ -152,10 +214,13 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 // prefix (see New) that owns the client: Close closes it. It sets
 // ContextTimeoutEnabled, so WithTimeout bounds every round trip, and uses
 // the store's timeout for the dial, read and write timeouts opts leaves
-// zero. opts.Addrs with more than one address or opts.IsClusterMode make a
-// cluster client; opts.MasterName a Sentinel failover client.
+// zero (plus the wait timeout for the read timeout, under
+// WithWaitReplicas). opts.Addrs with more than one address or
+// opts.IsClusterMode make a cluster client; opts.MasterName a Sentinel
+// failover client.
 func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Store, error) {
-	timeout := collect(options).timeout
+	co := collect(options)
+	timeout := co.timeout
 	o := *opts
 	o.ContextTimeoutEnabled = true
 	if o.DialTimeout == 0 {
@@ -163,6 +228,9 @@ func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Stor
 	}
 	if o.ReadTimeout == 0 {
 		o.ReadTimeout = timeout
+		if co.waitN > 0 {
+			o.ReadTimeout += co.waitTimeout
+		}
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = timeout
@@ -178,7 +246,7 @@ func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Stor
 }
 
 func collect(opts []Option) options {
-	o := options{timeout: DefaultTimeout, inline: DefaultInlineLimit}
+	o := options{timeout: DefaultTimeout, inline: DefaultInlineLimit, waitTimeout: DefaultWaitTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -209,6 +277,20 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.timeout)
 }
 
+// waitCtx returns a context for one round trip that ends with a WAIT.
+func (s *Store) waitCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout+s.waitTimeout)
+}
+
+// WaitReplicas returns how many replicas each write waits for (0: none,
+// the default) and for how long: see WithWaitReplicas.
+func (s *Store) WaitReplicas() (n int, timeout time.Duration) {
+	if s.waitN == 0 {
+		return 0, 0
+	}
+	return s.waitN, s.waitTimeout
+}
+
 // check returns an error wrapping partd.ErrClosed if the store is closed.
 func (s *Store) check(op string) error {
 	if s.closed.Load() {
@@ -228,7 +310,10 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 
 // limits pings every master and returns the smallest proto-max-bulk-len
 // and client-query-buffer-limit among them, Redis's defaults where CONFIG
-// GET is refused.
+// GET is refused. Under WithWaitReplicas, it also checks that each master
+// has as many replicas online as each write waits for (where INFO is
+// allowed), so that a store that could never acknowledge a write is not
+// opened.
 func (s *Store) limits() (bulk, qbuf int64, err error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -238,6 +323,11 @@ func (s *Store) limits() (bulk, qbuf int64, err error) {
 	err = s.forEachNode(ctx, func(ctx context.Context, c *redis.Client) error {
 		if err := c.Ping(ctx).Err(); err != nil {
 			return err
+		}
+		if s.waitN > 0 {
+			if n, ok := onlineReplicas(ctx, c); ok && n < s.waitN {
+				return fmt.Errorf("WithWaitReplicas(%d): master %s has %d replica(s) online", s.waitN, c.Options().Addr, n)
+			}
 		}
 		b := configInt(ctx, c, "proto-max-bulk-len", defaultProtoMaxBulkLen)
 		q := configInt(ctx, c, "client-query-buffer-limit", defaultQueryBufLimit)
@@ -253,6 +343,22 @@ func (s *Store) limits() (bulk, qbuf int64, err error) {
 		return 0, 0, s.wrap("connect", err)
 	}
 	return bulk, qbuf, nil
+}
+
+// onlineReplicas returns how many replicas INFO replication lists online
+// for the master c, or false if INFO is refused or c is not a master.
+func onlineReplicas(ctx context.Context, c *redis.Client) (int, bool) {
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil || !strings.Contains(info, "role:master") {
+		return 0, false
+	}
+	n := 0
+	for l := range strings.Lines(info) {
+		if strings.HasPrefix(l, "slave") && strings.Contains(l, "state=online") {
+			n++
+		}
+	}
+	return n, true
 }
 
 func configInt(ctx context.Context, c *redis.Client, name string, def int64) int64 {

@@ -135,6 +135,10 @@ func TestCluster(t *testing.T) {
 	t.Run("TinyParts", func(t *testing.T) {
 		partdtest.Run(t, opener(c, redisstore.WithPartSize(1024), redisstore.WithInlineLimit(4096)))
 	})
+	t.Run("Wait", func(t *testing.T) {
+		partdtest.Run(t, opener(c, redisstore.WithWaitReplicas(1, 0), redisstore.WithPartSize(1024), redisstore.WithInlineLimit(4096)))
+	})
+	t.Run("WaitMovedSlot", func(t *testing.T) { testWaitMovedSlot(t, cl, c) })
 	t.Run("Compose", func(t *testing.T) { testCompose(t, c) })
 	t.Run("Namespaces", func(t *testing.T) { testNamespaces(t, c) })
 	t.Run("ConflictRace", func(t *testing.T) { testConflictRace(t, c) })
@@ -163,6 +167,63 @@ func TestCluster(t *testing.T) {
 			t.Errorf("Keys found %d keys over the masters, want 30", len(keys))
 		}
 	})
+}
+
+// testWaitMovedSlot moves the empty slot of a key family to another
+// master behind the store's back, then appends to it through a store that
+// waits for a replica: the store, sending each write and its WAIT to the
+// master its stale map of the slots names, is redirected (MOVED) and
+// sends them again to the new master.
+func testWaitMovedSlot(t *testing.T, cl *redistest.Cluster, c redis.UniversalClient) {
+	ctx := context.Background()
+	cc := c.(*redis.ClusterClient)
+	s, err := redisstore.New(c, newPrefix(), redisstore.WithWaitReplicas(1, 0))
+	must(t, err)
+	defer s.Close()
+	const family = "moved-slot-family"
+	name := s.Prefix() + ":d{" + family + "}" + family + "/x"
+	slot, err := cc.ClusterKeySlot(ctx, name).Result()
+	must(t, err)
+	from, err := cc.MasterForKey(ctx, name)
+	must(t, err)
+	if n, err := from.ClusterCountKeysInSlot(ctx, int(slot)).Result(); err != nil || n != 0 {
+		t.Fatalf("slot %d holds %d keys (%v): want an empty one", slot, n, err)
+	}
+	var to, other *redis.Client
+	var mu sync.Mutex
+	must(t, cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Options().Addr == from.Options().Addr {
+			return nil
+		}
+		if to == nil {
+			to = m
+		} else {
+			other = m
+		}
+		return nil
+	}))
+	toID, err := to.ClusterMyID(ctx).Result()
+	must(t, err)
+	// The new owner first, then the old, then the other master, as
+	// redis-cli's resharding does; the replicas learn it from them.
+	for _, m := range []*redis.Client{to, from, other} {
+		must(t, m.Do(ctx, "cluster", "setslot", slot, "node", toID).Err())
+	}
+	must(t, cl.WaitHealthy(30*time.Second))
+	small, big := []byte("small"), bytes.Repeat([]byte("b"), 20<<10) // the script, the fast path
+	must(t, s.Append(map[string][]byte{family + "/x": small}))
+	must(t, s.Append(map[string][]byte{family + "/x": big}))
+	got, err := s.Get(family + "/x")
+	must(t, err)
+	if !bytes.Equal(got[0], append(bytes.Clone(small), big...)) {
+		t.Fatalf("Get after the slot moved: %d bytes", len(got[0]))
+	}
+	if n, err := to.Exists(ctx, name).Result(); err != nil || n != 1 {
+		t.Fatalf("the key is not on the slot's new master: %d, %v", n, err)
+	}
+	must(t, s.Drop())
 }
 
 func TestCompose(t *testing.T) { testCompose(t, client(t, redisAddr)) }

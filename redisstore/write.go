@@ -153,10 +153,14 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 		for j, i := range scripted {
 			calls[j] = s.writeCall(mode, units[i], opid, true)
 		}
-		for j, cmd := range s.runScripts(writeScript, calls) {
+		cmds, waitErrs := s.runScripts(op, writeScript, calls, s.waitN > 0)
+		for j, cmd := range cmds {
 			err := s.verdict(op, cmd)
 			// No answer: the script may have run, and its staged chunks expire.
 			outs[scripted[j]] = outcome{err: err, unsure: err != nil && cmd.Err() != nil}
+			if err == nil && waitErrs != nil && waitErrs[j] != nil { // written, but not replicated as asked
+				outs[scripted[j]] = outcome{err: waitErrs[j], unsure: true}
+			}
 		}
 	}
 	var (
@@ -190,7 +194,7 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 		return nil
 	}
 	s.unstage(leftover)
-	if wrote && mode == "a" {
+	if wrote && mode == "a" && !errors.Is(first, ErrMaybeWritten) {
 		return fmt.Errorf("%w (%w)", first, ErrMaybeWritten)
 	}
 	return first
@@ -265,7 +269,8 @@ func (s *Store) precheck(op string, units []*unit, opid string) error {
 			calls = append(calls, s.writeCall("c", u, opid, false))
 		}
 	}
-	for _, cmd := range s.runScripts(writeScript, calls) {
+	cmds, _ := s.runScripts(op, writeScript, calls, false)
+	for _, cmd := range cmds {
 		if err := s.verdict(op, cmd); err != nil {
 			return err
 		}
@@ -327,6 +332,10 @@ func (s *Store) appendFast(op string, units []*unit, opid string, outs []outcome
 		outs[i], again = s.fastOutcome(op, units[i], tx)
 		if again {
 			rest = append(rest, i)
+		} else if outs[i].err == nil && tx.wait != nil {
+			if err := s.waitVerdict(op, tx.wait); err != nil { // written, but not replicated as asked
+				outs[i] = outcome{err: err, unsure: true}
+			}
 		}
 	}
 	slices.Sort(rest)
@@ -380,14 +389,17 @@ func (s *Store) nodeOf(u *unit) *redis.Client {
 	return c
 }
 
-// fastTx is the MULTI and EXEC of a fast-path transaction.
+// fastTx is the MULTI and EXEC of a fast-path transaction, and the WAIT
+// after it under WithWaitReplicas.
 type fastTx struct {
 	multi, exec *redis.Cmd
+	wait        *redis.Cmd
 }
 
 // runFast sends the fast-path transactions of units[i] for i in which to
 // the server c, in pipelines of about s.inline bytes of values, and sets
-// txs[i] to each one's.
+// txs[i] to each one's. Under WithWaitReplicas, each pipeline ends with a
+// WAIT.
 func (s *Store) runFast(c *redis.Client, units []*unit, which []int, opid string, txs []fastTx) {
 	for start := 0; start < len(which); {
 		end, n := start, int64(0)
@@ -396,9 +408,20 @@ func (s *Store) runFast(c *redis.Client, units []*unit, which []int, opid string
 			end++
 		}
 		ctx, cancel := s.ctx()
+		if s.waitN > 0 {
+			ctx, cancel = s.waitCtx()
+		}
 		pipe := c.Pipeline()
 		for _, i := range which[start:end] {
 			txs[i] = s.queueFast(ctx, pipe, units[i], opid)
+		}
+		if s.waitN > 0 {
+			// On the connection of the transactions: WAIT counts the
+			// replication offset of its own connection's last write.
+			wait := s.queueWait(ctx, pipe)
+			for _, i := range which[start:end] {
+				txs[i].wait = wait
+			}
 		}
 		_, _ = pipe.Exec(ctx)
 		cancel()
@@ -636,19 +659,22 @@ func (s *Store) verdictOf(op string, res []any) error {
 	return fmt.Errorf("redisstore: %s: unexpected answer %v from the write script", op, res)
 }
 
-// runScripts runs the calls of sc in pipelines of about s.inline bytes of
-// values each, which the client splits per node, and returns their
-// commands. A node that lacks the script (a new master after a failover)
-// gets its source, which is safe: NOSCRIPT means the call did not run.
-func (s *Store) runScripts(sc *redis.Script, calls []scriptCall) []*redis.Cmd {
+// runScripts runs the calls of sc and returns their commands. A node that
+// lacks the script (a new master after a failover) gets its source, which
+// is safe: NOSCRIPT means the call did not run.
+//
+// With wait (under WithWaitReplicas), it also returns, for each call, the
+// error of the WAIT that followed it on its connection, or nil if enough
+// replicas acknowledged: see runPinned. Without, the second result is nil.
+func (s *Store) runScripts(op string, sc *redis.Script, calls []scriptCall, wait bool) ([]*redis.Cmd, []error) {
+	if wait {
+		return s.runPinned(op, sc, calls)
+	}
 	cmds := make([]*redis.Cmd, len(calls))
 	for start := 0; start < len(calls); {
-		end, n := start, int64(0)
-		for end < len(calls) && (end == start || n+calls[end].size <= s.inline) {
-			n += calls[end].size
-			end++
-		}
+		end := s.batchEnd(calls, start)
 		ctx, cancel := s.ctx()
+		// The client splits the pipeline per node.
 		pipe := s.c.Pipeline()
 		for i := start; i < end; i++ {
 			cmds[i] = sc.EvalSha(ctx, pipe, calls[i].keys, calls[i].args...)
@@ -670,7 +696,146 @@ func (s *Store) runScripts(sc *redis.Script, calls []scriptCall) []*redis.Cmd {
 		cancel()
 		start = end
 	}
-	return cmds
+	return cmds, nil
+}
+
+// batchEnd returns the end of the pipeline of calls that starts at start:
+// about s.inline bytes of values, at least one call.
+func (s *Store) batchEnd(calls []scriptCall, start int) int {
+	end, n := start, int64(0)
+	for end < len(calls) && (end == start || n+calls[end].size <= s.inline) {
+		n += calls[end].size
+		end++
+	}
+	return end
+}
+
+// runPinned runs the calls of sc as runScripts does, each on the master
+// that holds its keys through that master's own client, in pipelines that
+// end with WAIT: WAIT counts the replication offset of its connection's
+// last write, so it must follow the writes on their connection, which a
+// cluster client's pipeline, routing a keyless command to any node, does
+// not ensure. A call the master redirects (MOVED or ASK: it did not run,
+// the client's map of the slots is stale) is sent again once, after the
+// map is reloaded. The second result holds, for each call whose script
+// ran, the WAIT's verdict (see waitVerdict).
+func (s *Store) runPinned(op string, sc *redis.Script, calls []scriptCall) ([]*redis.Cmd, []error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	waitErrs := make([]error, len(calls))
+	pending := make([]int, len(calls))
+	for i := range pending {
+		pending[i] = i
+	}
+	for round := 0; ; round++ {
+		byNode := make(map[*redis.Client][]int)
+		var nodes []*redis.Client
+		for _, i := range pending {
+			c, err := s.masterFor(calls[i].keys[0])
+			if err != nil {
+				cmds[i] = redis.NewCmd(context.Background())
+				cmds[i].SetErr(err)
+				continue
+			}
+			if byNode[c] == nil {
+				nodes = append(nodes, c)
+			}
+			byNode[c] = append(byNode[c], i)
+		}
+		var wg sync.WaitGroup
+		for _, c := range nodes {
+			if len(nodes) == 1 {
+				s.runOnNode(op, c, sc, calls, byNode[c], cmds, waitErrs)
+			} else {
+				wg.Go(func() { s.runOnNode(op, c, sc, calls, byNode[c], cmds, waitErrs) })
+			}
+		}
+		wg.Wait()
+		var moved []int
+		for _, i := range pending {
+			if err := cmds[i].Err(); redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") {
+				moved = append(moved, i)
+			}
+		}
+		if len(moved) == 0 || round > 0 || s.cluster == nil {
+			return cmds, waitErrs
+		}
+		s.cluster.ReloadState(context.Background())
+		time.Sleep(reloadPause) // the reload runs in the background
+		pending = moved
+	}
+}
+
+// reloadPause is how long runPinned lets a cluster client reload its map
+// of the slots before it sends redirected calls again.
+const reloadPause = 250 * time.Millisecond
+
+// masterFor returns the client of the master that holds the name n.
+func (s *Store) masterFor(n string) (*redis.Client, error) {
+	if s.cluster == nil {
+		return s.c.(*redis.Client), nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.cluster.MasterForKey(ctx, n)
+}
+
+// runOnNode runs calls[i] for i in which on the server c, in pipelines of
+// about s.inline bytes of values each ending with WAIT, and sets cmds[i]
+// and waitErrs[i].
+func (s *Store) runOnNode(op string, c *redis.Client, sc *redis.Script, calls []scriptCall, which []int, cmds []*redis.Cmd, waitErrs []error) {
+	mine := make([]scriptCall, len(which))
+	for j, i := range which {
+		mine[j] = calls[i]
+	}
+	for start := 0; start < len(which); {
+		end := s.batchEnd(mine, start)
+		batch := which[start:end]
+		ctx, cancel := s.waitCtx()
+		for attempt := 0; attempt < 2 && len(batch) > 0; attempt++ {
+			pipe := c.Pipeline()
+			for _, i := range batch {
+				if attempt == 0 {
+					cmds[i] = sc.EvalSha(ctx, pipe, calls[i].keys, calls[i].args...)
+				} else {
+					cmds[i] = sc.Eval(ctx, pipe, calls[i].keys, calls[i].args...)
+				}
+			}
+			wait := s.queueWait(ctx, pipe)
+			_, _ = pipe.Exec(ctx)
+			var again []int
+			for _, i := range batch {
+				if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+					again = append(again, i)
+				} else {
+					waitErrs[i] = s.waitVerdict(op, wait)
+				}
+			}
+			batch = again
+		}
+		cancel()
+		start = end
+	}
+}
+
+// queueWait queues on pipe a WAIT for s.waitN replicas.
+func (s *Store) queueWait(ctx context.Context, pipe redis.Pipeliner) *redis.Cmd {
+	return pipe.Do(ctx, "wait", s.waitN, s.waitTimeout.Milliseconds())
+}
+
+// waitVerdict turns the answer to a WAIT after a write into an error, nil
+// if at least s.waitN replicas acknowledged the write. The error wraps
+// ErrUnavailable and ErrMaybeWritten: the master has the write (or may
+// have: no answer came), its replicas may not.
+func (s *Store) waitVerdict(op string, wait *redis.Cmd) error {
+	n, err := wait.Int64()
+	if err != nil {
+		return fmt.Errorf("%w (%w)", s.wrap(op, fmt.Errorf("waiting for %d replicas: %w", s.waitN, err)), ErrMaybeWritten)
+	}
+	if int(n) < s.waitN {
+		return fmt.Errorf("redisstore: %s: %w: written on the master, but acknowledged by %d of %d replicas within %v (%w)",
+			op, ErrUnavailable, n, s.waitN, s.waitTimeout, ErrMaybeWritten)
+	}
+	return nil
 }
 
 // maxDeleteBatch is the most keys one call of deleteScript deletes.
@@ -708,13 +873,19 @@ func (s *Store) del(op string, keys []string) error {
 		}
 	}
 	var errs []error
-	for _, cmd := range s.runScripts(deleteScript, calls) {
+	cmds, waitErrs := s.runScripts(op, deleteScript, calls, s.waitN > 0)
+	for _, cmd := range cmds {
 		if err := cmd.Err(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return s.wrap(op, errors.Join(errs...))
+	}
+	for _, err := range waitErrs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -136,6 +136,12 @@ func (s *Server) Stop() {
 	<-s.done
 }
 
+func (s *Server) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
 // Pause stops the process (SIGSTOP) without closing its connections, as a
 // hung node: clients wait for answers that do not come. Resume or Stop
 // ends it.
@@ -143,6 +149,26 @@ func (s *Server) Pause() error { return pause(s.cmd.Process) }
 
 // Resume continues a paused process (SIGCONT).
 func (s *Server) Resume() error { return resume(s.cmd.Process) }
+
+// WaitMaster waits until the server reports role:master, as a replica
+// does once promoted.
+func (s *Server) WaitMaster(timeout time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := c.Info(ctx, "replication").Result()
+		cancel()
+		if err == nil && strings.Contains(info, "role:master") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: %s not master after %v (%v)", s.Addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // Client returns a client of the server; the caller closes it.
 func (s *Server) Client() *redis.Client {
@@ -160,6 +186,137 @@ func (s *Server) Log() string {
 func NewServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	s, err := Start(t.TempDir(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartReplica starts a replica of the server at master (a standalone
+// server, not a cluster node) in dir, with args added (see Start), and
+// waits until its link to the master is up and the master lists it
+// online. It sets the master's repl-diskless-sync-delay to 0, so that the
+// replica syncs at once.
+func StartReplica(dir, master string, args ...string) (*Server, error) {
+	host, port, err := net.SplitHostPort(master)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: master %q: %w", master, err)
+	}
+	// The master starts a diskless sync 5 s after a replica asks, by
+	// default, in case others ask too: have it start at once.
+	m := redis.NewClient(&redis.Options{Addr: master, DialTimeout: time.Second, MaxRetries: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err = m.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err()
+	cancel()
+	m.Close()
+	if err != nil {
+		return nil, fmt.Errorf("redistest: master %s: %w", master, err)
+	}
+	s, err := Start(dir, append([]string{"--replicaof", host, port}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := replicaOnline(master, s.Addr)
+		if err == nil {
+			err = replicasAck(master)
+		}
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("redistest: replica %s of %s not in sync after %v: %w", s.Addr, master, startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replicaOnline returns nil if the replica at addr has its link to its
+// master up and the master at master lists it online.
+func replicaOnline(master, addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+	defer r.Close()
+	info, err := r.Info(ctx, "replication").Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "master_link_status:up") {
+		return errors.New("link to the master down")
+	}
+	m := redis.NewClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+	defer m.Close()
+	if info, err = m.Info(ctx, "replication").Result(); err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for l := range strings.Lines(info) {
+		if strings.HasPrefix(l, "slave") && strings.Contains(l, ",port="+port+",") && strings.Contains(l, "state=online") {
+			return nil
+		}
+	}
+	return errors.New("not online at the master")
+}
+
+// replicasAck returns nil if the server at addr is not a master, has no
+// replica online, or has a write of its own acknowledged by every replica
+// online within 100 ms (WAIT). A replica is listed online a moment before
+// its master sends it the stream of writes: until then, a WAIT times out.
+// The write is a key "redistest:probe:N" that expires within 2 s, N the
+// first number whose key the node holds (a cluster node answers MOVED for
+// the others).
+func replicasAck(addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	if !strings.Contains(info, "role:master") {
+		return nil
+	}
+	n := 0
+	for l := range strings.Lines(info) {
+		if strings.HasPrefix(l, "slave") && strings.Contains(l, "state=online") {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	conn := c.Conn() // WAIT counts what its own connection wrote
+	defer conn.Close()
+	for i := 0; ; i++ {
+		err := conn.Set(ctx, "redistest:probe:"+strconv.Itoa(i), "1", 2*time.Second).Err()
+		if redis.HasErrorPrefix(err, "MOVED") && i < 1000 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		break
+	}
+	acked, err := conn.Wait(ctx, n, 100*time.Millisecond).Result()
+	if err != nil {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	if int(acked) < n {
+		return fmt.Errorf("%s: a write acknowledged by %d of its %d replicas", addr, acked, n)
+	}
+	return nil
+}
+
+// NewReplica starts a replica of master in t.TempDir() (see StartReplica)
+// and stops it when the test ends.
+func NewReplica(t testing.TB, master *Server, args ...string) *Server {
+	t.Helper()
+	s, err := StartReplica(t.TempDir(), master.Addr, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +346,7 @@ const NodeTimeout = time.Second
 // StartCluster starts masters*(1+replicas) cluster nodes in subdirectories
 // of dir, with args added to each, joins them with redis-cli --cluster
 // create, and waits until every node reports cluster_state:ok and every
-// replica is in sync.
+// replica is in sync. Replicas sync at once (repl-diskless-sync-delay 0).
 func StartCluster(dir string, masters, replicas int, args ...string) (*Cluster, error) {
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -208,6 +365,7 @@ func StartCluster(dir string, masters, replicas int, args ...string) (*Cluster, 
 				"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 				"--cluster-node-timeout", strconv.Itoa(int(NodeTimeout.Milliseconds())),
 				"--cluster-port", strconv.Itoa(bus),
+				"--repl-diskless-sync-delay", "0", // a replica syncs at once, not after 5 s
 			}, args...)
 		})
 		if err != nil {
@@ -262,6 +420,34 @@ func (c *Cluster) Node(addr string) *Server {
 	return nil
 }
 
+// ReplicasOf returns the nodes that are replicas of the master at addr,
+// as each node's INFO replication says.
+func (c *Cluster) ReplicasOf(addr string) ([]*Server, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %q: %w", addr, err)
+	}
+	var out []*Server
+	for _, s := range c.Nodes {
+		if s.Addr == addr || s.isStopped() {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := cl.Info(ctx, "replication").Result()
+		cancel()
+		cl.Close()
+		if err != nil {
+			return nil, fmt.Errorf("redistest: %s: %w", s.Addr, err)
+		}
+		if strings.Contains(info, "role:slave") && strings.Contains(info, "master_host:"+host+"\r\n") &&
+			strings.Contains(info, "master_port:"+port+"\r\n") {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
 // Stop stops every node.
 func (c *Cluster) Stop() {
 	for _, s := range c.Nodes {
@@ -270,8 +456,9 @@ func (c *Cluster) Stop() {
 }
 
 // WaitHealthy waits until every node not stopped reports cluster_state:ok
-// with all slots served, and every replica among them has its link to its
-// master up.
+// with all slots served, every replica among them has its link to its
+// master up, and every master has a write acknowledged by its replicas
+// (WAIT; the write is a key "redistest:probe:N" that expires within 2 s).
 func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -288,13 +475,18 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 
 func (c *Cluster) healthy() error {
 	for _, s := range c.Nodes {
-		s.mu.Lock()
-		stopped := s.stopped
-		s.mu.Unlock()
-		if stopped {
+		if s.isStopped() {
 			continue
 		}
 		if err := nodeHealthy(s.Addr); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.Nodes {
+		if s.isStopped() {
+			continue
+		}
+		if err := replicasAck(s.Addr); err != nil {
 			return err
 		}
 	}
