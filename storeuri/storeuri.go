@@ -20,6 +20,14 @@
 // letters, digits and _-.:), "partd" if none is given; stores with different
 // prefixes share a server without seeing each other's keys. A user or
 // password with special characters is percent-encoded, as in any URL.
+// They also take
+//
+//	wait=N                 every write returns once N replicas of its master acknowledge it (0 to 100; 0, the default, waits for none)
+//	wait_timeout=DURATION  how long a write waits for them (1ms to 10m; 1s by default), after which it fails wrapping redisstore.ErrMaybeWritten
+//
+// (redisstore.WithWaitReplicas). Without wait, Redis replicates
+// asynchronously: a failover can lose appends that returned, and leave a
+// key with a gap, later appends there and earlier ones missing.
 //
 // Two query parameters add layers over any of them:
 //
@@ -83,6 +91,12 @@ type Spec struct {
 	Memory   int64            // > 0: a Buffer of this many bytes in a Dict over the store
 	Sync     bool             // file, log: fsync every write before it returns (not with Memory)
 	Compress compress.Setting // a compression layer over everything
+
+	// redis, redis-cluster: > 0 has every write wait until that many
+	// replicas acknowledge it, for up to WaitTimeout (0 means
+	// redisstore.DefaultWaitTimeout): redisstore.WithWaitReplicas.
+	Wait        int
+	WaitTimeout time.Duration
 }
 
 // Options are how Open opens a Spec; the zero value is the default.
@@ -183,18 +197,43 @@ func Parse(uri string) (Spec, error) {
 				return bad("%v", err)
 			}
 			s.Prefix = v
+		case "wait":
+			if !s.isRedis() {
+				return bad("wait is for redis:// and redis-cluster:// only")
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > redisstore.MaxWaitReplicas || strconv.Itoa(n) != v {
+				return bad("wait: %q is not a number of replicas from 0 to %d", v, redisstore.MaxWaitReplicas)
+			}
+			s.Wait = n
+		case "wait_timeout":
+			if !s.isRedis() {
+				return bad("wait_timeout is for redis:// and redis-cluster:// only")
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Millisecond || d > maxWaitTimeout {
+				return bad("wait_timeout: %q is not a duration from 1ms to 10m (examples: 500ms, 2s)", v)
+			}
+			s.WaitTimeout = d
 		default:
-			return bad("unknown parameter %q (want memory, compress, for file and log sync, for redis prefix)", name)
+			return bad("unknown parameter %q (want memory, compress, for file and log sync, for redis prefix, wait, wait_timeout)", name)
 		}
 	}
 	if s.Sync && s.Memory > 0 {
 		return bad("sync=1 with memory=: appends would wait in memory, unsynced, until the Buffer spills them; give one or the other")
+	}
+	if s.WaitTimeout > 0 && s.Wait == 0 {
+		return bad("wait_timeout without wait=N (N > 0): nothing would wait")
 	}
 	if s.isRedis() && s.Prefix == "" {
 		s.Prefix = redisstore.DefaultPrefix
 	}
 	return s, nil
 }
+
+// maxWaitTimeout is the longest wait_timeout Parse takes (its error
+// message says so too).
+const maxWaitTimeout = 10 * time.Minute
 
 func (s Spec) isRedis() bool { return s.Scheme == "redis" || s.Scheme == "redis-cluster" }
 
@@ -304,6 +343,12 @@ func (s Spec) String() string {
 	q := url.Values{}
 	if s.isRedis() {
 		q.Set("prefix", cmp.Or(s.Prefix, redisstore.DefaultPrefix))
+		if s.Wait > 0 {
+			q.Set("wait", strconv.Itoa(s.Wait))
+			if s.WaitTimeout > 0 {
+				q.Set("wait_timeout", s.WaitTimeout.String())
+			}
+		}
 	}
 	if s.Memory > 0 {
 		q.Set("memory", strconv.FormatInt(s.Memory, 10))
@@ -368,7 +413,8 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 			Username:      s.User,
 			Password:      s.Password,
 			DB:            s.DB,
-		}, cmp.Or(s.Prefix, redisstore.DefaultPrefix), redisstore.WithTimeout(cmpOr(o.Timeout, redisstore.DefaultTimeout)))
+		}, cmp.Or(s.Prefix, redisstore.DefaultPrefix), redisstore.WithTimeout(cmpOr(o.Timeout, redisstore.DefaultTimeout)),
+			redisstore.WithWaitReplicas(s.Wait, s.WaitTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("storeuri: opening %s://%s: %w", s.Scheme, s.Addr, err)
 		}
