@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -207,7 +209,7 @@ func TestInterrupt(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			time.Sleep(300 * time.Millisecond)
+			waitIdle(t, cmd.Process.Pid)
 			cmd.Process.Signal(tc.sig)
 			start := time.Now()
 			select {
@@ -227,6 +229,31 @@ func TestInterrupt(t *testing.T) {
 				t.Fatalf("still running 5s after %v\n%s", tc.sig, stderr.String())
 			}
 		})
+	}
+}
+
+// waitIdle waits until process pid has started and sleeps, waiting for
+// something (its input, a server): every poll over 150 ms finds it
+// sleeping, so it has long passed its start, signal handlers included,
+// however loaded the machine.
+func waitIdle(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for asleep := 0; asleep < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never went idle", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "S" {
+			asleep++
+		} else {
+			asleep = 0
+		}
 	}
 }
 
