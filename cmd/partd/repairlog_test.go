@@ -70,3 +70,33 @@ func TestRepairLog(t *testing.T) {
 		t.Fatalf("get safe after repair: exit %d, %q", code, out)
 	}
 }
+
+// TestDirOpensWhatItHolds: --dir opens a directory as the store it holds,
+// so the Log that partd serve --dir leaves is read back with --dir too.
+func TestDirOpensWhatItHolds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := partd.OpenLog(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(map[string][]byte{"k": []byte("from a log")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := cliRun(t, nil, "get", "--dir", dir, "k")
+	if code != 0 || out != "from a log" {
+		t.Fatalf("get --dir of a Log: exit %d, %q %s", code, out, errOut)
+	}
+	if _, _, code := cliRun(t, []byte("+more"), "append", "--dir", dir, "k"); code != 0 {
+		t.Fatalf("append --dir of a Log: exit %d", code)
+	}
+	if out, _, _ := cliRun(t, nil, "get", "--store", "log://"+dir, "k"); out != "from a log+more" {
+		t.Fatalf("after append --dir: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".lock")); err == nil {
+		t.Fatal("append --dir made a File store's .lock in a Log")
+	}
+}

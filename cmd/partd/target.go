@@ -44,7 +44,7 @@ func addTargetFlags(cmd *cobra.Command, t *target, withCompress bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&t.store, "store", "", "the store, by URI: mem://, file:///abs/dir, tcp://HOST:PORT, ipc://PATH; ?memory=SIZE adds a Buffer, ?compress=NAME a compression layer (default from $"+envStore+")")
 	fl.StringVar(&t.addr, "addr", "", "address of a partd server: tcp://HOST:PORT or ipc://PATH (shorthand for --store; default from $"+envAddr+")")
-	fl.StringVar(&t.dir, "dir", "", "directory of a File store, used directly without a server (shorthand for --store file:///abs/dir)")
+	fl.StringVar(&t.dir, "dir", "", "directory of a store, used directly without a server: the Log that partd serve --dir wrote there (log:///abs/dir), or else a File store (file:///abs/dir)")
 	t.compress = "none"
 	if withCompress {
 		fl.StringVar(&t.compress, "compress", "none", "compression layer over the store: none, zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL")
@@ -113,7 +113,7 @@ func (t target) spec() (storeuri.Spec, error) {
 		if err != nil {
 			return s, fmt.Errorf("--dir: %w", err)
 		}
-		s = storeuri.Spec{Scheme: "file", Dir: dir}
+		s = storeuri.Spec{Scheme: dirScheme(dir), Dir: dir}
 	}
 	setting, err := compress.Parse(t.compress)
 	if err != nil {
@@ -126,6 +126,18 @@ func (t target) spec() (storeuri.Spec, error) {
 		s.Compress = setting
 	}
 	return s, nil
+}
+
+// dirScheme tells what store the directory dir holds, by its marker file:
+// "log" for a Log (.partd-log, as partd serve --dir writes one), else
+// "file": a File store (.lock, as Python partd and File write), or where a
+// command that writes creates one; opening it says what is wrong with a
+// directory that holds neither.
+func dirScheme(dir string) string {
+	if _, err := os.Lstat(filepath.Join(dir, ".partd-log")); err == nil {
+		return "log"
+	}
+	return "file"
 }
 
 // openRaw opens the store below any compression layer: a client of the
