@@ -1,0 +1,305 @@
+package dfshuffle
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	acsv "github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// csvLadder is the order in which arrow-go's csv.NewInferringReader tries
+// types for a value: the first that parses it is the value's type.
+var csvLadder = []arrow.DataType{
+	arrow.PrimitiveTypes.Int64,
+	arrow.FixedWidthTypes.Boolean,
+	arrow.FixedWidthTypes.Date32,
+	arrow.FixedWidthTypes.Time32s,
+	&arrow.TimestampType{Unit: arrow.Second},
+	&arrow.TimestampType{Unit: arrow.Nanosecond},
+	&arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"},
+	&arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"},
+	arrow.PrimitiveTypes.Float64,
+	arrow.BinaryTypes.String,
+	arrow.BinaryTypes.Binary,
+}
+
+// parses reports whether arrow-go's CSV reader reads v as a value of dt,
+// by the rules its type inference uses.
+func parses(v string, dt arrow.DataType) bool {
+	var err error
+	switch dt := dt.(type) {
+	case *arrow.Int64Type:
+		_, err = strconv.ParseInt(v, 10, 64)
+	case *arrow.BooleanType:
+		_, err = strconv.ParseBool(v)
+	case *arrow.Date32Type:
+		_, err = time.Parse("2006-01-02", v)
+	case *arrow.Time32Type:
+		_, err = arrow.Time32FromString(v, dt.Unit)
+	case *arrow.TimestampType:
+		loc, lerr := dt.GetZone()
+		if lerr != nil {
+			return false
+		}
+		var zone bool
+		_, zone, err = arrow.TimestampFromStringInLocation(v, dt.Unit, loc)
+		if err == nil && zone != (dt.TimeZone != "") {
+			return false
+		}
+	case *arrow.Float64Type:
+		_, err = strconv.ParseFloat(v, 64)
+	case *arrow.StringType:
+		return utf8.ValidString(v)
+	case *arrow.BinaryType:
+		_, err = base64.StdEncoding.DecodeString(v)
+	default:
+		return false
+	}
+	return err == nil
+}
+
+// InferCSVTypes returns the type of a CSV column whose non-NULL values are
+// vals, as arrow-go infers a column's type from one value, applied to all
+// of them: the first type of arrow-go's order (int64, bool, date32,
+// time32[s], timestamp[s], timestamp[ns], the same with zone UTC, float64,
+// utf8, binary) that reads every value. A column without values is utf8.
+func InferCSVTypes(vals []string) arrow.DataType {
+	k := 0
+	for {
+		for _, v := range vals {
+			for k < len(csvLadder)-1 && !parses(v, csvLadder[k]) {
+				k++
+			}
+		}
+		ok := true
+		for _, v := range vals {
+			if !parses(v, csvLadder[k]) {
+				ok = false
+				break
+			}
+		}
+		if ok || k == len(csvLadder)-1 {
+			if len(vals) == 0 {
+				return arrow.BinaryTypes.String
+			}
+			return csvLadder[k]
+		}
+		k++
+	}
+}
+
+// csvSample is the header and first rows of a CSV file.
+type csvSample struct {
+	file   int
+	path   string
+	header []string
+	rows   [][]string
+}
+
+// bomless returns r without a leading UTF-8 byte order mark.
+func bomless(r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		br.Discard(3)
+	}
+	return br
+}
+
+func newCSVReader(r io.Reader, opts CSVOptions) *csv.Reader {
+	cr := csv.NewReader(bomless(r))
+	cr.Comma = opts.Comma
+	cr.FieldsPerRecord = -1
+	return cr
+}
+
+// sampleCSV reads the header and the first InferRows rows of a CSV file.
+func sampleCSV(path string, opts CSVOptions) (*csvSample, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{File: path, Err: statError(err)}
+	}
+	defer fh.Close()
+	cr := newCSVReader(fh, opts)
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, &InputError{File: path, Err: errors.New("empty file: no header line")}
+	}
+	if err != nil {
+		return nil, csvError(path, err)
+	}
+	header = slices.Clone(header)
+	s := &csvSample{path: path, header: header}
+	for len(s.rows) < opts.InferRows {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, csvError(path, err)
+		}
+		if len(rec) != len(header) {
+			line, _ := cr.FieldPos(0)
+			return nil, fieldCountError(path, int64(line), len(rec), len(header))
+		}
+		s.rows = append(s.rows, rec)
+	}
+	return s, nil
+}
+
+func fieldCountError(path string, line int64, got, want int) error {
+	return &InputError{File: path, Line: line, Err: fmt.Errorf("wrong number of fields: %d, the header has %d", got, want)}
+}
+
+// csvError names the file and line of an error of encoding/csv.
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &InputError{File: path, Line: int64(pe.Line), Err: pe.Err}
+	}
+	return &InputError{File: path, Err: err}
+}
+
+// inferCSVSchema checks that the CSV files have the same header and infers
+// each column's type from the samples of all of them.
+func inferCSVSchema(files []File, samples []*csvSample, opts CSVOptions) (*arrow.Schema, error) {
+	first := samples[0]
+	for _, s := range samples[1:] {
+		if !slices.Equal(s.header, first.header) {
+			err := fmt.Errorf("its header differs from that of %s: %d columns there, %d in this file", first.path, len(first.header), len(s.header))
+			for i := range min(len(s.header), len(first.header)) {
+				if s.header[i] != first.header[i] {
+					err = fmt.Errorf("its header differs from that of %s: column %d is %q there, %q in this file", first.path, i+1, first.header[i], s.header[i])
+					break
+				}
+			}
+			return nil, &InputError{File: s.path, Other: first.path, Err: err}
+		}
+	}
+	nulls := nullValues(opts)
+	fields := make([]arrow.Field, len(first.header))
+	var vals []string
+	for c, name := range first.header {
+		vals = vals[:0]
+		for _, s := range samples {
+			for _, row := range s.rows {
+				if v := row[c]; !slices.Contains(nulls, v) {
+					vals = append(vals, v)
+				}
+			}
+		}
+		fields[c] = arrow.Field{Name: name, Type: InferCSVTypes(vals), Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+func nullValues(opts CSVOptions) []string {
+	if opts.NullValues != nil {
+		return opts.NullValues
+	}
+	return acsv.DefaultNullValues
+}
+
+type csvSource struct {
+	p    *Plan
+	path string
+	fh   *os.File
+	r    *acsv.Reader
+}
+
+func openCSV(p *Plan, f File, mem memory.Allocator) (source, error) {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return nil, &InputError{File: f.Path, Err: statError(err)}
+	}
+	r := acsv.NewReader(bomless(fh), p.schema,
+		acsv.WithHeader(true),
+		acsv.WithChunk(p.Job.BatchRows),
+		acsv.WithComma(p.Job.CSV.Comma),
+		acsv.WithNullReader(true, nullValues(p.Job.CSV)...),
+		acsv.WithAllocator(mem))
+	return &csvSource{p: p, path: f.Path, fh: fh, r: r}, nil
+}
+
+func (s *csvSource) next() (rec arrow.RecordBatch, err error) {
+	defer guard(s.path, &err)
+	more := s.r.Next()
+	if err := s.r.Err(); err != nil {
+		return nil, s.fail(err)
+	}
+	if !more {
+		return nil, nil
+	}
+	return conform(s.p, s.path, s.r.RecordBatch())
+}
+
+// fail finds the line and column of an error of arrow-go's CSV reader, which
+// does not say where it is, by reading the file again.
+func (s *csvSource) fail(err error) error {
+	if located := locateCSVError(s.path, s.p.Job.CSV, s.p.schema); located != nil {
+		return located
+	}
+	return csvError(s.path, err)
+}
+
+// locateCSVError reads a CSV file from the start and returns an
+// *InputError for its first line that does not fit the schema: the wrong
+// number of fields, a value of another type, bad quoting. It returns nil if
+// every line fits.
+func locateCSVError(path string, opts CSVOptions, sc *arrow.Schema) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return &InputError{File: path, Err: statError(err)}
+	}
+	defer fh.Close()
+	cr := newCSVReader(fh, opts)
+	cr.ReuseRecord = true
+	nulls := nullValues(opts)
+	header, err := cr.Read()
+	if err != nil {
+		return csvError(path, err)
+	}
+	if len(header) != sc.NumFields() {
+		return fieldCountError(path, 1, len(header), sc.NumFields())
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return csvError(path, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != sc.NumFields() {
+			return fieldCountError(path, int64(line), len(rec), sc.NumFields())
+		}
+		for c, v := range rec {
+			dt := sc.Field(c).Type
+			if slices.Contains(nulls, v) || parses(v, dt) {
+				continue
+			}
+			line, _ := cr.FieldPos(c)
+			if len(v) > 40 {
+				v = v[:40] + "…"
+			}
+			return &InputError{File: path, Line: int64(line), Column: sc.Field(c).Name,
+				Err: fmt.Errorf("%q is not a value of type %s, inferred from the first rows (raise the rows sampled to infer types)", v, dt)}
+		}
+	}
+}
+
+func (s *csvSource) close() error {
+	s.r.Release()
+	return s.fh.Close()
+}
