@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gopartd/partd"
@@ -390,7 +392,7 @@ func (s *Server) Stats() wire.Stats {
 		BytesOut:      s.stats.bytesOut.Load(),
 		InFlight:      s.stats.inflight.Load(),
 		Workers:       s.opts.workers,
-		Store:         fmt.Sprintf("%T", s.store),
+		Store:         cmp.Or(s.opts.storeName, strings.TrimPrefix(fmt.Sprintf("%T", s.store), "*")),
 		StoreBytes:    -1,
 	}
 	for c, n := range s.stats.requests {

@@ -53,6 +53,7 @@ type options struct {
 	reg         prometheus.Registerer
 	logger      *slog.Logger
 	lingerClose time.Duration
+	storeName   string
 }
 
 // WithMaxMessageSize caps the size of one request in bytes (its frames plus a
@@ -147,6 +148,16 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("partd/server: nil logger")
 		}
 		o.logger = l
+		return nil
+	}
+}
+
+// WithStoreName sets how the stat command names the store, such as the
+// (redacted) URI it was opened from. Default: the store's type, as
+// "partd.Buffer".
+func WithStoreName(name string) Option {
+	return func(o *options) error {
+		o.storeName = name
 		return nil
 	}
 }

@@ -56,15 +56,26 @@ func TestKeysAndStatJSON(t *testing.T) {
 			if err := json.Unmarshal([]byte(run("", "keys", "--json", "tw")), &keys); err != nil || len(keys) != 1 {
 				t.Errorf("keys --json tw: %q, %v", keys, err)
 			}
+			// stat of a missing key prints what it found and exits 1,
+			// naming the store.
+			missing := func(args ...string) string {
+				t.Helper()
+				all := append(append([]string{args[0]}, flag...), args[1:]...)
+				out, errOut, code := cliRun(t, nil, all...)
+				if code != 1 || !strings.Contains(errOut, "no such key in ") || !strings.Contains(errOut, "nope") || strings.Contains(errOut, "partd.") {
+					t.Fatalf("partd %q: exit %d, stderr %q; want 1 and the store named", all, code, errOut)
+				}
+				return out
+			}
 			var st keysStat
-			if err := json.Unmarshal([]byte(run("", "stat", "--json", "df/a", "nope", "two\nlines")), &st); err != nil {
+			if err := json.Unmarshal([]byte(missing("stat", "--json", "df/a", "nope", "two\nlines")), &st); err != nil {
 				t.Fatal(err)
 			}
 			if st.TotalBytes != 9 || st.KeyCount != 2 || len(st.Keys) != 2 || st.Keys[0] != (keySize{"df/a", 5}) ||
 				st.Keys[1] != (keySize{"two\nlines", 4}) || len(st.Missing) != 1 || st.Missing[0] != "nope" {
 				t.Errorf("stat --json = %+v", st)
 			}
-			text := run("", "stat", "df/a", "nope")
+			text := missing("stat", "df/a", "nope")
 			if !strings.Contains(text, "missing  nope") || !strings.Contains(text, "5  total (1 keys, 1 missing)") {
 				t.Errorf("stat with a missing key:\n%s", text)
 			}

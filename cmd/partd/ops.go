@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/internal/frame"
-	"github.com/gopartd/partd/internal/keypath"
 )
 
 // The everyday commands: append, get, keys, delete, drop, stat, repair.
@@ -89,7 +87,7 @@ func checkKeys(keys []string) error {
 }
 
 func newAppendCmd() *cobra.Command {
-	var t target
+	t := target{changes: true}
 	cmd := &cobra.Command{
 		Use:   "append KEY [FILE|-]",
 		Short: "Append the bytes of a file (or stdin) to a key",
@@ -263,7 +261,7 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func newDeleteCmd() *cobra.Command {
-	t := target{existing: true}
+	t := target{existing: true, changes: true}
 	cmd := &cobra.Command{
 		Use:     "delete KEY...",
 		Short:   "Delete keys",
@@ -282,7 +280,7 @@ func newDeleteCmd() *cobra.Command {
 }
 
 func newDropCmd() *cobra.Command {
-	t := target{existing: true}
+	t := target{existing: true, changes: true}
 	cmd := &cobra.Command{
 		Use:   "drop",
 		Short: "Delete every key",
@@ -309,7 +307,8 @@ func newStatCmd() *cobra.Command {
 compressed key), and the total. A KEY that holds no bytes does not exist:
 it is listed as missing and not counted. Without keys, every key of the
 store is listed; a server reports its own figures instead (store type,
-bytes held, requests).
+bytes held, requests). A KEY that is missing makes the exit status 1, as
+get's does.
 
 The sizes are found without reading the values where the store can tell
 them (a File's file sizes, a Log's or a Dict's index, a server that
@@ -330,15 +329,7 @@ as the stat command of the protocol reports them, with "server" and
 			if err := checkKeys(args); err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if t.dir != "" {
-				st, err := statDir(t.dir, args)
-				if err != nil {
-					return err
-				}
-				return st.write(out, asJSON)
-			}
-			return statStore(cmd.Context(), out, &t, args, asJSON)
+			return statStore(cmd.Context(), cmd.OutOrStdout(), &t, args, asJSON)
 		},
 	}
 	addTargetFlags(cmd, &t, false)
@@ -397,36 +388,6 @@ func (st *keysStat) write(w io.Writer, asJSON bool) error {
 	return tw.Flush()
 }
 
-// statDir measures the key files of a File store directory.
-func statDir(dir string, keys []string) (*keysStat, error) {
-	f, err := partd.OpenFile(dir, &partd.FileOptions{NoCreate: true})
-	if err != nil {
-		return nil, err
-	}
-	if len(keys) == 0 {
-		keys, err = f.Keys()
-	}
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	st := new(keysStat)
-	for _, k := range keys {
-		var size int64
-		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(keypath.Encode(k))))
-		switch {
-		case err == nil && fi.Mode().IsRegular():
-			size = fi.Size()
-		case err == nil:
-			// A directory: k is the parent of tuple keys, holding nothing itself.
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, err
-		}
-		st.add(k, size)
-	}
-	return st, nil
-}
-
 // serverStat is what stat reports of a server.
 type serverStat struct {
 	Server   string `json:"server"`
@@ -467,7 +428,13 @@ func statStore(ctx context.Context, w io.Writer, t *target, keys []string, asJSO
 		for i, k := range keys {
 			st.add(k, sizes[i])
 		}
-		return st.write(w, asJSON)
+		if err := st.write(w, asJSON); err != nil {
+			return err
+		}
+		if len(st.Missing) > 0 {
+			return fmt.Errorf("no such key in %s: %s", t.name(), strings.Join(st.Missing, ", "))
+		}
+		return nil
 	})
 }
 
@@ -497,7 +464,7 @@ func newRepairCmd() *cobra.Command {
 		all    bool
 		dryRun bool
 	)
-	t.existing = true
+	t.existing, t.changes = true, true
 	cmd := &cobra.Command{
 		Use:   "repair KEY...|--all",
 		Short: "Repair a damaged Log; cut torn tails off framed (compressed or encoded) keys",

@@ -100,3 +100,24 @@ func TestDirOpensWhatItHolds(t *testing.T) {
 		t.Fatal("append --dir made a File store's .lock in a Log")
 	}
 }
+
+// TestNoSilentEmptiness: a one-shot write to mem:// is refused with the
+// reason (exit 2), since the store dies with the command; stat of a missing
+// key exits 1 and names the store by its URI.
+func TestNoSilentEmptiness(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"append", "--store", "mem://", "k"}, {"delete", "--store", "mem://", "k"}, {"drop", "--store", "mem://"}} {
+		_, errOut, code := cliRun(t, []byte("hi"), args...)
+		if code != 2 || !strings.Contains(errOut, "gone when the command exits") {
+			t.Errorf("partd %q: exit %d, %q; want 2 and the reason", args, code, errOut)
+		}
+	}
+	dir := t.TempDir()
+	if _, errOut, code := cliRun(t, []byte("v"), "append", "--store", "log://"+dir, "here"); code != 0 {
+		t.Fatalf("append: exit %d %s", code, errOut)
+	}
+	_, errOut, code := cliRun(t, nil, "stat", "--store", "log://"+dir, "here", "absent")
+	if code != 1 || !strings.Contains(errOut, "no such key in log://"+dir+": absent") {
+		t.Fatalf("stat of a missing key: exit %d, %q", code, errOut)
+	}
+}

@@ -209,7 +209,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(store, f.addr, opts...)
+	srv, err := server.New(store, f.addr, append(opts, server.WithStoreName(spec.Redacted()))...)
 	if err != nil {
 		store.Close()
 		return err

@@ -29,6 +29,7 @@ type target struct {
 	compress string
 	timeout  time.Duration
 	existing bool   // the command only reads or removes: a --dir that holds no store is an error, and nothing is created
+	changes  bool   // the command changes the store: mem://, gone when it exits, is refused
 	from     string // where store or addr came from, for messages: "--store", "$PARTD_STORE", …
 }
 
@@ -87,8 +88,12 @@ func (t *target) check() error {
 	if strings.Contains(t.dir, "://") {
 		return usageError{fmt.Errorf("--dir takes a directory path, not a URI: %q (use --store for URIs)", t.dir)}
 	}
-	if _, err := t.spec(); err != nil {
+	s, err := t.spec()
+	if err != nil {
 		return usageError{err}
+	}
+	if t.changes && s.Scheme == "mem" {
+		return usageError{fmt.Errorf("%s mem:// is a store in this process's memory, gone when the command exits, so nothing it changes would stay: serve it (partd serve --store mem://) and give --addr", t.from)}
 	}
 	return nil
 }
@@ -126,6 +131,16 @@ func (t target) spec() (storeuri.Spec, error) {
 		s.Compress = setting
 	}
 	return s, nil
+}
+
+// name is the store the flags name, as a URI with any password hidden, for
+// messages.
+func (t target) name() string {
+	s, err := t.spec()
+	if err != nil {
+		return t.from
+	}
+	return s.Redacted()
 }
 
 // dirScheme tells what store the directory dir holds, by its marker file:
