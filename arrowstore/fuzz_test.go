@@ -36,7 +36,7 @@ func seedKeys(t testing.TB) [][]byte {
 		d := partd.NewDict()
 		s, err := New(d, WithCompression(c))
 		must(t, err)
-		for i, n := range []int{1, 7} {
+		for i, n := range []int{1, 3} {
 			r := allTypesBatch(t, mem, i*10, n)
 			must(t, s.Append(map[string][]arrow.RecordBatch{"k": {r, r}}))
 		}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,7 +40,7 @@ type partitionScratch struct {
 // order. It returns n batches, some perhaps without rows, which the caller
 // releases; their rows add up to rec's.
 //
-// The gather is arrow-go's compute.Take, once over rec, with the rows
+// The gather is arrow-go's compute.Take, once per column, with the rows
 // sorted by partition (stably); the n batches are slices of its result,
 // sharing its buffers, which are freed when the last of them is released.
 // Memory comes from the allocator in ctx (compute.WithAllocator), else
@@ -97,52 +100,151 @@ func Partition(ctx context.Context, rec arrow.RecordBatch, n int, by ...string) 
 }
 
 // gather returns the rows of rec sorted by partition, stably: a counting
-// sort builds the permutation, compute.Take applies it.
+// sort builds the permutation, and compute.Take applies it to each column,
+// the columns on up to GOMAXPROCS goroutines. The few types compute.Take
+// has no kernel for (views, list views, run-end encoded and sparse union
+// columns, and columns nesting them) are gathered here.
 func gather(ctx context.Context, rec arrow.RecordBatch, parts []int32, starts []int) (arrow.RecordBatch, error) {
 	mem := compute.GetAllocator(ctx)
 	rows := len(parts)
-	next := make([]int, len(starts))
-	copy(next, starts)
-	var indices arrow.Array
-	if rows <= math.MaxInt32 {
-		buf := memory.NewResizableBuffer(mem)
-		buf.Resize(rows * 4)
-		perm := arrow.Int32Traits.CastFromBytes(buf.Bytes())
-		for i, p := range parts {
-			perm[next[p]] = int32(i)
-			next[p]++
-		}
-		data := array.NewData(arrow.PrimitiveTypes.Int32, rows, []*memory.Buffer{nil, buf}, nil, 0, 0)
-		buf.Release()
-		indices = array.MakeFromData(data)
-		data.Release()
-	} else {
-		buf := memory.NewResizableBuffer(mem)
-		buf.Resize(rows * 8)
-		perm := arrow.Int64Traits.CastFromBytes(buf.Bytes())
-		for i, p := range parts {
-			perm[next[p]] = int64(i)
-			next[p]++
-		}
-		data := array.NewData(arrow.PrimitiveTypes.Int64, rows, []*memory.Buffer{nil, buf}, nil, 0, 0)
-		buf.Release()
-		indices = array.MakeFromData(data)
-		data.Release()
+	next := slices.Clone(starts)
+	perm := make([]int, rows)
+	for i, p := range parts {
+		perm[next[p]] = i
+		next[p]++
 	}
+	indices := indexArray(mem, perm)
 	defer indices.Release()
-	in := compute.NewDatum(rec)
-	defer in.Release()
-	idx := compute.NewDatum(indices)
-	defer idx.Release()
-	out, err := compute.Take(ctx, compute.TakeOptions{BoundsCheck: false}, in, idx)
-	if err != nil {
-		return nil, fmt.Errorf("arrowstore: partition: %w", err)
+
+	cols := make([]arrow.Array, rec.NumCols())
+	errs := make([]error, len(cols))
+	var (
+		wg      sync.WaitGroup
+		nextCol atomic.Int64
+	)
+	workers := min(len(cols), runtime.GOMAXPROCS(0))
+	for range workers {
+		wg.Go(func() {
+			for {
+				c := int(nextCol.Add(1) - 1)
+				if c >= len(cols) {
+					return
+				}
+				col := rec.Column(c)
+				if takeable(col.DataType()) {
+					cols[c], errs[c] = compute.TakeArrayOpts(ctx, col, indices, compute.TakeOptions{BoundsCheck: false})
+				} else {
+					cols[c], errs[c] = gatherSlow(mem, col, perm)
+				}
+			}
+		})
 	}
-	defer out.Release()
-	res, ok := out.(*compute.RecordDatum)
-	if !ok {
-		return nil, fmt.Errorf("arrowstore: partition: take returned %s", out.Kind())
+	wg.Wait()
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for c, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("arrowstore: partition: column %q: %w", rec.Schema().Field(c).Name, err)
+		}
 	}
-	res.Value.Retain()
-	return res.Value, nil
+	return array.NewRecordBatch(rec.Schema(), cols, int64(rows)), nil
+}
+
+// indexArray returns perm as an Int32 array (Int64 past 2^31 rows).
+func indexArray(mem memory.Allocator, perm []int) arrow.Array {
+	buf := memory.NewResizableBuffer(mem)
+	defer buf.Release()
+	typ := arrow.DataType(arrow.PrimitiveTypes.Int32)
+	if len(perm) <= math.MaxInt32 {
+		buf.Resize(len(perm) * 4)
+		out := arrow.Int32Traits.CastFromBytes(buf.Bytes())
+		for i, p := range perm {
+			out[i] = int32(p)
+		}
+	} else {
+		typ = arrow.PrimitiveTypes.Int64
+		buf.Resize(len(perm) * 8)
+		out := arrow.Int64Traits.CastFromBytes(buf.Bytes())
+		for i, p := range perm {
+			out[i] = int64(p)
+		}
+	}
+	data := array.NewData(typ, len(perm), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// takeable reports whether compute.Take has a kernel for columns of dt.
+func takeable(dt arrow.DataType) bool {
+	switch dt := dt.(type) {
+	case *arrow.BinaryViewType, *arrow.StringViewType, *arrow.ListViewType, *arrow.LargeListViewType,
+		*arrow.RunEndEncodedType, *arrow.SparseUnionType:
+		return false
+	case *arrow.DictionaryType:
+		return true // Take takes the indexes
+	case arrow.ExtensionType:
+		return takeable(dt.StorageType())
+	case arrow.NestedType:
+		for _, f := range dt.Fields() {
+			if !takeable(f.Type) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// gatherSlow gathers the rows perm of arr for the types compute.Take
+// cannot: views through a builder, anything else by concatenating the runs
+// of consecutive rows.
+func gatherSlow(mem memory.Allocator, arr arrow.Array, perm []int) (arrow.Array, error) {
+	switch a := arr.(type) {
+	case *array.StringView:
+		b := array.NewStringViewBuilder(mem)
+		defer b.Release()
+		b.Reserve(len(perm))
+		for _, i := range perm {
+			if a.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(a.Value(i))
+			}
+		}
+		return b.NewArray(), nil
+	case *array.BinaryView:
+		b := array.NewBinaryViewBuilder(mem)
+		defer b.Release()
+		b.Reserve(len(perm))
+		for _, i := range perm {
+			if a.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(a.Value(i))
+			}
+		}
+		return b.NewArray(), nil
+	}
+	var pieces []arrow.Array
+	defer func() {
+		for _, p := range pieces {
+			p.Release()
+		}
+	}()
+	for j := 0; j < len(perm); {
+		k := j + 1
+		for k < len(perm) && perm[k] == perm[k-1]+1 {
+			k++
+		}
+		pieces = append(pieces, array.NewSlice(arr, int64(perm[j]), int64(perm[k-1]+1)))
+		j = k
+	}
+	if len(pieces) == 0 {
+		return array.NewSlice(arr, 0, 0), nil
+	}
+	return array.Concatenate(pieces, mem)
 }

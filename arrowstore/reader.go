@@ -54,8 +54,7 @@ func (d *decoder) read() (arrow.RecordBatch, error) {
 			d.msgs = newStreamMessages(d.data, d.pos, d.s.opts.decodeLimit)
 			rd, err := ipc.NewReaderFromMessageReader(d.msgs, ipc.WithAllocator(d.mem))
 			if err != nil {
-				d.msgs.Release()
-				d.msgs = nil
+				d.msgs = nil // the failed reader released it
 				return nil, d.fail(err)
 			}
 			d.rd = rd
@@ -123,6 +122,13 @@ var _ array.RecordReader = (*Reader)(nil)
 // and returns an error if one of those cannot be read; an error on a later
 // key ends the iteration (see [Reader.Err]). If no key holds any batch, the
 // schema is the Store's ([WithSchema]), or one without columns.
+//
+// On corrupt bytes arrow-go's IPC reader can leak what it allocated for
+// the failed batch; the Store frees it, except that memory a batch already
+// handed out may share (a dictionary) stays allocated after a Reader fails
+// on a compressed or dictionary-encoded stream. (Get frees everything, as
+// it hands out nothing on failure.) The Go allocator's memory is reclaimed
+// by the garbage collector regardless.
 func (s *Store) Reader(keys ...string) (*Reader, error) {
 	if s.closed.Load() {
 		return nil, s.errClosed("reader")

@@ -3,8 +3,10 @@ package arrowstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -370,5 +372,67 @@ func TestNilBatch(t *testing.T) {
 	s := newStore(t, partd.NewDict())
 	if err := s.Append(map[string][]arrow.RecordBatch{"k": {nil}}); err == nil || errors.Is(err, io.EOF) {
 		t.Fatalf("nil batch: %v", err)
+	}
+}
+
+// TestConcurrentSchemaClaim appends two schemas to new keys from many
+// goroutines at once: for each key one schema wins, every Append of the
+// other fails with ErrSchema, and the key reads back whole.
+func TestConcurrentSchemaClaim(t *testing.T) {
+	strSchema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.BinaryTypes.String}}, nil)
+	str, _, err := array.RecordFromJSON(memory.DefaultAllocator, strSchema, bytes.NewReader([]byte(`[{"id": "x"}]`)))
+	must(t, err)
+	num := ids(memory.DefaultAllocator, 1)
+	for _, in := range inners[:3] {
+		t.Run(in.name, func(t *testing.T) {
+			s := newStore(t, in.open(t))
+			const writers, rounds = 8, 20
+			errs := make(chan error, writers*rounds)
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					rec := num
+					if w%2 == 1 {
+						rec = str
+					}
+					for r := range rounds {
+						errs <- s.Append(map[string][]arrow.RecordBatch{fmt.Sprintf("k%d", r): {rec}})
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			failed := 0
+			for err := range errs {
+				if err != nil {
+					wantErr(t, "racing append", err, ErrSchema)
+					failed++
+				}
+			}
+			total := 0
+			for r := range rounds {
+				got, err := s.Get(fmt.Sprintf("k%d", r))
+				must(t, err)
+				total += len(got[0])
+				if len(got[0]) != writers/2 {
+					t.Errorf("key k%d holds %d batches, want %d", r, len(got[0]), writers/2)
+				}
+			}
+			if failed != writers*rounds/2 || total != writers*rounds/2 {
+				t.Fatalf("%d appends failed, %d batches stored", failed, total)
+			}
+		})
+	}
+}
+
+// TestFlush forwards Flush to a Buffer, which moves everything to its
+// slow store.
+func TestFlush(t *testing.T) {
+	slow := partd.NewDict()
+	s := newStore(t, partd.NewBuffer(partd.NewDict(), slow, 1<<30))
+	must(t, s.Append(map[string][]arrow.RecordBatch{"k": {ids(memory.DefaultAllocator, 1)}}))
+	must(t, s.Flush())
+	if keys, _ := slow.Keys(); !slices.Equal(keys, []string{"k"}) {
+		t.Fatalf("slow store keys after Flush: %q", keys)
 	}
 }
