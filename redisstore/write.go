@@ -156,8 +156,9 @@ func (s *Store) write(op, mode string, entries []*entry) error {
 		cmds, waitErrs := s.runScripts(op, writeScript, calls, s.waitN > 0)
 		for j, cmd := range cmds {
 			err := s.verdict(op, cmd)
-			// No answer: the script may have run, and its staged chunks expire.
-			outs[scripted[j]] = outcome{err: err, unsure: err != nil && cmd.Err() != nil}
+			// No answer: the script may have run, and its staged chunks
+			// expire. A redirection is an answer: it did not run.
+			outs[scripted[j]] = outcome{err: err, unsure: err != nil && cmd.Err() != nil && !redirected(cmd.Err())}
 			if err == nil && waitErrs != nil && waitErrs[j] != nil { // written, but not replicated as asked
 				outs[scripted[j]] = outcome{err: waitErrs[j], unsure: true}
 			}
@@ -717,11 +718,13 @@ func (s *Store) batchEnd(calls []scriptCall, start int) int {
 // cluster client's pipeline, routing a keyless command to any node, does
 // not ensure. A call the master redirects (MOVED or ASK: it did not run,
 // the client's map of the slots is stale) is sent again once, after the
-// map is reloaded. The second result holds, for each call whose script
-// ran, the WAIT's verdict (see waitVerdict).
+// map names another master for it (see awaitMove). The second result
+// holds, for each call whose script ran, the WAIT's verdict (see
+// waitVerdict).
 func (s *Store) runPinned(op string, sc *redis.Script, calls []scriptCall) ([]*redis.Cmd, []error) {
 	cmds := make([]*redis.Cmd, len(calls))
 	waitErrs := make([]error, len(calls))
+	sentTo := make([]*redis.Client, len(calls))
 	pending := make([]int, len(calls))
 	for i := range pending {
 		pending[i] = i
@@ -736,6 +739,7 @@ func (s *Store) runPinned(op string, sc *redis.Script, calls []scriptCall) ([]*r
 				cmds[i].SetErr(err)
 				continue
 			}
+			sentTo[i] = c
 			if byNode[c] == nil {
 				nodes = append(nodes, c)
 			}
@@ -752,22 +756,49 @@ func (s *Store) runPinned(op string, sc *redis.Script, calls []scriptCall) ([]*r
 		wg.Wait()
 		var moved []int
 		for _, i := range pending {
-			if err := cmds[i].Err(); redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") {
+			if redirected(cmds[i].Err()) {
 				moved = append(moved, i)
 			}
 		}
 		if len(moved) == 0 || round > 0 || s.cluster == nil {
 			return cmds, waitErrs
 		}
-		s.cluster.ReloadState(context.Background())
-		time.Sleep(reloadPause) // the reload runs in the background
+		s.awaitMove(calls, moved, sentTo)
 		pending = moved
 	}
 }
 
-// reloadPause is how long runPinned lets a cluster client reload its map
-// of the slots before it sends redirected calls again.
-const reloadPause = 250 * time.Millisecond
+// redirected reports whether err is a cluster's redirection (MOVED, ASK):
+// the command did not run.
+func redirected(err error) bool {
+	return redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK")
+}
+
+// awaitMove has the cluster client reload its map of the slots, and waits
+// until the map names, for each call calls[i] with i in moved, another
+// master than sentTo[i], which redirected it, or for the store's timeout.
+// The client reloads in the background.
+func (s *Store) awaitMove(calls []scriptCall, moved []int, sentTo []*redis.Client) {
+	deadline := time.Now().Add(s.timeout)
+	for {
+		s.cluster.ReloadState(context.Background())
+		time.Sleep(reloadPoll)
+		done := true
+		for _, i := range moved {
+			if c, err := s.masterFor(calls[i].keys[0]); err != nil || c == sentTo[i] {
+				done = false
+				break
+			}
+		}
+		if done || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+// reloadPoll is how often awaitMove looks at the cluster client's map of
+// the slots.
+const reloadPoll = 50 * time.Millisecond
 
 // masterFor returns the client of the master that holds the name n.
 func (s *Store) masterFor(n string) (*redis.Client, error) {
