@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // The File store is split by concern:
@@ -28,7 +29,7 @@ import (
 //	file_windows.go   handles, writes, reads and LockFileEx on Windows
 //	file_writev*.go   vectored writes: writev(2) where golang.org/x/sys/unix has it
 //
-// The operating system files provide keyFD (an open key file) and noFD,
+// The operating system files provide osfile.Handle (an open key file) and osfile.NoHandle,
 // sysDir (the directory as openKey wants it), (*File).openKey and checkKey,
 // closeFD, writeAll, writevAll, fsyncFD, statRegular, readFull, shrinkBy,
 // openFileLimit and (*File).flock.
@@ -86,11 +87,12 @@ type FileOptions struct {
 // files it wrote back to their sizes before it, so it leaves nothing behind;
 // values are never torn by another process's appends.
 type File struct {
-	dir  string
-	temp bool // dir was made by NewFile("") and is removed by Close
-	opts FileOptions
-	root *os.Root
-	sys  sysDir // the directory as the operating system's file opens want it (openat2 on Linux)
+	dir   string
+	temp  bool // dir was made by NewFile("") and is removed by Close
+	opts  FileOptions
+	files *osfile.Dir // the directory: key files open beneath it (openat2 on Linux)
+	root  *os.Root    // files.Root(): directories, renames, removals, listings
+	fs    osfile.FS   // the write path: osfile.Default, or a test's faults
 	// batchOpen bounds the files one Append keeps open at once besides the
 	// cached handles: a quarter of the process's limit, at most 16384.
 	batchOpen int
@@ -98,8 +100,8 @@ type File struct {
 
 	mu      sync.RWMutex // guards the fields below; taken before the flock
 	closed  bool
-	gen     uint64           // generation the cached handles belong to
-	handles map[string]keyFD // cached append file descriptors by key; changed under mu.Lock only
+	gen     uint64                   // generation the cached handles belong to
+	handles map[string]osfile.Handle // cached append file descriptors by key; changed under mu.Lock only
 
 	shared struct { // reference count of the shared flock held by readers under mu.RLock
 		sync.Mutex
@@ -120,11 +122,11 @@ func NewFile(dir string) (*File, error) { return OpenFile(dir, nil) }
 
 // OpenFile is NewFile with options.
 func OpenFile(dir string, opts *FileOptions) (*File, error) {
-	f := &File{handles: make(map[string]keyFD)}
+	f := &File{handles: make(map[string]osfile.Handle), fs: osfile.Default}
 	if opts != nil {
 		f.opts = *opts
 	}
-	fileLimit := openFileLimit()
+	fileLimit := osfile.OpenFileLimit()
 	if f.opts.MaxOpenFiles == 0 {
 		f.opts.MaxOpenFiles = min(fileLimit/4, 16384)
 	}
@@ -139,24 +141,23 @@ func OpenFile(dir string, opts *FileOptions) (*File, error) {
 		return nil, err
 	}
 	f.dir = dir
-	root, err := os.OpenRoot(dir)
+	files, err := osfile.OpenDir(dir)
 	if err != nil {
 		f.cleanupTemp()
 		return nil, fmt.Errorf("partd: file: %w", err)
 	}
-	f.root = root
+	f.files, f.root = files, files.Root()
 	lockFlags := os.O_RDWR | os.O_CREATE
 	if f.opts.NoCreate {
 		lockFlags = os.O_RDWR
 	}
-	lock, err := root.OpenFile(lockName, lockFlags, 0o644)
+	lock, err := f.root.OpenFile(lockName, lockFlags, 0o644)
 	if err != nil {
-		root.Close()
+		files.Close()
 		f.cleanupTemp()
 		return nil, fmt.Errorf("partd: file: lock: %w", err)
 	}
 	f.lock = lock
-	f.sys.open(dir)
 	return f, nil
 }
 
@@ -269,21 +270,21 @@ func (f *File) AppendVectors(keys []string, vecs [][][]byte) error {
 
 // createLocked creates the file name (and its parent directories) for key
 // and opens it with flag. The exclusive flock must be held.
-func (f *File) createLocked(name, key string, flag int) (keyFD, error) {
+func (f *File) createLocked(name, key string, flag int) (osfile.Handle, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := f.root.MkdirAll(dir, 0o755); err != nil {
 			if cerr := conflictErr("create", key, err); cerr != nil {
-				return noFD, cerr
+				return osfile.NoHandle, cerr
 			}
-			return noFD, err
+			return osfile.NoHandle, err
 		}
 	}
-	fd, err := f.openKey(name, flag|os.O_CREATE, 0o644)
+	fd, err := f.files.Open(name, flag|os.O_CREATE, 0o644)
 	if err != nil {
 		if cerr := conflictErr("create", key, err); cerr != nil {
-			return noFD, cerr
+			return osfile.NoHandle, cerr
 		}
-		return noFD, err
+		return osfile.NoHandle, err
 	}
 	return fd, nil
 }
@@ -320,15 +321,15 @@ func (f *File) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 // keeps dst's spare capacity after the key's bytes.
 func (f *File) readKey(dst []byte, key string) ([]byte, error) {
 	// O_NONBLOCK: a FIFO planted at a key's path must not block the read.
-	fd, err := f.openKey(keypath.Encode(key), os.O_RDONLY|oNonblock, 0)
+	fd, err := f.files.Open(keypath.Encode(key), os.O_RDONLY|osfile.ONonblock, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return dst, nil
 		}
 		return dst, err
 	}
-	defer closeFD(fd)
-	size, isDir, err := statRegular(fd)
+	defer osfile.CloseHandle(fd)
+	size, isDir, err := osfile.StatRegular(fd)
 	if err != nil {
 		return dst, err
 	}
@@ -343,7 +344,7 @@ func (f *File) readKey(dst []byte, key string) ([]byte, error) {
 	}
 	// The size cannot change under the shared flock (unless a process that
 	// ignores the lock writes): read exactly that much.
-	n, err := readFull(fd, dst[start:int64(start)+size])
+	n, err := osfile.ReadFull(fd, dst[start:int64(start)+size])
 	if err != nil {
 		return dst[:start], err
 	}
@@ -376,11 +377,11 @@ func (f *File) Set(key string, value []byte) error {
 		}
 		return fmt.Errorf("partd: set %q: %w", key, err)
 	}
-	_, err = writeAll(fd, value)
+	_, err = f.fs.Write(fd, value)
 	if err == nil && f.opts.Sync {
-		err = fsyncFD(fd)
+		err = f.fs.Sync(fd)
 	}
-	if cerr := closeFD(fd); err == nil {
+	if cerr := osfile.CloseHandle(fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -562,8 +563,7 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	f.closeHandlesLocked()
-	f.sys.close()
-	err := errors.Join(f.lock.Close(), f.root.Close())
+	err := errors.Join(f.lock.Close(), f.files.Close())
 	if f.temp {
 		err = errors.Join(err, os.RemoveAll(f.dir))
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/osfile"
 	"github.com/gopartd/partd/internal/par"
 )
 
@@ -16,7 +17,7 @@ type appendJob struct {
 	key       string
 	value     []byte
 	vec       [][]byte // instead of value: pieces written with one writev
-	fd        keyFD
+	fd        osfile.Handle
 	cached    bool  // fd belongs to f.handles
 	transient bool  // beyond batchOpen: opened only for the write
 	written   int64 // bytes written so far
@@ -64,7 +65,7 @@ func (f *File) assignHandles(jobs []appendJob) {
 		j := &jobs[i]
 		j.fd, j.cached = f.handles[j.key]
 		if !j.cached {
-			j.fd = noFD
+			j.fd = osfile.NoHandle
 			j.transient = kept >= f.batchOpen
 			kept++
 		}
@@ -79,9 +80,9 @@ func (f *File) openJobs(jobs []appendJob) {
 		switch {
 		case j.cached:
 		case j.transient:
-			j.err = f.checkKey(keypath.Encode(j.key))
+			j.err = f.files.Check(keypath.Encode(j.key))
 		default:
-			j.fd, j.err = f.openKey(keypath.Encode(j.key), appendFlags, 0)
+			j.fd, j.err = f.files.Open(keypath.Encode(j.key), appendFlags, 0)
 		}
 	})
 }
@@ -101,8 +102,8 @@ func (f *File) createMissing(jobs []appendJob) error {
 				return fmt.Errorf("partd: append %q: %w", j.key, j.err)
 			}
 			if j.transient {
-				closeFD(j.fd)
-				j.fd = noFD
+				osfile.CloseHandle(j.fd)
+				j.fd = osfile.NoHandle
 			}
 		default:
 			if cerr := conflictErr("append", j.key, j.err); cerr != nil {
@@ -117,8 +118,8 @@ func (f *File) createMissing(jobs []appendJob) error {
 // closeOpened closes the files a failed batch opened, not the cached ones.
 func closeOpened(jobs []appendJob) {
 	for i := range jobs {
-		if !jobs[i].cached && jobs[i].fd != noFD {
-			closeFD(jobs[i].fd)
+		if !jobs[i].cached && jobs[i].fd != osfile.NoHandle {
+			osfile.CloseHandle(jobs[i].fd)
 		}
 	}
 }
@@ -131,18 +132,18 @@ func (f *File) writeJobs(jobs []appendJob) {
 		j := &jobs[i]
 		fd := j.fd
 		if j.transient {
-			if fd, j.err = f.openKey(keypath.Encode(j.key), appendFlags, 0); j.err != nil {
+			if fd, j.err = f.files.Open(keypath.Encode(j.key), appendFlags, 0); j.err != nil {
 				return
 			}
-			defer closeFD(fd)
+			defer osfile.CloseHandle(fd)
 		}
 		if j.vec != nil {
-			j.written, j.err = writevAll(fd, j.vec)
+			j.written, j.err = f.fs.Writev(fd, j.vec)
 		} else {
-			j.written, j.err = writeAll(fd, j.value)
+			j.written, j.err = f.fs.Write(fd, j.value)
 		}
 		if j.err == nil && f.opts.Sync {
-			j.err = fsyncFD(fd)
+			j.err = f.fs.Sync(fd)
 		}
 	})
 }
@@ -151,7 +152,7 @@ func (f *File) writeJobs(jobs []appendJob) {
 // whole batch back if there is one, and caches the handles it opened.
 func (f *File) finishJobs(jobs []appendJob) error {
 	var werr error
-	opened := make(map[string]keyFD)
+	opened := make(map[string]osfile.Handle)
 	for i := range jobs {
 		j := &jobs[i]
 		if j.err != nil && werr == nil {
@@ -179,13 +180,13 @@ func (f *File) rollback(jobs []appendJob) error {
 			continue
 		}
 		fd, err := j.fd, error(nil)
-		if j.transient || !appendHandleTruncates {
-			if fd, err = f.openKey(keypath.Encode(j.key), os.O_WRONLY, 0); err == nil {
-				defer closeFD(fd)
+		if j.transient || !osfile.AppendHandleTruncates {
+			if fd, err = f.files.Open(keypath.Encode(j.key), os.O_WRONLY, 0); err == nil {
+				defer osfile.CloseHandle(fd)
 			}
 		}
 		if err == nil {
-			err = shrinkBy(fd, j.written)
+			err = f.fs.ShrinkBy(fd, j.written)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("partd: append %q: undo %d bytes: %w", j.key, j.written, err))
@@ -196,16 +197,16 @@ func (f *File) rollback(jobs []appendJob) error {
 
 // keepHandlesLocked caches new append handles, evicting others to stay
 // within MaxOpenFiles.
-func (f *File) keepHandlesLocked(opened map[string]keyFD) {
+func (f *File) keepHandlesLocked(opened map[string]osfile.Handle) {
 	limit := f.opts.MaxOpenFiles
 	for k, fd := range opened {
 		if len(f.handles) >= limit {
 			if limit <= 0 || len(opened) > limit {
-				closeFD(fd)
+				osfile.CloseHandle(fd)
 				continue
 			}
 			for old, ofd := range f.handles { // map order is random: random eviction
-				closeFD(ofd)
+				osfile.CloseHandle(ofd)
 				delete(f.handles, old)
 				break
 			}

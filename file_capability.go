@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/gopartd/partd/internal/keypath"
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 var (
@@ -45,15 +46,15 @@ func (f *File) Sizes(keys ...string) ([]int64, error) {
 // a missing file or a directory of tuple keys, an error for anything else
 // that is not a regular file.
 func (f *File) sizeKey(key string) (int64, error) {
-	fd, err := f.openKey(keypath.Encode(key), os.O_RDONLY|oNonblock, 0)
+	fd, err := f.files.Open(keypath.Encode(key), os.O_RDONLY|osfile.ONonblock, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return 0, nil
 		}
 		return 0, err
 	}
-	defer closeFD(fd)
-	size, isDir, err := statRegular(fd)
+	defer osfile.CloseHandle(fd)
+	size, isDir, err := osfile.StatRegular(fd)
 	if err != nil || isDir {
 		return 0, err
 	}

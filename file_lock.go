@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // Locking. Every File call takes, in this order:
@@ -19,19 +21,24 @@ import (
 // or replaces a key file moves it, and a process whose cached append handles
 // belong to an older generation closes them before it writes.
 
-// flockHow names what flock does: lockEx, lockSh or lockUn, defined for
-// each operating system beside (*File).flock.
-type flockHow int
+// flock takes or releases the flock on dir/.lock (LockFileEx on Windows),
+// waiting for it.
+func (f *File) flock(how osfile.LockHow) error {
+	if err := osfile.Lock(f.lock, how); err != nil {
+		return fmt.Errorf("partd: file: lock: %w", err)
+	}
+	return nil
+}
 
 // lockExclusive takes the exclusive flock and drops cached handles if another
 // process changed the store. f.mu must be held for writing.
 func (f *File) lockExclusive() error {
-	if err := f.flock(lockEx); err != nil {
+	if err := f.flock(osfile.Exclusive); err != nil {
 		return err
 	}
 	gen, err := f.readGen()
 	if err != nil {
-		f.flock(lockUn)
+		f.flock(osfile.Unlock)
 		return err
 	}
 	if gen != f.gen {
@@ -41,14 +48,14 @@ func (f *File) lockExclusive() error {
 	return nil
 }
 
-func (f *File) unlockExclusive() { f.flock(lockUn) }
+func (f *File) unlockExclusive() { f.flock(osfile.Unlock) }
 
 // lockShared takes the shared flock for a reader holding f.mu.RLock.
 func (f *File) lockShared() error {
 	f.shared.Lock()
 	defer f.shared.Unlock()
 	if f.shared.n == 0 {
-		if err := f.flock(lockSh); err != nil {
+		if err := f.flock(osfile.Shared); err != nil {
 			return err
 		}
 	}
@@ -60,7 +67,7 @@ func (f *File) unlockShared() {
 	f.shared.Lock()
 	defer f.shared.Unlock()
 	if f.shared.n--; f.shared.n == 0 {
-		f.flock(lockUn)
+		f.flock(osfile.Unlock)
 	}
 }
 
@@ -123,7 +130,7 @@ func (f *File) bumpGenLocked() error {
 // for writing.
 func (f *File) closeHandlesLocked() {
 	for k, fd := range f.handles {
-		closeFD(fd)
+		osfile.CloseHandle(fd)
 		delete(f.handles, k)
 	}
 }
@@ -132,7 +139,7 @@ func (f *File) closeHandlesLocked() {
 // held for writing.
 func (f *File) closeHandleLocked(key string) {
 	if fd, ok := f.handles[key]; ok {
-		closeFD(fd)
+		osfile.CloseHandle(fd)
 		delete(f.handles, key)
 	}
 }

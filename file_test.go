@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/osfile"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -137,7 +138,7 @@ func TestFileReadErrorsAreErrors(t *testing.T) {
 		t.Fatalf("Get through a symlink out of the store returned %q, want an error", v)
 	}
 	// A key file that is a FIFO: an error, not a hang and not an empty value.
-	if err := mkfifo(filepath.Join(dir, "fifo")); err != nil {
+	if err := osfile.Mkfifo(filepath.Join(dir, "fifo")); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

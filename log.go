@@ -20,6 +20,7 @@ import (
 	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/internal/keypath"
 	"github.com/gopartd/partd/internal/keysort"
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // The Log store is split by concern:
@@ -201,8 +202,6 @@ var (
 	_ Flusher        = (*Log)(nil)
 )
 
-var errWouldBlock = errors.New("lock held by another process")
-
 // NewLog opens the Log in dir, creating it if need be; "" makes a temporary
 // directory that Close removes. A non-empty directory that holds no Log is
 // refused with ErrNotStore, and one that another process has open with
@@ -262,12 +261,12 @@ func (l *Log) open() error {
 	if l.opts.NoCreate {
 		flags = os.O_RDWR
 	}
-	lock, err := openNoFollow(filepath.Join(l.dir, logMarker), flags, 0o644)
+	lock, err := osfile.OpenNoFollow(filepath.Join(l.dir, logMarker), flags, 0o644)
 	if err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
 	l.lock = lock
-	if err := tryLockExclusive(lock); errors.Is(err, errWouldBlock) {
+	if err := osfile.TryLock(lock); errors.Is(err, osfile.ErrWouldBlock) {
 		return fmt.Errorf("partd: log %s: %w (one process holds a Log; share it through a server: partd serve --store log://%s)", l.dir, ErrLocked, l.dir)
 	} else if err != nil {
 		return fmt.Errorf("partd: log: lock: %w", err)
@@ -411,7 +410,7 @@ func (l *Log) listSegments(legacy bool) ([]*logSegment, error) {
 		}
 		if legacy {
 			// Version 2 from now on: its rules keep what is left as it is.
-			if err := syncDir(l.dir); err != nil {
+			if err := osfile.SyncDir(l.dir); err != nil {
 				return nil, fmt.Errorf("partd: log: %w", err)
 			}
 			if _, err := l.lock.WriteAt([]byte(logVersion), 0); err != nil {
@@ -432,7 +431,7 @@ func (l *Log) listSegments(legacy bool) ([]*logSegment, error) {
 	var segs []*logSegment
 	for _, n := range newest {
 		major, gen, part, _ := parseSegmentName(n)
-		f, err := openNoFollow(filepath.Join(l.dir, n), flags, 0)
+		f, err := osfile.OpenNoFollow(filepath.Join(l.dir, n), flags, 0)
 		if err != nil {
 			return nil, fmt.Errorf("partd: log: %w", err)
 		}
@@ -479,7 +478,7 @@ func (l *Log) legacyObsolete(names []string, obsolete map[string]bool) ([]string
 		if err != nil || len(g) != 8 || g != strings.ToLower(g) || gn == 0 || gn >= math.MaxUint32>>1 {
 			return nil, corrupt(n, "has a damaged name")
 		}
-		f, err := openNoFollow(filepath.Join(l.dir, n), os.O_RDONLY, 0)
+		f, err := osfile.OpenNoFollow(filepath.Join(l.dir, n), os.O_RDONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("partd: log: %w", err)
 		}
@@ -680,12 +679,12 @@ func (l *Log) clearIndexLocked() {
 // held (or l is not yet shared).
 func (l *Log) startSegment() error {
 	name := segmentName(l.nextMajor, 0, 0)
-	f, err := openNoFollow(filepath.Join(l.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := osfile.OpenNoFollow(filepath.Join(l.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
 	if l.opts.Sync {
-		if err := syncDir(l.dir); err != nil {
+		if err := osfile.SyncDir(l.dir); err != nil {
 			f.Close()
 			os.Remove(filepath.Join(l.dir, name))
 			return fmt.Errorf("partd: log: %w", err)
@@ -731,7 +730,7 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	s := l.active
 	start := s.size
-	if pwritevSupported && l.faults == nil {
+	if osfile.PwritevSupported && l.faults == nil {
 		err = l.writeVectored(s.f, start, head, items)
 	} else {
 		l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
@@ -785,7 +784,7 @@ func (l *Log) writeVectored(f *os.File, off int64, head []byte, items []logItem)
 		if len(stage) > staged {
 			vec = append(vec, stage[staged:])
 		}
-		err := pwritevAll(f, vec, off)
+		err := osfile.Default.Pwritev(f, vec, off)
 		for _, p := range vec {
 			off += int64(len(p))
 		}

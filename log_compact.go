@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // Compaction rewrites the sealed segments (every segment but the one being
@@ -216,7 +218,7 @@ func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*l
 	path := filepath.Join(l.dir, out.name())
 	tmp := path + tmpSuffix
 	os.Remove(tmp) // of an earlier try that failed
-	f, err := openNoFollow(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := osfile.OpenNoFollow(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +299,7 @@ func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*l
 		return nil, err
 	}
 	ok = true
-	if err := syncDir(l.dir); err != nil {
+	if err := osfile.SyncDir(l.dir); err != nil {
 		return out, err // in place: the index follows it whatever the error
 	}
 	return out, nil

@@ -376,7 +376,7 @@ func TestLogCompactsOnNearlyFullDisk(t *testing.T) {
 	for i := 0; ; i++ {
 		var fs syscall.Statfs_t
 		must(t, syscall.Statfs(dir, &fs))
-		if int64(fs.Bavail)*fs.Bsize < 3*64<<10 {
+		if int64(fs.Bavail)*int64(fs.Bsize) < 3*64<<10 {
 			break
 		}
 		live, dead := fmt.Sprintf("live/%d", i), fmt.Sprintf("dead/%d", i)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // Recovery: what an open does with a record that is not whole and valid.
@@ -368,7 +370,7 @@ func (l *Log) finishRepair() error {
 			return fmt.Errorf("partd: log: repairing %s: %w", s.name(), err)
 		}
 	}
-	return syncDir(l.dir)
+	return osfile.SyncDir(l.dir)
 }
 
 // rewriteWithout replaces s's file with a copy that leaves out spans,
@@ -381,7 +383,7 @@ func (l *Log) rewriteWithout(s *logSegment, spans []LogDamage) error {
 	path := filepath.Join(l.dir, s.name())
 	tmp := path + ".tmp"
 	os.Remove(tmp)
-	out, err := openNoFollow(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := osfile.OpenNoFollow(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/osfile"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -210,7 +211,7 @@ func runHelper(role string, args []string) error {
 			}
 		}
 	case "wide": // a batch of more keys than the process may open files
-		if err := lowerOpenFileLimit(); err != nil {
+		if err := osfile.LimitOpenFiles(256); err != nil {
 			return err
 		}
 		s.Close()

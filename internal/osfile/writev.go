@@ -1,6 +1,6 @@
 //go:build darwin || linux || openbsd
 
-package partd
+package osfile
 
 import (
 	"slices"
@@ -8,14 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writevAll writes the concatenation of vec to fd, in writev calls of at
+// writevAll writes the concatenation of vec to h, in writev calls of at
 // most IOV_MAX pieces, and returns how many bytes it wrote.
-func writevAll(fd keyFD, vec [][]byte) (int64, error) {
+func writevAll(h Handle, vec [][]byte) (int64, error) {
 	const iovMax = 1024
 	var done int64
 	vec = slices.Clone(vec) // advanced in place below
 	for len(vec) > 0 {
-		n, err := unix.Writev(fd, vec[:min(len(vec), iovMax)])
+		n, err := unix.Writev(h, vec[:min(len(vec), iovMax)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -23,7 +23,7 @@ func writevAll(fd keyFD, vec [][]byte) (int64, error) {
 			return done, err
 		}
 		done += int64(n)
-		vec = advanceVec(vec, n)
+		vec = AdvanceVec(vec, n)
 	}
 	return done, nil
 }
