@@ -28,7 +28,8 @@
 // metadata, in order; not schema metadata). Anything else is an error
 // wrapping [ErrSchema] that names the key and both schemas, and nothing of
 // that Append is written. A Store remembers the schema of every key it has
-// written or looked up, so it asks the inner store at most once per key.
+// written or looked up, so it asks the inner store at most once per key
+// ([WithSchema] spares even that).
 // Another process that appends a different schema to the same key through
 // another Store is not stopped; the readers then report [ErrSchema].
 //
@@ -40,9 +41,10 @@
 // one batch at a time. [Store.Get] and [Store.Pop] return all the batches
 // of several keys; [Store.Table] one key's batches as an arrow.Table.
 //
-// Reading an uncompressed stream copies nothing: the buffers of the
-// batches are slices of the bytes the inner Get returned, which belong to
-// the Store (partd's contract) and are never written again. They stay
+// Reading an uncompressed stream copies nothing beyond the inner store's
+// Get: the buffers of the batches are slices of the bytes that Get
+// returned, which belong to the Store (partd's contract) and are not
+// written again. They stay
 // valid as long as any batch refers to them, whatever the Store does
 // later; the Go garbage collector frees them once no batch does, not
 // Release, and they are not counted by the allocator of [WithAllocator].
@@ -54,8 +56,8 @@
 //
 // [Partition] splits a batch into n batches by the hash of one or more
 // columns ([HashRows], [PartitionOf]), for a shuffle: each partition is
-// appended to its own key. The hash is defined in hash.go and fixed: it
-// is the same in every run, process and machine, so a row's partition
+// appended to its own key. The hash is specified (see HashRows) and fixed:
+// it is the same in every run, process and machine, so a row's partition
 // never depends on which process read it.
 //
 // # Corruption

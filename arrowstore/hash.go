@@ -10,36 +10,7 @@ import (
 	"github.com/zeebo/xxh3"
 )
 
-// The row hash decides which partition a row lands in, so it is fixed:
-// the same values hash the same in every run, process and machine, and on
-// either byte order. TestHashGolden pins it; changing it is a breaking
-// change of every stored shuffle.
-//
-// A row's hash over the columns c1 … ck is
-//
-//	h0 = hashSeed;  hj = mix64(hj-1 XOR v(cj)) for j = 1 … k
-//
-// where mix64 is MurmurHash3's 64-bit finalizer and v is the value's own
-// 64-bit word:
-//
-//   - NULL, of any type: nullWord;
-//   - signed integers, Date32, Date64, Time32, Time64, Timestamp, Duration,
-//     Decimal32, Decimal64: the value as an int64 (two's complement), in
-//     the column's own unit (a Timestamp in ms and one in µs differ);
-//   - unsigned integers: the value as a uint64;
-//   - booleans: 0 or 1;
-//   - Float16, Float32, Float64: the IEEE-754 bits of the value as a
-//     float64, with -0 as +0 and every NaN as one NaN;
-//   - Decimal128: low word XOR mix64(high word); Decimal256 folds its four
-//     words the same way, from the highest;
-//   - Binary, String, LargeBinary, LargeString, BinaryView, StringView,
-//     FixedSizeBinary: XXH3-64 (seed 0) of the bytes;
-//   - a dictionary-encoded column: v of the value its index points at, so
-//     it hashes as the plain column would;
-//   - an extension type: v of its storage.
-//
-// So equal values hash equal across integer widths (an int32 column and
-// an int64 one) and across string and binary layouts.
+// The constants of the row hash (see HashRows). TestHashGolden pins them.
 const (
 	hashSeed = 0x9E3779B97F4A7C15
 	nullWord = 0x5851F42D4C957F2D
@@ -59,10 +30,37 @@ func mix64(h uint64) uint64 {
 
 // HashRows returns the hash of each row of rec over the columns named by
 // (in that order), appended to dst[:0]. Equal values hash equal, NULLs
-// too; the hash is stable across runs, processes and machines (see the
-// package documentation), which is what makes it fit to choose a row's
-// partition. A column that is not in rec, or whose type it cannot hash
-// (lists, structs, maps, unions, intervals), is an error.
+// too. A column that is not in rec, or whose type it cannot hash (lists,
+// structs, maps, unions, intervals), is an error.
+//
+// The hash decides which partition a row lands in, so it is fixed: the
+// same values hash the same in every run, process and machine, on either
+// byte order, and a change would move every row of every stored shuffle.
+// A row's hash over the columns c1 … ck is
+//
+//	h0 = 0x9E3779B97F4A7C15;  hj = mix64(hj-1 XOR v(cj))  for j = 1 … k
+//
+// where mix64 is MurmurHash3's 64-bit finalizer (fmix64) and v is the
+// value's own 64-bit word:
+//
+//   - NULL, of any type: 0x5851F42D4C957F2D;
+//   - signed integers, Date32, Date64, Time32, Time64, Timestamp, Duration,
+//     Decimal32, Decimal64: the value as an int64 (two's complement), in
+//     the column's own unit (a Timestamp in ms and one in µs differ);
+//   - unsigned integers: the value as a uint64;
+//   - booleans: 0 or 1;
+//   - Float16, Float32, Float64: the IEEE-754 bits of the value as a
+//     float64, with -0 as +0 and every NaN as 0x7FF8000000000001;
+//   - Decimal128: low word XOR mix64(high word); Decimal256: w0 XOR
+//     mix64(w1 XOR mix64(w2 XOR mix64(w3))), w0 the lowest word;
+//   - Binary, String, LargeBinary, LargeString, BinaryView, StringView,
+//     FixedSizeBinary: XXH3-64 (seed 0) of the bytes;
+//   - a dictionary-encoded column: v of the value its index points at, so
+//     that it hashes as the plain column would;
+//   - an extension type: v of its storage.
+//
+// So equal values hash equal across integer widths (an int32 column and an
+// int64 one) and across string and binary layouts.
 func HashRows(rec arrow.RecordBatch, by []string, dst []uint64) ([]uint64, error) {
 	cols, err := hashColumns(rec, by)
 	if err != nil {

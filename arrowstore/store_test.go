@@ -436,3 +436,29 @@ func TestFlush(t *testing.T) {
 		t.Fatalf("slow store keys after Flush: %q", keys)
 	}
 }
+
+// TestEmptyBatches: batches without rows are not written, a key given only
+// such batches is not created, and their schema is still checked.
+func TestEmptyBatches(t *testing.T) {
+	d := partd.NewDict()
+	s := newStore(t, d)
+	empty := ids(memory.DefaultAllocator)
+	must(t, s.Append(map[string][]arrow.RecordBatch{"k": {empty, empty}}))
+	if keys, _ := d.Keys(); len(keys) != 0 {
+		t.Fatalf("empty batches created keys %q", keys)
+	}
+	must(t, s.Append(map[string][]arrow.RecordBatch{"k": {empty, ids(memory.DefaultAllocator, 5), empty}}))
+	got, err := s.Get("k")
+	must(t, err)
+	if len(got[0]) != 1 || got[0][0].NumRows() != 1 {
+		t.Fatalf("read %d batches", len(got[0]))
+	}
+	strSchema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.BinaryTypes.String}}, nil)
+	strEmpty, _, err := array.RecordFromJSON(memory.DefaultAllocator, strSchema, bytes.NewReader([]byte(`[]`)))
+	must(t, err)
+	wantErr(t, "empty batch of another schema", s.Append(map[string][]arrow.RecordBatch{"j": {ids(memory.DefaultAllocator, 1), strEmpty}}), ErrSchema)
+	must(t, s.Set("k", []arrow.RecordBatch{empty}))
+	if keys, _ := d.Keys(); len(keys) != 0 {
+		t.Fatalf("Set of an empty batch left keys %q", keys)
+	}
+}
