@@ -1,11 +1,24 @@
 package partd
 
-import "github.com/gopartd/partd/internal/errorfs"
+import (
+	"github.com/gopartd/partd/internal/errorfs"
+	"github.com/gopartd/partd/internal/osfile"
+)
 
-// InjectLogFaults routes l's writes, syncs and truncations through inj:
-// the fault-injection seam of the Log's tests.
+// InjectLogFaults routes l's writes, syncs and truncations through inj
+// (errorfs.Wrap of the operating system's osfile.FS): the fault-injection
+// seam of the Log's tests. The writes go through the production path,
+// pwritev included.
 func InjectLogFaults(l *Log, inj *errorfs.Injector) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
-	l.faults = inj
+	l.fs = errorfs.Wrap(osfile.Default, inj)
+}
+
+// InjectFileFaults routes f's writes, syncs and truncations through inj,
+// as InjectLogFaults does for a Log.
+func InjectFileFaults(f *File, inj *errorfs.Injector) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fs = errorfs.Wrap(osfile.Default, inj)
 }

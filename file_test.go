@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/internal/osfile"
 	"github.com/gopartd/partd/partdtest"
 )
@@ -211,77 +211,94 @@ func FuzzFileKeys(f *testing.F) {
 	})
 }
 
-// tinyDisk mounts a 64 KiB tmpfs: a disk that really fills up.
-func tinyDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
-	return dir
-}
-
-func TestFileFailedAppendLeavesNothing(t *testing.T) {
-	f, err := partd.NewFile(tinyDisk(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+// TestFileInjectedFaults: through the fault-injection seam (the write path
+// production takes, writev included), without root or a real device: a
+// disk that fills mid-batch, an fsync that fails, and a failed write whose
+// undo fails too. An Append that returns an error leaves nothing behind.
+func TestFileInjectedFaults(t *testing.T) {
 	a, b := bytes.Repeat([]byte("a"), 20<<10), bytes.Repeat([]byte("b"), 20<<10)
-	if err := f.Append(map[string][]byte{"a": a, "b": b}); err != nil {
-		t.Fatal(err)
+	open := func(t *testing.T, opts *partd.FileOptions) (*partd.File, *errorfs.Injector) {
+		f, err := partd.OpenFile(t.TempDir(), opts)
+		must(t, err)
+		t.Cleanup(func() { f.Close() })
+		inj := &errorfs.Injector{}
+		partd.InjectFileFaults(f, inj)
+		must(t, f.Append(map[string][]byte{"a": a, "b": b}))
+		return f, inj
 	}
-	err = f.Append(map[string][]byte{"a": a, "b": b, "c": bytes.Repeat([]byte("c"), 30<<10)})
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("append past a full disk: err = %v, want ENOSPC", err)
-	}
-	got, err := f.Get("a", "b", "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) || len(got[2]) != 0 {
-		t.Fatalf("after a failed append: a=%d b=%d c=%d bytes, want %d %d 0", len(got[0]), len(got[1]), len(got[2]), len(a), len(b))
-	}
-}
-
-func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
-	f, err := partd.NewFile(tinyDisk(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fill the disk, then free 12 KiB: room for one 8 KiB key of a spill
-	// round, not for two. The round writes one key and fails on the next.
-	if err := f.Append(map[string][]byte{"pad": bytes.Repeat([]byte("p"), 12<<10)}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if err := f.Append(map[string][]byte{"fill": bytes.Repeat([]byte("f"), 4<<10)}); err != nil {
-			break
+	check := func(t *testing.T, s partd.Store, want map[string][]byte) {
+		t.Helper()
+		for k, v := range want {
+			if got := getOne(t, s, k); got != string(v) {
+				t.Fatalf("%s: %d bytes, want %d", k, len(got), len(v))
+			}
 		}
 	}
-	if err := f.Delete("pad"); err != nil {
-		t.Fatal(err)
-	}
+	t.Run("disk full", func(t *testing.T) {
+		f, inj := open(t, nil)
+		inj.FailWritesAfter(24<<10, syscall.ENOSPC)
+		err := f.Append(map[string][]byte{"a": a, "b": b, "c": bytes.Repeat([]byte("c"), 30<<10)})
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("append past a full disk: err = %v, want ENOSPC", err)
+		}
+		check(t, f, map[string][]byte{"a": a, "b": b, "c": nil})
+		// Vectored appends take the same path.
+		err = partd.AppendVectors(f, []string{"a", "d"}, [][][]byte{{a, b}, {b}})
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("vectored append past a full disk: err = %v, want ENOSPC", err)
+		}
+		check(t, f, map[string][]byte{"a": a, "d": nil})
+		inj.Heal()
+		must(t, f.Append(map[string][]byte{"c": []byte("room again")}))
+		check(t, f, map[string][]byte{"a": a, "b": b, "c": []byte("room again")})
+	})
+	t.Run("fsync fails", func(t *testing.T) {
+		f, inj := open(t, &partd.FileOptions{Sync: true})
+		inj.FailSync(syscall.EIO)
+		if err := f.Append(map[string][]byte{"a": []byte("-lost")}); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("append with a failing fsync: %v, want EIO", err)
+		}
+		if err := f.Set("b", []byte("lost")); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("set with a failing fsync: %v, want EIO", err)
+		}
+		inj.Heal()
+		check(t, f, map[string][]byte{"a": a, "b": b})
+	})
+	t.Run("undo fails", func(t *testing.T) {
+		f, inj := open(t, nil)
+		inj.FailWritesAfter(3, syscall.ENOSPC)
+		inj.FailTruncate(syscall.EIO)
+		err := f.Append(map[string][]byte{"a": []byte("-torn")})
+		if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "undo") {
+			t.Fatalf("append whose undo fails: %v, want ENOSPC and the undo's EIO", err)
+		}
+	})
+}
+
+// TestBufferFailedSpillKeepsDataOnce: a spill round that writes one key
+// and then fails on a full disk leaves the Buffer as it was, so retrying
+// the Append after making room stores each value once.
+func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	must(t, err)
+	inj := &errorfs.Injector{}
+	partd.InjectFileFaults(f, inj)
+	// Room for one 8 KiB key of a spill round, not for two: the round
+	// writes one key and fails on the next.
+	inj.FailWritesAfter(12<<10, syscall.ENOSPC)
 	b := partd.NewBuffer(partd.NewDict(), f, 1<<10)
 	defer b.Close()
 	want := map[string][]byte{"x": bytes.Repeat([]byte("x"), 8<<10), "y": bytes.Repeat([]byte("y"), 8<<10)}
 	if err := b.Append(want); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("spill onto a full disk: err = %v, want ENOSPC", err)
 	}
-	// An Append that failed wrote nothing, so retrying it after making room
-	// stores each value once.
+	// An Append that failed wrote nothing.
 	for k := range want {
 		if got, err := b.Get(k); err != nil || len(got[0]) != 0 {
 			t.Fatalf("%s: %d bytes after a failed Append (%v), want none", k, len(got[0]), err)
 		}
 	}
-	if err := f.Delete("fill"); err != nil {
-		t.Fatal(err)
-	}
+	inj.Heal()
 	if err := b.Append(want); err != nil {
 		t.Fatalf("retry after making room: %v", err)
 	}

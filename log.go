@@ -1,7 +1,6 @@
 package partd
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/internal/keypath"
 	"github.com/gopartd/partd/internal/keysort"
 	"github.com/gopartd/partd/internal/osfile"
@@ -85,7 +83,6 @@ type Log struct {
 
 	writeMu sync.Mutex // serializes writers: only they write segments or change the index
 	active  *logSegment
-	bw      *bufio.Writer
 	head    []byte   // scratch for record heads
 	vec     [][]byte // scratch for a record's pieces
 	stage   []byte   // scratch for a record's small pieces, copied together
@@ -105,7 +102,7 @@ type Log struct {
 	bytes     atomic.Int64  // bytes in the segment files
 	replayer  *recordReader // reads segments on open
 
-	faults *errorfs.Injector // failures injected by tests (export_test.go); nil in use
+	fs osfile.FS // the write path: osfile.Default, or a test's faults (export_test.go)
 
 	compacting atomic.Bool
 	closing    atomic.Bool // Close is waiting: a compaction stops between segments
@@ -212,7 +209,7 @@ func NewLog(dir string) (*Log, error) { return OpenLog(dir, nil) }
 func OpenLog(dir string, opts *LogOptions) (*Log, error) { return openLog(dir, opts, openPlain) }
 
 func openLog(dir string, opts *LogOptions, mode int) (*Log, error) {
-	l := &Log{index: make(map[string]*logKey), tree: keypath.NewTree(), segs: make(map[uint32]*logSegment), mode: mode}
+	l := &Log{index: make(map[string]*logKey), tree: keypath.NewTree(), segs: make(map[uint32]*logSegment), mode: mode, fs: osfile.Default}
 	if opts != nil {
 		l.opts = *opts
 	}
@@ -349,9 +346,6 @@ func (l *Log) load(legacy bool) error {
 		l.active = segs[n-1]
 	} else if err := l.startSegment(); err != nil {
 		return err
-	}
-	if l.bw == nil {
-		l.bw = bufio.NewWriterSize(nil, 1<<20)
 	}
 	return nil
 }
@@ -730,24 +724,12 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	s := l.active
 	start := s.size
-	if osfile.PwritevSupported && l.faults == nil {
-		err = l.writeVectored(s.f, start, head, items)
-	} else {
-		l.bw.Reset(l.faults.Writer(io.NewOffsetWriter(s.f, start)))
-		l.bw.Write(head)
-		for _, it := range items {
-			for _, p := range it.pieces {
-				l.bw.Write(p)
-			}
-		}
-		err = l.bw.Flush()
-	}
+	err = l.writeVectored(s.f, start, head, items)
 	if err == nil && l.opts.Sync {
-		err = l.faults.Sync(s.f.Sync)
+		err = l.fs.SyncFile(s.f)
 	}
 	if err != nil {
-		l.bw.Reset(nil)
-		if terr := l.faults.Truncate(func() error { return s.f.Truncate(start) }); terr != nil {
+		if terr := l.fs.Truncate(s.f, start); terr != nil {
 			l.broken = fmt.Errorf("partd: log: a failed write could not be undone (%v), so the log stops taking writes: %w", terr, err)
 			return nil, 0, l.broken
 		}
@@ -768,8 +750,9 @@ const (
 	stageSize   = 1 << 20
 )
 
-// writeVectored writes head and the items' pieces to f at off with
-// pwritev, large pieces without a copy. l.writeMu is held.
+// writeVectored writes head and the items' pieces to f at off through
+// l.fs.Pwritev (pwritev(2) on Linux, a write per piece elsewhere), large
+// pieces without a copy. l.writeMu is held.
 func (l *Log) writeVectored(f *os.File, off int64, head []byte, items []logItem) error {
 	if cap(l.stage) < stageSize {
 		l.stage = make([]byte, 0, stageSize)
@@ -784,7 +767,7 @@ func (l *Log) writeVectored(f *os.File, off int64, head []byte, items []logItem)
 		if len(stage) > staged {
 			vec = append(vec, stage[staged:])
 		}
-		err := osfile.Default.Pwritev(f, vec, off)
+		err := l.fs.Pwritev(f, vec, off)
 		for _, p := range vec {
 			off += int64(len(p))
 		}
@@ -1261,7 +1244,7 @@ func (l *Log) Flush() error {
 	if err != nil {
 		return err
 	}
-	if err := l.faults.Sync(l.active.f.Sync); err != nil {
+	if err := l.fs.SyncFile(l.active.f); err != nil {
 		return fmt.Errorf("partd: log: %w", err)
 	}
 	return nil

@@ -230,7 +230,7 @@ func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*l
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(osfile.OffsetWriter(l.fs, f, 0), 1<<20)
 	from := map[uint32]*logSegment{s.id: s}
 	var (
 		head       []byte
@@ -292,7 +292,7 @@ func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*l
 	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
+	if err := l.fs.SyncFile(f); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, path); err != nil {

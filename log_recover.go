@@ -357,7 +357,7 @@ func (l *Log) finishRepair() error {
 		if _, _, err := l.writeRecord(recDelete, drop); err != nil {
 			return err
 		}
-		if err := l.active.f.Sync(); err != nil {
+		if err := l.fs.SyncFile(l.active.f); err != nil {
 			return fmt.Errorf("partd: log: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -303,6 +304,20 @@ func TestLogTornTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tinyDisk mounts a 64 KiB tmpfs: a disk that really fills up.
+func tinyDisk(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root); TestLogInjectedFaults fills a disk without it")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
 }
 
 // TestLogFullDisk: on a real full disk, an Append that fails wrote nothing
