@@ -93,8 +93,8 @@ const (
 	DefaultPrefix       = "dfshuffle"
 	DefaultTaskRows     = 1 << 20
 	DefaultBatchRows    = 64 << 10
-	DefaultFlushBytes   = 16 << 20
-	DefaultKeyBytes     = 64 << 20
+	DefaultFlushBytes   = 8 << 20
+	DefaultKeyBytes     = 32 << 20
 	DefaultRowGroupRows = 1 << 20
 	DefaultFileBytes    = 1 << 30
 	DefaultInferRows    = 10_000
@@ -128,6 +128,11 @@ type Job struct {
 	// Compression is the Parquet output's codec: snappy (the default),
 	// zstd, lz4, gzip or none.
 	Compression string `json:"compression,omitempty"`
+	// Dictionary says which Parquet output columns are dictionary-encoded:
+	// auto (the default: those whose values repeat, see below), all or
+	// none. Under auto, a partition's first 32Ki rows decide: a column is
+	// dictionary-encoded if its distinct values are at most half of them.
+	Dictionary string `json:"dictionary,omitempty"`
 	// CSV says how CSV inputs are read.
 	CSV CSVOptions `json:"csv,omitzero"`
 	// Prefix is the first part of every store key the job writes (default
@@ -149,8 +154,9 @@ type Job struct {
 	// starts a new key for the partition, so a reducer never holds more than
 	// about this much of the store at once.
 	KeyBytes int64 `json:"key_bytes,omitempty"`
-	// RowGroupRows is the most rows of one Parquet row group (or Arrow record
-	// batch) of the output.
+	// RowGroupRows is the most rows of one Parquet row group of the
+	// output; a row group also ends once it holds 64 MiB encoded, which
+	// bounds what a reducer holds in memory.
 	RowGroupRows int64 `json:"row_group_rows,omitempty"`
 	// FileBytes is the size past which a partition continues in a new file
 	// (part-NNNNN-K), checked after each row group.
@@ -217,6 +223,14 @@ func (j *Job) normalize() error {
 	}
 	if _, err := parquetCodec(j.Compression); err != nil {
 		return err
+	}
+	j.Dictionary = strings.ToLower(j.Dictionary)
+	switch j.Dictionary {
+	case "":
+		j.Dictionary = "auto"
+	case "auto", "all", "none":
+	default:
+		return fmt.Errorf("dfshuffle: dictionary %q: want auto, all or none", j.Dictionary)
 	}
 	if j.Prefix == "" {
 		j.Prefix = DefaultPrefix

@@ -3,11 +3,14 @@ package dfshuffle
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/arrowstore"
@@ -79,7 +82,7 @@ func RunMapTask(ctx context.Context, p *Plan, task int, store partd.Store, progr
 	m := &mapper{p: p, task: t, as: as, progress: progress,
 		stats:   MapStats{Task: t.ID, Parts: make([]Stats, n)},
 		pending: make([][]arrow.RecordBatch, n), partBytes: make([]int64, n), seq: make([]int, n), keyBytes: make([]int64, n),
-		work: make(chan flushBatch, 1)}
+		work: make(chan flushBatch, 1), mem: mem}
 	m.wg.Go(m.appender)
 	err = m.run(ctx, src)
 	close(m.work)
@@ -114,6 +117,7 @@ type mapper struct {
 	seq          []int   // per partition, the chunk its pieces go to
 	keyBytes     []int64 // per partition, the bytes appended to the current chunk
 
+	mem       memory.Allocator
 	work      chan flushBatch
 	wg        sync.WaitGroup
 	failed    atomic.Bool
@@ -209,11 +213,13 @@ func (m *mapper) flush() {
 }
 
 // appender appends what flush hands it, one Append at a time, and releases
-// the batches.
+// the batches. It first joins each key's pieces into one batch: the pieces
+// are slices of arrowstore.Partition's gathered batch, and one compact
+// batch per key is cheaper to encode, to size and to read back.
 func (m *mapper) appender() {
 	for fb := range m.work {
 		if !m.failed.Load() {
-			if err := m.as.Append(fb.data); err != nil {
+			if err := m.appendJoined(m.mem, fb); err != nil {
 				m.appendErr = fmt.Errorf("dfshuffle: task %d: appending to the store: %w", m.task.ID, err)
 				m.failed.Store(true)
 			} else {
@@ -227,6 +233,43 @@ func (m *mapper) appender() {
 			releaseAll(recs)
 		}
 	}
+}
+
+// appendGroupBytes is about the most bytes of joined batches one Append
+// carries: the pieces of a flush go in a few Appends, so that the joined
+// copies and their encoded streams are not all held at once.
+const appendGroupBytes = 4 << 20
+
+func (m *mapper) appendJoined(mem memory.Allocator, fb flushBatch) error {
+	group := make(map[string][]arrow.RecordBatch)
+	var groupBytes int64
+	send := func() error {
+		defer func() {
+			for _, recs := range group {
+				releaseAll(recs)
+			}
+			clear(group)
+			groupBytes = 0
+		}()
+		if len(group) == 0 {
+			return nil
+		}
+		return m.as.Append(group)
+	}
+	for _, k := range slices.Sorted(maps.Keys(fb.data)) {
+		rec, err := joinBatches(mem, fb.data[k])
+		if err != nil {
+			send()
+			return err
+		}
+		group[k] = []arrow.RecordBatch{rec}
+		if groupBytes += recordBytes(rec); groupBytes >= appendGroupBytes {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	return send()
 }
 
 func releaseAll(recs []arrow.RecordBatch) {

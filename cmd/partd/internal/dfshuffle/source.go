@@ -160,7 +160,7 @@ func openParquet(ctx context.Context, p *Plan, f File, t Task, mem memory.Alloca
 	if err != nil {
 		return nil, &InputError{File: f.Path, Err: fmt.Errorf("not a readable Parquet file: %w", err)}
 	}
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(p.Job.BatchRows)}, mem)
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(p.Job.BatchRows), PreAllocBinaryData: true}, mem)
 	if err != nil {
 		rdr.Close()
 		return nil, &InputError{File: f.Path, Err: err}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 
@@ -36,7 +38,7 @@ func parquetCodec(name string) (compress.Compression, error) {
 
 // dictSampleRows is how many rows of a partition the Parquet writer looks
 // at to choose which columns to dictionary-encode.
-const dictSampleRows = 64 << 10
+const dictSampleRows = 32 << 10
 
 // fileWriter writes one output file.
 type fileWriter interface {
@@ -83,7 +85,15 @@ func (w *partWriter) write(rec arrow.RecordBatch) error {
 // release chooses the dictionary columns from the held batches and writes
 // them.
 func (w *partWriter) release() error {
-	w.dict = chooseDictionaries(w.p.schema, w.held)
+	switch w.p.Job.Dictionary {
+	case "all", "none":
+		w.dict = make([]bool, w.p.schema.NumFields())
+		for i := range w.dict {
+			w.dict[i] = w.p.Job.Dictionary == "all"
+		}
+	default:
+		w.dict = chooseDictionaries(w.p.schema, w.held)
+	}
 	held := w.held
 	w.held = nil
 	defer releaseAll(held)
@@ -200,13 +210,18 @@ func (w *partWriter) abort() {
 // (distinct values at most half the rows). Building a dictionary of a column
 // whose values are mostly distinct costs much time for nothing; a column of
 // few distinct values shrinks and is read faster with one. Columns already
-// dictionary-encoded in Arrow keep their dictionary.
+// dictionary-encoded in Arrow keep their dictionary. The distinct values are
+// counted by linear counting over a bitmap of 2^17 bits, which estimates
+// counts up to the 64Ki rows sampled within a few percent.
 func chooseDictionaries(sc *arrow.Schema, recs []arrow.RecordBatch) []bool {
+	const logBits = 17
 	dict := make([]bool, sc.NumFields())
 	var rows int64
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
+	bitmap := make([]uint64, 1<<logBits/64)
+	var words []uint64
 	for c, f := range sc.Fields() {
 		switch f.Type.ID() {
 		case arrow.DICTIONARY:
@@ -216,25 +231,34 @@ func chooseDictionaries(sc *arrow.Schema, recs []arrow.RecordBatch) []bool {
 			arrow.LARGE_LIST_VIEW, arrow.STRUCT, arrow.MAP, arrow.EXTENSION:
 			continue
 		}
-		limit := int(rows / 2)
-		seen := make(map[uint64]struct{}, min(limit+1, 1<<16))
-		var words []uint64
+		clear(bitmap)
+		ok := true
 		for _, r := range recs {
 			col := r.Column(c)
 			words = growWords(words, col.Len())
 			if err := valueWords(col, words); err != nil {
+				ok = false
 				break
 			}
+			nulls := col.NullN() > 0
 			for i, wd := range words {
-				if col.IsValid(i) {
-					seen[wd] = struct{}{}
+				if nulls && col.IsNull(i) {
+					continue
 				}
-			}
-			if len(seen) > limit {
-				break
+				b := mix64(wd) >> (64 - logBits)
+				bitmap[b/64] |= 1 << (b % 64)
 			}
 		}
-		dict[c] = len(seen) <= limit
+		if !ok {
+			continue
+		}
+		set := 0
+		for _, w := range bitmap {
+			set += bits.OnesCount64(w)
+		}
+		zero := float64(1<<logBits - set)
+		distinct := float64(1<<logBits) * math.Log(float64(1<<logBits)/max(zero, 1))
+		dict[c] = distinct <= float64(rows)/2
 	}
 	return dict
 }
@@ -275,7 +299,19 @@ func newParquetFile(f *os.File, p *Plan, dict []bool, mem memory.Allocator) (*pa
 	return &parquetFile{f: f, bw: bw, fw: fw}, nil
 }
 
-func (w *parquetFile) write(rec arrow.RecordBatch) error { return w.fw.WriteBuffered(rec) }
+// rowGroupBytes is the most encoded bytes a Parquet row group collects in
+// memory before it is written out.
+const rowGroupBytes = 64 << 20
+
+func (w *parquetFile) write(rec arrow.RecordBatch) error {
+	if err := w.fw.WriteBuffered(rec); err != nil {
+		return err
+	}
+	if w.fw.RowGroupTotalCompressedBytes()+w.fw.RowGroupTotalBytesWritten() >= rowGroupBytes {
+		return w.fw.NewBufferedRowGroupChecked()
+	}
+	return nil
+}
 func (w *parquetFile) size() int64                       { return w.fw.TotalCompressedBytes() }
 
 func (w *parquetFile) close() error {
@@ -351,12 +387,17 @@ func (a *arrowFile) close() error {
 	return errors.Join(err, a.f.Close())
 }
 
-// concatBatches joins batches of one schema into one.
+// concatBatches joins batches of one schema into one (or returns the one).
 func concatBatches(mem memory.Allocator, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
 	if len(recs) == 1 {
 		recs[0].Retain()
 		return recs[0], nil
 	}
+	return joinBatches(mem, recs)
+}
+
+// joinBatches copies the rows of batches of one schema into one new batch.
+func joinBatches(mem memory.Allocator, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
 	sc := recs[0].Schema()
 	cols := make([]arrow.Array, sc.NumFields())
 	defer releaseArrays(cols)
