@@ -312,7 +312,7 @@ func (w *parquetFile) write(rec arrow.RecordBatch) error {
 	}
 	return nil
 }
-func (w *parquetFile) size() int64                       { return w.fw.TotalCompressedBytes() }
+func (w *parquetFile) size() int64 { return w.fw.TotalCompressedBytes() }
 
 func (w *parquetFile) close() error {
 	err := w.fw.Close()
