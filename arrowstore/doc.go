@@ -42,15 +42,23 @@
 // of several keys; [Store.Table] one key's batches as an arrow.Table.
 //
 // Reading an uncompressed stream copies nothing beyond the inner store's
-// Get: the buffers of the batches are slices of the bytes that Get
-// returned, which belong to the Store (partd's contract) and are not
-// written again. They stay
-// valid as long as any batch refers to them, whatever the Store does
-// later; the Go garbage collector frees them once no batch does, not
-// Release, and they are not counted by the allocator of [WithAllocator].
-// The buffers of compressed streams (decoded) and of dictionary deltas
-// come from that allocator and are freed by the last Release. Either way,
-// release every batch you are given, as arrow-go asks.
+// Get: the buffers of the batches are slices of the key's bytes. Where the
+// inner store can read into the caller's memory and tell a key's size
+// ([partd.GetAppender] and [partd.KeySizer]: a Dict, File, Log or Buffer),
+// the Store reads each key into a buffer from a pool of its own, because a
+// fresh allocation costs more than the read (a Log's Get of 1 MiB measured
+// ten times slower than reading into reused memory). arrow-go's reference
+// counting decides when the buffer is reused: every batch, column and
+// buffer sliced from it holds a reference, and it goes back to the pool
+// when the last of them is released. So the arrow-go rule matters here:
+// a batch is valid until its last Release, and not after (retain a batch
+// from a Reader to keep it past the next call of Next). A batch never
+// released keeps its bytes until the garbage collector frees them.
+// [WithReadPool](false) reads every key into memory of its own instead,
+// as with other stores (a client, Redis), for code that uses batches
+// after releasing them. Pooled bytes are not counted by the allocator of
+// [WithAllocator]; the buffers of compressed streams (decoded) and of
+// dictionary deltas come from it, and are freed by the last Release.
 //
 // # Partitioning
 //

@@ -33,13 +33,16 @@ const maxFieldVisits = 1 << 20
 var errNoEOS = errors.New("the bytes end before the stream's end-of-stream marker")
 
 // streamMessages is an ipc.MessageReader over one stream inside a key's
-// bytes, starting at pos. It hands arrow-go the bytes in place: a
-// message's body is a slice of data, so the batches arrow-go builds from
-// an uncompressed stream alias data instead of copying it. Every message is
-// checked first (checkMessage) so that arrow-go never reads outside it. It
-// stops after the end-of-stream marker, leaving pos at the next stream.
+// bytes (key, whose Bytes are data), starting at pos. It hands arrow-go
+// the bytes in place: a message's metadata and body are slices of key
+// (memory.SliceBuffer, which holds a reference to key), so the batches
+// arrow-go builds from an uncompressed stream alias the key's bytes
+// instead of copying them, and keep them alive. Every message is checked
+// first (checkMessage) so that arrow-go never reads outside it. It stops
+// after the end-of-stream marker, leaving pos at the next stream.
 type streamMessages struct {
 	refs  atomic.Int64
+	key   *memory.Buffer
 	data  []byte
 	pos   int
 	limit int64 // the most bytes a compressed batch may decode to
@@ -49,8 +52,8 @@ type streamMessages struct {
 
 var _ ipc.MessageReader = (*streamMessages)(nil)
 
-func newStreamMessages(data []byte, pos int, limit int64) *streamMessages {
-	m := &streamMessages{data: data, pos: pos, limit: limit}
+func newStreamMessages(key *memory.Buffer, pos int, limit int64) *streamMessages {
+	m := &streamMessages{key: key, data: key.Bytes(), pos: pos, limit: limit}
 	m.refs.Add(1)
 	return m
 }
@@ -85,7 +88,19 @@ func (m *streamMessages) Message() (msg *ipc.Message, err error) {
 	if eos {
 		return nil, io.EOF
 	}
-	m.msg = ipc.NewMessage(memory.NewBufferBytes(meta), memory.NewBufferBytes(body))
+	// The message is data[pos-len(meta)-len(body) : pos].
+	metaBuf := memory.SliceBuffer(m.key, m.pos-len(body)-len(meta), len(meta))
+	var bodyBuf *memory.Buffer
+	if len(body) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(body)))%8 != 0 {
+		// Arrow buffers are 8-byte aligned within a body; arrow-go reads
+		// them as typed slices, which must be aligned in memory too.
+		bodyBuf = memory.NewBufferBytes(append(make([]byte, 0, len(body)), body...))
+	} else {
+		bodyBuf = memory.SliceBuffer(m.key, m.pos-len(body), len(body))
+	}
+	m.msg = ipc.NewMessage(metaBuf, bodyBuf) // the message holds them now
+	metaBuf.Release()
+	bodyBuf.Release()
 	return m.msg, nil
 }
 
@@ -139,11 +154,6 @@ func nextMessage(data []byte, pos *int, limit int64, p *plan) (meta, body []byte
 	body = rest[hdr+int(metaLen) : hdr+int(metaLen)+int(bodyLen)]
 	if err := checkMessage(msg, body, limit, p); err != nil {
 		return nil, nil, false, fmt.Errorf("at byte %d: %w", at, err)
-	}
-	if len(body) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(body)))%8 != 0 {
-		// Arrow buffers are 8-byte aligned within a body; arrow-go reads
-		// them as typed slices, which must be aligned in memory too.
-		body = append(make([]byte, 0, len(body)), body...)
 	}
 	*pos += hdr + int(metaLen) + int(bodyLen)
 	return meta, body, false, nil

@@ -45,7 +45,8 @@ func (c Compression) String() string {
 const DefaultDecodeLimit = 4 << 30
 
 // An Option configures a [Store]: [WithAllocator], [WithCompression],
-// [WithSchema], [WithDecodeLimit]. New reports an option that cannot apply.
+// [WithSchema], [WithDecodeLimit], [WithReadPool]. New reports an option
+// that cannot apply.
 type Option func(*options) error
 
 type options struct {
@@ -53,6 +54,7 @@ type options struct {
 	compression Compression
 	schema      *arrow.Schema
 	decodeLimit int64
+	noPool      bool
 }
 
 func defaultOptions() options {
@@ -113,6 +115,19 @@ func WithDecodeLimit(n int64) Option {
 			return fmt.Errorf("arrowstore: WithDecodeLimit(%d): not positive", n)
 		}
 		o.decodeLimit = n
+		return nil
+	}
+}
+
+// WithReadPool says whether the Store reads keys into buffers it reuses
+// once the last batch that refers to them is released (the default, where
+// the inner store can read into the caller's memory: see the package
+// documentation). WithReadPool(false) reads each key into memory of its
+// own, which only the garbage collector frees: for code that uses batches
+// after releasing them.
+func WithReadPool(enabled bool) Option {
+	return func(o *options) error {
+		o.noPool = !enabled
 		return nil
 	}
 }

@@ -7,24 +7,24 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/gopartd/partd"
 )
 
 // decoder reads the batches of one key's bytes, stream after stream.
 type decoder struct {
 	s      *Store
 	key    string
-	data   []byte
-	pos    int // where the current stream (or the next) starts
-	stream int // the current stream's index
+	raw    keyBytes // the key's bytes; the decoder holds a reference until close
+	data   []byte   // raw's bytes
+	pos    int      // where the current stream (or the next) starts
+	stream int      // the current stream's index
 	msgs   *streamMessages
 	rd     *ipc.Reader
 	schema *arrow.Schema // the key's schema: the first stream's, or the one expected
 	mem    *tracker
 }
 
-func (s *Store) newDecoder(key string, data []byte, expect *arrow.Schema) *decoder {
-	return &decoder{s: s, key: key, data: data, schema: expect, stream: -1, mem: newTracker(s.opts.mem)}
+func (s *Store) newDecoder(key string, raw keyBytes, expect *arrow.Schema) *decoder {
+	return &decoder{s: s, key: key, raw: raw, data: raw.buf.Bytes(), schema: expect, stream: -1, mem: newTracker(s.opts.mem)}
 }
 
 // fail wraps err with the key, the stream and where it starts.
@@ -38,6 +38,9 @@ func (d *decoder) next() (arrow.RecordBatch, error) {
 	epoch := d.mem.begin()
 	rec, err := d.read()
 	if err != nil {
+		if d.raw.free != nil {
+			d.raw.free.failed.Store(true)
+		}
 		d.close()
 		d.mem.freeSince(epoch)
 	}
@@ -51,7 +54,7 @@ func (d *decoder) read() (arrow.RecordBatch, error) {
 				return nil, nil
 			}
 			d.stream++
-			d.msgs = newStreamMessages(d.data, d.pos, d.s.opts.decodeLimit)
+			d.msgs = newStreamMessages(d.raw.buf, d.pos, d.s.opts.decodeLimit)
 			rd, err := ipc.NewReaderFromMessageReader(d.msgs, ipc.WithAllocator(d.mem))
 			if err != nil {
 				d.msgs = nil // the failed reader released it
@@ -83,11 +86,16 @@ func (d *decoder) read() (arrow.RecordBatch, error) {
 	}
 }
 
-// close releases the stream being read.
+// close releases the stream being read and the decoder's reference to
+// the key's bytes. It may be called more than once.
 func (d *decoder) close() {
 	if d.rd != nil {
 		d.rd.Release()
 		d.rd, d.msgs = nil, nil
+	}
+	if d.raw.buf != nil {
+		d.raw.buf.Release()
+		d.raw.buf = nil
 	}
 }
 
@@ -96,11 +104,13 @@ func (d *decoder) close() {
 // keys must hold one schema; a key of another is an error wrapping
 // [ErrSchema] (see Err).
 //
-// It reads one key at a time, with one Get of the inner store, when it
-// reaches the key, and decodes one batch at a time: it holds the bytes of
-// one key and the batch it returned last (whose buffers, for an
-// uncompressed stream, are those bytes). A Reader is not safe for
-// concurrent use, except Retain and Release.
+// It reads one key at a time, with one Get of the inner store (or
+// GetAppend, into a pooled buffer: see the package documentation), when
+// it reaches the key, and decodes one batch at a time: it holds the bytes
+// of one key and the batch it returned last (whose buffers, for an
+// uncompressed stream, are those bytes). A batch is valid until the next
+// call of Next, unless retained. A Reader is not safe for concurrent use,
+// except Retain and Release.
 type Reader struct {
 	refs   atomic.Int64
 	s      *Store
@@ -166,15 +176,11 @@ func (s *Store) Reader(keys ...string) (*Reader, error) {
 func (r *Reader) open() error {
 	k := r.keys[r.nextK]
 	r.nextK++
-	vals, err := r.s.inner.Get(k)
+	raw, err := r.s.fetch([]string{k})
 	if err != nil {
 		return err
 	}
-	if len(vals) != 1 {
-		return fmt.Errorf("arrowstore: get: inner store returned %d values for 1 key: %w", len(vals), partd.ErrCorrupt)
-	}
-	expect := r.schema
-	r.dec = r.s.newDecoder(k, vals[0], expect)
+	r.dec = r.s.newDecoder(k, raw[0], r.schema)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/gopartd/partd"
 )
 
@@ -299,7 +300,7 @@ func (s *Store) firstSchema(pieces [][]byte) (*arrow.Schema, error) {
 		head = head[:need]
 	}
 	head = append(head, eos[:]...) // so that the stream ends where its schema does
-	rd, err := ipc.NewReaderFromMessageReader(newStreamMessages(head, 0, s.opts.decodeLimit), ipc.WithAllocator(s.opts.mem))
+	rd, err := ipc.NewReaderFromMessageReader(newStreamMessages(memory.NewBufferBytes(head), 0, s.opts.decodeLimit), ipc.WithAllocator(s.opts.mem))
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +382,7 @@ func (s *Store) Get(keys ...string) ([][]arrow.RecordBatch, error) {
 	if s.closed.Load() {
 		return nil, s.errClosed("get")
 	}
-	raw, err := s.inner.Get(keys...)
+	raw, err := s.fetch(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -397,18 +398,30 @@ func (s *Store) Pop(keys ...string) ([][]arrow.RecordBatch, error) {
 		return nil, s.errClosed("pop")
 	}
 	s.forget(keys, true)
-	raw, err := partd.Pop(s.inner, keys...)
+	vals, err := partd.Pop(s.inner, keys...)
 	s.forget(keys, true)
 	if err != nil {
 		return nil, err
 	}
+	if len(vals) != len(keys) {
+		return nil, errCount(len(vals), len(keys))
+	}
+	raw := make([]keyBytes, len(vals))
+	for i, b := range vals {
+		raw[i] = plainBytes(b)
+	}
 	return s.decodeAll(keys, raw)
 }
 
-func (s *Store) decodeAll(keys []string, raw [][]byte) ([][]arrow.RecordBatch, error) {
-	if len(raw) != len(keys) {
-		return nil, fmt.Errorf("arrowstore: get: inner store returned %d values for %d keys: %w", len(raw), len(keys), partd.ErrCorrupt)
-	}
+func errCount(got, want int) error {
+	return fmt.Errorf("arrowstore: get: inner store returned %d values for %d keys: %w", got, want, partd.ErrCorrupt)
+}
+
+func isUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }
+
+// decodeAll decodes every batch of the keys whose bytes are raw. It takes
+// the references raw holds.
+func (s *Store) decodeAll(keys []string, raw []keyBytes) ([][]arrow.RecordBatch, error) {
 	out := make([][]arrow.RecordBatch, len(keys))
 	for i, b := range raw {
 		d := s.newDecoder(keys[i], b, s.opts.schema)
@@ -417,6 +430,9 @@ func (s *Store) decodeAll(keys []string, raw [][]byte) ([][]arrow.RecordBatch, e
 			if err != nil {
 				for _, recs := range out {
 					releaseAll(recs)
+				}
+				for _, b := range raw[i+1:] {
+					b.buf.Release()
 				}
 				// None of the key's batches is left: what the decoder's
 				// allocator still holds, arrow-go leaked.

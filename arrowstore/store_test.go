@@ -462,3 +462,46 @@ func TestEmptyBatches(t *testing.T) {
 		t.Fatalf("Set of an empty batch left keys %q", keys)
 	}
 }
+
+// TestPooledReadsKeepRetainedBatches keeps batches read from pooled
+// buffers while many other reads go through the pool: they must not
+// change. With WithReadPool(false), the same holds of course.
+func TestPooledReadsKeepRetainedBatches(t *testing.T) {
+	for _, pool := range []bool{true, false} {
+		t.Run(fmt.Sprint("pool=", pool), func(t *testing.T) {
+			mem := checked(t)
+			s := newStore(t, newLog(t), WithAllocator(mem), WithReadPool(pool))
+			want := allTypesBatch(t, mem, 0, 50)
+			defer want.Release()
+			for i := range 8 {
+				must(t, s.Append(map[string][]arrow.RecordBatch{fmt.Sprint("k", i): {want}}))
+			}
+			kb, err := s.fetch([]string{"k0"})
+			must(t, err)
+			if pooled := kb[0].free != nil; pooled != pool {
+				t.Fatalf("read into a pooled buffer: %v", pooled)
+			}
+			kb[0].buf.Release()
+			kept, err := s.Get("k0")
+			must(t, err)
+			r, err := s.Reader("k1")
+			must(t, err)
+			if !r.Next() {
+				t.Fatal(r.Err())
+			}
+			held := r.RecordBatch()
+			held.Retain()
+			r.Release()
+			for i := range 200 {
+				got, err := s.Get(fmt.Sprint("k", 2+i%6))
+				must(t, err)
+				wantBatches(t, "read", got[0], []arrow.RecordBatch{want})
+				releaseAll(got[0])
+			}
+			wantBatches(t, "kept from Get", kept[0], []arrow.RecordBatch{want})
+			wantBatches(t, "retained from a Reader", []arrow.RecordBatch{held}, []arrow.RecordBatch{want})
+			releaseAll(kept[0])
+			held.Release()
+		})
+	}
+}
