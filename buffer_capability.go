@@ -11,6 +11,7 @@ var (
 	_ PrefixLister = (*Buffer)(nil)
 	_ KeyPager     = (*Buffer)(nil)
 	_ Popper       = (*Buffer)(nil)
+	_ BufferStater = (*Buffer)(nil)
 )
 
 // Sizes returns the number of bytes each key holds: its size in the slow
@@ -68,8 +69,8 @@ func (b *Buffer) KeysPage(prefix, after string, limit int) ([]string, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("partd: keys page: limit %d is not positive", limit)
 	}
-	_, fastPages := b.fast.(KeyPager)
-	_, slowPages := b.slow.(KeyPager)
+	_, fastPages := Find[KeyPager](b.fast)
+	_, slowPages := Find[KeyPager](b.slow)
 	if !fastPages || !slowPages {
 		return nil, fmt.Errorf("partd: keys page: a store of the buffer lists no pages: %w", errors.ErrUnsupported)
 	}

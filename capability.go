@@ -12,8 +12,51 @@ import (
 // as io.WriterTo sits beside io.Writer. Each has a helper function that uses
 // it when the store has it and falls back to the plain Store methods when it
 // does not, so callers (Buffer, the server, the metrics, the command line)
-// never look for concrete types. Layers that change bytes (compression,
-// encodings) forward a capability only where its meaning survives them.
+// never look for concrete types.
+//
+// The fallback rule: a capability method may return an error wrapping
+// errors.ErrUnsupported when it cannot serve the call after all (a client
+// whose server lacks the extension), having done nothing; every helper
+// then falls back as if the store did not have the capability.
+//
+// Wrappers: a Store that stores into another under the same keys (a
+// compression layer) is a Wrapper, and its Unwrap returns that store, as
+// net/http's ResponseController finds a ResponseWriter's methods through
+// Unwrap. The capabilities about keys and about the store as a whole
+// (PrefixLister, KeyPager, Flusher, Sizer, BufferStater) are found through
+// the chain (see Find): the first store of it that has one answers, so a
+// wrapper need not forward them and never claims one its inner store lacks.
+// The capabilities about values (VectorAppender, GetAppender, ChunkViewer,
+// KeySizer, Popper) are the store's own: a layer that changes the bytes
+// implements them itself where their meaning survives it, or not at all.
+
+// Wrapper is a Store that keeps its data in another store, under the same
+// keys: Unwrap returns that store.
+type Wrapper interface {
+	Store
+	Unwrap() Store
+}
+
+// Find returns the first store of s's chain (s, then what its Unwrap
+// returns, and so on) that is a T, and true; or T's zero value and false.
+func Find[T any](s Store) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		w, ok := s.(Wrapper)
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// unsupported reports whether err says a capability cannot serve a call
+// (see the fallback rule above).
+func unsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }
 
 // VectorAppender is a Store that appends a value given in pieces without
 // joining them first: a Buffer spills a Dict's chunks through it with no
@@ -33,7 +76,9 @@ func AppendVectors(s Store, keys []string, vecs [][][]byte) error {
 		return fmt.Errorf("partd: append: %d keys but %d values", len(keys), len(vecs))
 	}
 	if va, ok := s.(VectorAppender); ok {
-		return va.AppendVectors(keys, vecs)
+		if err := va.AppendVectors(keys, vecs); !unsupported(err) {
+			return err
+		}
 	}
 	batch := make(map[string][]byte, len(keys))
 	for i, k := range keys {
@@ -105,7 +150,10 @@ func GetAppend(s Store, dst [][]byte, keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	if ga, ok := s.(GetAppender); ok {
-		return ga.GetAppend(dst, keys...)
+		out, err := ga.GetAppend(dst, keys...)
+		if !unsupported(err) {
+			return out, err
+		}
 	}
 	vals, err := s.Get(keys...)
 	if err != nil {
@@ -138,7 +186,9 @@ type ChunkViewer interface {
 // if it is a ChunkViewer, else one piece per key read with Get.
 func ViewChunks(s Store, keys []string, fn func(chunks [][][]byte) error) error {
 	if cv, ok := s.(ChunkViewer); ok {
-		return cv.ViewChunks(keys, fn)
+		if err := cv.ViewChunks(keys, fn); !unsupported(err) {
+			return err
+		}
 	}
 	vals, err := s.Get(keys...)
 	if err != nil {
@@ -159,11 +209,13 @@ type Flusher interface {
 	Flush() error
 }
 
-// Flush flushes s if it is a Flusher; otherwise there is nothing to flush
-// and it returns nil.
+// Flush flushes the first Flusher of s's chain (see Find); where there is
+// none, there is nothing to flush and it returns nil.
 func Flush(s Store) error {
-	if f, ok := s.(Flusher); ok {
-		return f.Flush()
+	if f, ok := Find[Flusher](s); ok {
+		if err := f.Flush(); !unsupported(err) {
+			return err
+		}
 	}
 	return nil
 }
@@ -174,19 +226,30 @@ type Sizer interface {
 	Size() int64
 }
 
-// Size returns the bytes s holds in memory and true if s is a Sizer, and
-// 0, false otherwise.
+// Size returns the bytes held in memory by the first Sizer of s's chain
+// (see Find) and true, or 0 and false where there is none: a compression
+// layer over a Buffer reports the Buffer's memory, one over a File nothing.
 func Size(s Store) (int64, bool) {
-	if sz, ok := s.(Sizer); ok {
+	if sz, ok := Find[Sizer](s); ok {
 		return sz.Size(), true
 	}
 	return 0, false
 }
 
-// A capability method may return an error wrapping errors.ErrUnsupported
-// when it cannot serve the call after all (a client whose server lacks the
-// extension, a layer whose inner store lacks the capability); the helper of
-// the capability then falls back as if the store did not have it.
+// BufferStater is a Store that reports a Buffer's figures: a Buffer.
+type BufferStater interface {
+	Stats() BufferStats
+}
+
+// BufferStatsOf returns the figures of the first BufferStater of s's chain
+// (see Find), a Buffer under any number of layers, and true; or zero
+// figures and false where there is none.
+func BufferStatsOf(s Store) (BufferStats, bool) {
+	if b, ok := Find[BufferStater](s); ok {
+		return b.Stats(), true
+	}
+	return BufferStats{}, false
+}
 
 // KeySizer is a Store that tells how many bytes keys hold without reading
 // them: a Dict or a Log from its index, a File from the files' sizes, a
@@ -211,7 +274,7 @@ const sizesChunk = 16
 func Sizes(s Store, keys ...string) ([]int64, error) {
 	if ks, ok := s.(KeySizer); ok {
 		sizes, err := ks.Sizes(keys...)
-		if !errors.Is(err, errors.ErrUnsupported) {
+		if !unsupported(err) {
 			return sizes, err
 		}
 	}
@@ -247,11 +310,12 @@ type PrefixLister interface {
 }
 
 // KeysPrefix returns, sorted, the keys of s that start with prefix: with
-// s's own KeysPrefix if it is a PrefixLister, else by filtering Keys.
+// the KeysPrefix of the first PrefixLister of s's chain (see Find), else by
+// filtering Keys.
 func KeysPrefix(s Store, prefix string) ([]string, error) {
-	if pl, ok := s.(PrefixLister); ok {
+	if pl, ok := Find[PrefixLister](s); ok {
 		keys, err := pl.KeysPrefix(prefix)
-		if !errors.Is(err, errors.ErrUnsupported) {
+		if !unsupported(err) {
 			return keys, err
 		}
 	}
@@ -283,16 +347,16 @@ type KeyPager interface {
 }
 
 // KeysPage returns, sorted, at most limit keys of s that start with prefix
-// and sort after after: with s's own KeysPage if it is a KeyPager, else by
-// listing the keys with KeysPrefix and cutting the page out of them (which
-// lists every key with the prefix for each page).
+// and sort after after: with the KeysPage of the first KeyPager of s's
+// chain (see Find), else by listing the keys with KeysPrefix and cutting the
+// page out of them (which lists every key with the prefix for each page).
 func KeysPage(s Store, prefix, after string, limit int) ([]string, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("partd: keys page: limit %d is not positive", limit)
 	}
-	if kp, ok := s.(KeyPager); ok {
+	if kp, ok := Find[KeyPager](s); ok {
 		keys, err := kp.KeysPage(prefix, after, limit)
-		if !errors.Is(err, errors.ErrUnsupported) {
+		if !unsupported(err) {
 			return keys, err
 		}
 	}
@@ -321,7 +385,8 @@ const pageSize = 1 << 14
 // sorted order, each with a nil error. If listing fails, it yields "" and
 // the error once, and stops.
 //
-// Where s is a KeyPager (a Dict, a Log, a Buffer of them, a client) All
+// Where s's chain has a KeyPager (a Dict, a Log, a Buffer of them, a
+// client) All
 // lists the keys in pages of 16,384, so walking millions of keys holds one
 // page at a time and a client asks for one page per request; elsewhere it
 // lists them with KeysPrefix, once. A key that holds bytes during the whole
@@ -339,10 +404,10 @@ const pageSize = 1 << 14
 func All(s Store, prefix string) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		after := ""
-		if kp, ok := s.(KeyPager); ok {
+		if kp, ok := Find[KeyPager](s); ok {
 			for {
 				page, err := kp.KeysPage(prefix, after, pageSize)
-				if errors.Is(err, errors.ErrUnsupported) && after == "" {
+				if unsupported(err) && after == "" {
 					break // list them all at once below
 				}
 				if err != nil {
@@ -437,7 +502,7 @@ type Popper interface {
 func Pop(s Store, keys ...string) ([][]byte, error) {
 	if p, ok := s.(Popper); ok {
 		vals, err := p.Pop(keys...)
-		if !errors.Is(err, errors.ErrUnsupported) {
+		if !unsupported(err) {
 			return vals, err
 		}
 	}

@@ -68,15 +68,15 @@ func TestLayerPopDecodes(t *testing.T) {
 }
 
 // TestLayerPagesOnlyOverAPager: a layer over a File (which pages no keys)
-// reports errors.ErrUnsupported from KeysPage, so All lists the File once.
+// claims no partd.KeyPager through Unwrap, so All lists the File once.
 func TestLayerPagesOnlyOverAPager(t *testing.T) {
 	f, err := partd.NewFile(t.TempDir())
 	check(t, err)
 	z := compress.Snappy(f)
 	defer z.Close()
 	check(t, z.Append(map[string][]byte{"a": []byte("1"), "b": []byte("2")}))
-	if _, err := z.(partd.KeyPager).KeysPage("", "", 5); !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("KeysPage over a File: %v, want ErrUnsupported", err)
+	if _, ok := partd.Find[partd.KeyPager](z); ok {
+		t.Fatal("a layer over a File claims to page keys")
 	}
 	var all []string
 	for k, err := range partd.All(z, "") {
@@ -88,7 +88,7 @@ func TestLayerPagesOnlyOverAPager(t *testing.T) {
 	}
 	d := compress.Snappy(partd.NewDict())
 	check(t, d.Append(map[string][]byte{"a": []byte("1"), "b": []byte("2")}))
-	if page, err := d.(partd.KeyPager).KeysPage("", "a", 5); err != nil || !slices.Equal(page, []string{"b"}) {
+	if page, err := partd.KeysPage(d, "", "a", 5); err != nil || !slices.Equal(page, []string{"b"}) {
 		t.Fatalf("KeysPage over a Dict = %q, %v", page, err)
 	}
 }

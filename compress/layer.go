@@ -23,16 +23,18 @@ type layer struct {
 	closed   atomic.Bool
 }
 
-// A layer forwards the capabilities whose meaning survives compression:
-// listing keys (PrefixLister, KeyPager) and Pop, whose values it decodes.
-// It is not a partd.KeySizer: the sizes of the frames it stores are not the
-// sizes of the values Get returns, so partd.Sizes reads and decodes the
-// values to measure them.
+// A layer is a partd.Wrapper: it stores each key under the same key in
+// inner, so the helpers find the capabilities about keys and about the
+// store (listing keys, Flush, Size, a Buffer's figures) in inner through
+// Unwrap, and a layer over a store without them has none. Of the
+// capabilities about values it has Pop, whose values it decodes. It is not
+// a partd.KeySizer: the sizes of the frames it stores are not the sizes of
+// the values Get returns, so partd.Sizes reads and decodes the values to
+// measure them.
 var (
-	_ partd.Store        = (*layer)(nil)
-	_ partd.PrefixLister = (*layer)(nil)
-	_ partd.KeyPager     = (*layer)(nil)
-	_ partd.Popper       = (*layer)(nil)
+	_ partd.Store   = (*layer)(nil)
+	_ partd.Wrapper = (*layer)(nil)
+	_ partd.Popper  = (*layer)(nil)
 )
 
 func newLayer(inner partd.Store, c codec, o options, optErr error) *layer {
@@ -385,26 +387,14 @@ func (l *layer) Keys() ([]string, error) {
 	return l.inner.Keys()
 }
 
-// KeysPrefix returns inner's keys that start with prefix (see
-// partd.KeysPrefix).
-func (l *layer) KeysPrefix(prefix string) ([]string, error) {
-	if err := l.unusable("keys"); err != nil {
-		return nil, err
+// Unwrap returns the store the layer keeps its frames in (see
+// partd.Wrapper), or nil for a layer built with a bad option, whose every
+// call fails with the option's error.
+func (l *layer) Unwrap() partd.Store {
+	if l.optErr != nil {
+		return nil
 	}
-	return partd.KeysPrefix(l.inner, prefix)
-}
-
-// KeysPage returns a page of inner's keys (see partd.KeyPager). Where inner
-// is not a partd.KeyPager it returns errors.ErrUnsupported, so that
-// partd.All lists the keys once rather than once per page.
-func (l *layer) KeysPage(prefix, after string, limit int) ([]string, error) {
-	if err := l.unusable("keys"); err != nil {
-		return nil, err
-	}
-	if _, ok := l.inner.(partd.KeyPager); !ok {
-		return nil, fmt.Errorf("partd: %s: keys page: %w", l.c.name(), errors.ErrUnsupported)
-	}
-	return partd.KeysPage(l.inner, prefix, after, limit)
+	return l.inner
 }
 
 // Pop pops the keys from inner (see partd.Pop: atomic where inner is a
@@ -438,33 +428,9 @@ func (l *layer) Close() error {
 	return l.inner.Close()
 }
 
-// Flush flushes inner if it is a partd.Flusher (a Buffer): the layer itself
-// holds nothing back.
-func (l *layer) Flush() error {
-	if err := l.unusable("flush"); err != nil {
-		return err
-	}
-	return partd.Flush(l.inner)
-}
-
 // BufferStats returns the figures of the partd.Buffer under the layer
-// (directly or under more layers), and false if there is none: so that a
-// server serving a compressed Buffer can export its spills.
+// (directly or under more layers), and false if there is none, as
+// partd.BufferStatsOf does; server/metrics.go looks for this method.
 func (l *layer) BufferStats() (partd.BufferStats, bool) {
-	switch in := l.inner.(type) {
-	case interface{ Stats() partd.BufferStats }:
-		return in.Stats(), true
-	case interface {
-		BufferStats() (partd.BufferStats, bool)
-	}:
-		return in.BufferStats()
-	}
-	return partd.BufferStats{}, false
-}
-
-// Size returns the bytes inner holds in memory (compressed), 0 if inner is
-// not a partd.Sizer: the layer itself holds nothing.
-func (l *layer) Size() int64 {
-	n, _ := partd.Size(l.inner)
-	return n
+	return partd.BufferStatsOf(l.inner)
 }

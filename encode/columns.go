@@ -208,6 +208,11 @@ func NewColumns(inner partd.Store) *Columns { return &Columns{inner: inner} }
 // Inner returns the store the layer wraps.
 func (c *Columns) Inner() partd.Store { return c.inner }
 
+// Unwrap returns the store the layer wraps, as a partd.Wrapper's Unwrap
+// does, so code that walks layers (partd.Find, partd.BufferStatsOf, ...)
+// walks this one too: partd.Size(x.Unwrap()) is the memory under x.
+func (c *Columns) Unwrap() partd.Store { return c.inner }
+
 func schemaKey(key string) string { return key + "/" + SchemaPart }
 
 // checkTable validates a table's key, column names, types and lengths, and
@@ -677,7 +682,8 @@ func (c *Columns) Close() error {
 	return nil
 }
 
-// Flush flushes the inner store if it is a partd.Flusher (a Buffer).
+// Flush flushes the inner store as partd.Flush does: the first
+// partd.Flusher of its chain (a Buffer), if any.
 func (c *Columns) Flush() error {
 	if c.closed.Load() {
 		return fmt.Errorf("encode: flush: %w", partd.ErrClosed)

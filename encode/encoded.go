@@ -90,6 +90,11 @@ func New[T any](inner partd.Store, c Codec[T]) *Encoded[T] {
 // Inner returns the store the layer wraps.
 func (e *Encoded[T]) Inner() partd.Store { return e.inner }
 
+// Unwrap returns the store the layer wraps, as a partd.Wrapper's Unwrap
+// does, so code that walks layers (partd.Find, partd.BufferStatsOf, ...)
+// walks this one too: partd.Size(x.Unwrap()) is the memory under x.
+func (e *Encoded[T]) Unwrap() partd.Store { return e.inner }
+
 // encodeFrame appends v to dst as one frame. It appends nothing when v's
 // encoding is empty.
 func (e *Encoded[T]) encodeFrame(dst []byte, v T) ([]byte, error) {
@@ -402,7 +407,8 @@ func joinSlices[E any](parts [][]E) []E {
 	return slices.Concat(parts...)
 }
 
-// Flush flushes the inner store if it is a partd.Flusher (a Buffer).
+// Flush flushes the inner store as partd.Flush does: the first
+// partd.Flusher of its chain (a Buffer), if any.
 func (e *Encoded[T]) Flush() error {
 	if e.closed.Load() {
 		return fmt.Errorf("encode: flush: %w", partd.ErrClosed)

@@ -72,6 +72,11 @@ type Array[N Number] struct {
 // Inner returns the store the layer wraps.
 func (a *Array[N]) Inner() partd.Store { return a.inner }
 
+// Unwrap returns the store the layer wraps, as a partd.Wrapper's Unwrap
+// does, so code that walks layers (partd.Find, partd.BufferStatsOf, ...)
+// walks this one too: partd.Size(x.Unwrap()) is the memory under x.
+func (a *Array[N]) Unwrap() partd.Store { return a.inner }
+
 // Dtype returns the numpy dtype string the layer stores.
 func (a *Array[N]) Dtype() string { return a.dtype }
 
