@@ -126,6 +126,9 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			noLeftovers(t, parent)
+			if keys, err := store.Keys(); err != nil || len(keys) > 0 {
+				t.Errorf("the failed run left %d keys in the store (%v)", len(keys), err)
+			}
 		})
 	}
 }

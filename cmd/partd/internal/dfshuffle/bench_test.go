@@ -94,7 +94,9 @@ func w7Inputs(b *testing.B, rows int) []string {
 //   - partd-procs-64MiB: the same with a Buffer of 64 MiB, so that the
 //     shuffled data goes to the Log on disk.
 //
-// PARTD_BENCH_SCALE=0.1 runs a tenth of the rows. Run it with -benchtime 1x
+// PARTD_BENCH_SCALE=0.1 runs a tenth of the rows;
+// PARTD_W7_STORE_COMPRESSION=lz4 has the engine compress what it appends
+// to the store (Job.StoreCompression). Run it with -benchtime 1x
 // (each op is a whole shuffle) and -count 3 for medians.
 func BenchmarkW7(b *testing.B) {
 	rows := w7Rows(b)
@@ -131,6 +133,7 @@ func BenchmarkW7(b *testing.B) {
 				var err error
 				sum, err = dfshuffle.Run(context.Background(), dfshuffle.Job{
 					Inputs: inputs, By: []string{"key"}, Partitions: 64, Output: out,
+					StoreCompression: os.Getenv("PARTD_W7_STORE_COMPRESSION"),
 				}, store, dfshuffle.RunOptions{Workers: 2})
 				if err != nil {
 					b.Fatal(err)
@@ -157,7 +160,8 @@ func BenchmarkW7(b *testing.B) {
 				out := filepath.Join(b.TempDir(), "out")
 				b.StartTimer()
 				var err error
-				res, err = runProcs(b, dfshuffle.Job{Inputs: inputs, By: []string{"key"}, Partitions: 64, Output: out}, memory.bytes, 2)
+				res, err = runProcs(b, dfshuffle.Job{Inputs: inputs, By: []string{"key"}, Partitions: 64, Output: out,
+					StoreCompression: os.Getenv("PARTD_W7_STORE_COMPRESSION")}, memory.bytes, 2)
 				if err != nil {
 					b.Fatal(err)
 				}

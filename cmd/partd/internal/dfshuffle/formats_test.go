@@ -2,6 +2,7 @@ package dfshuffle_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +11,14 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/arrowstore"
 	"github.com/gopartd/partd/cmd/partd/internal/dfshuffle"
 )
 
@@ -340,5 +344,61 @@ func TestOverwrite(t *testing.T) {
 	job.Inputs = []string{filepath.Join(out, "part-00000.parquet")}
 	if _, err := dfshuffle.Run(context.Background(), job, newLogBuffer(t, 1<<20), dfshuffle.RunOptions{}); err == nil || !strings.Contains(err.Error(), "inside the output") {
 		t.Fatalf("overwriting the input's directory: %v", err)
+	}
+}
+
+// TestVerifyCatchesDamage alters one value of one partition in the store
+// between the map and reduce phases: the partition file is written, but
+// Verify names the partition, and a Run that hit it would commit nothing.
+func TestVerifyCatchesDamage(t *testing.T) {
+	ctx := context.Background()
+	db := openDuckDB(t)
+	paths := writeParquet(t, db, t.TempDir(), 1, 5000, 2000, 997)
+	raw := newLogBuffer(t, 1<<20)
+	job := smallJob(paths, filepath.Join(t.TempDir(), "out"), "key")
+	plan, err := dfshuffle.NewPlan(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Abort()
+	mapped, err := dfshuffle.MapTasks(ctx, plan, dfshuffle.AssignTasks(plan, 1)[0], raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := arrowstore.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := partd.KeysPrefix(raw, dfshuffle.PartitionPrefix("dfshuffle", 5))
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("partition 5's keys: %v, %v", keys, err)
+	}
+	recs, err := as.Get(keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recs[0][0]
+	ids := rec.Column(0).(*array.Int64)
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	for i := range ids.Len() {
+		v := ids.Value(i)
+		if i == 0 {
+			v++
+		}
+		b.Append(v)
+	}
+	cols := append([]arrow.Array{b.NewArray()}, rec.Columns()[1:]...)
+	damaged := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+	if err := as.Set(keys[0], append([]arrow.RecordBatch{damaged}, recs[0][1:]...)); err != nil {
+		t.Fatal(err)
+	}
+	reduced, err := dfshuffle.ReduceParts(ctx, plan, []int{0, 1, 2, 3, 4, 5, 6, 7}, raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dfshuffle.Verify(plan, mapped, reduced)
+	var me *dfshuffle.MismatchError
+	if !errors.As(err, &me) || len(me.Bad) != 1 || me.Bad[0].Partition != 5 || me.Bad[0].Mapped.Rows != me.Bad[0].Reduced.Rows {
+		t.Fatalf("Verify after damage to partition 5: %v", err)
 	}
 }

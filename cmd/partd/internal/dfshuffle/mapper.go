@@ -74,7 +74,11 @@ func RunMapTask(ctx context.Context, p *Plan, task int, store partd.Store, progr
 	}
 	defer src.close()
 	cs := &counter{Store: store}
-	as, err := arrowstore.New(cs, arrowstore.WithSchema(p.schema), arrowstore.WithAllocator(mem))
+	codec, err := storeCodec(p.Job.StoreCompression)
+	if err != nil {
+		return MapStats{}, err
+	}
+	as, err := arrowstore.New(cs, arrowstore.WithSchema(p.schema), arrowstore.WithAllocator(mem), arrowstore.WithCompression(codec))
 	if err != nil {
 		return MapStats{}, err
 	}

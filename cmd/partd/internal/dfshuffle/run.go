@@ -52,7 +52,8 @@ type Summary struct {
 // opts.Reducers goroutines, verifies that every partition holds exactly the
 // rows sent to it, and commits the output directory. On any error, nothing
 // is written to the output directory. The store's keys under the job's
-// prefix are deleted before the run and, unless opts.Keep, after it.
+// prefix are deleted before the run and, unless opts.Keep, after it, failed
+// or not.
 func Run(ctx context.Context, job Job, store partd.Store, opts RunOptions) (*Summary, error) {
 	p, err := NewPlan(ctx, job)
 	if err != nil {
@@ -61,6 +62,9 @@ func Run(ctx context.Context, job Job, store partd.Store, opts RunOptions) (*Sum
 	sum, err := RunPlan(ctx, p, store, opts)
 	if err != nil {
 		p.Abort()
+		if !opts.Keep {
+			Cleanup(store, p.Job.Prefix)
+		}
 		return sum, err
 	}
 	return sum, nil

@@ -36,9 +36,10 @@ func parquetCodec(name string) (compress.Compression, error) {
 	return 0, fmt.Errorf("dfshuffle: unknown Parquet compression %q (want snappy, zstd, lz4, gzip or none)", name)
 }
 
-// dictSampleRows is how many rows of a partition the Parquet writer looks
-// at to choose which columns to dictionary-encode.
-const dictSampleRows = 32 << 10
+// parquetBatchRows is how many rows the Parquet writer gathers before it
+// writes them (at most a row group), and how many rows of a partition it
+// looks at to choose the columns to dictionary-encode.
+const parquetBatchRows = 64 << 10
 
 // fileWriter writes one output file.
 type fileWriter interface {
@@ -59,8 +60,9 @@ type partWriter struct {
 	curPath  string
 	bytes    int64
 
-	// Parquet: batches held until dictSampleRows rows have come (or the
-	// end), to choose the columns to dictionary-encode.
+	// Parquet: batches held until parquetBatchRows rows have come (or the
+	// end), written as one; the first ones choose the columns to
+	// dictionary-encode.
 	held     []arrow.RecordBatch
 	heldRows int64
 	dict     []bool // per column; nil until chosen
@@ -71,38 +73,45 @@ func newPartWriter(p *Plan, part int, mem memory.Allocator) *partWriter {
 }
 
 func (w *partWriter) write(rec arrow.RecordBatch) error {
-	if w.p.Job.OutputFormat == Parquet && w.dict == nil {
-		rec.Retain()
-		w.held = append(w.held, rec)
-		if w.heldRows += rec.NumRows(); w.heldRows < dictSampleRows {
-			return nil
-		}
-		return w.release()
+	if w.p.Job.OutputFormat != Parquet {
+		return w.put(rec)
 	}
-	return w.put(rec)
+	rec.Retain()
+	w.held = append(w.held, rec)
+	if w.heldRows += rec.NumRows(); w.heldRows < min(parquetBatchRows, w.p.Job.RowGroupRows) {
+		return nil
+	}
+	return w.release()
 }
 
-// release chooses the dictionary columns from the held batches and writes
-// them.
+// release writes the held batches as one: the store's batches are small
+// (a map task's share of one partition), and pqarrow's cost per write call
+// is high (it clears a pooled buffer of its own each time). The first time,
+// it also chooses the columns to dictionary-encode.
 func (w *partWriter) release() error {
-	switch w.p.Job.Dictionary {
-	case "all", "none":
-		w.dict = make([]bool, w.p.schema.NumFields())
-		for i := range w.dict {
-			w.dict[i] = w.p.Job.Dictionary == "all"
+	if len(w.held) == 0 {
+		return nil
+	}
+	if w.dict == nil {
+		switch w.p.Job.Dictionary {
+		case "all", "none":
+			w.dict = make([]bool, w.p.schema.NumFields())
+			for i := range w.dict {
+				w.dict[i] = w.p.Job.Dictionary == "all"
+			}
+		default:
+			w.dict = chooseDictionaries(w.p.schema, w.held)
 		}
-	default:
-		w.dict = chooseDictionaries(w.p.schema, w.held)
 	}
 	held := w.held
-	w.held = nil
-	defer releaseAll(held)
-	for _, r := range held {
-		if err := w.put(r); err != nil {
-			return err
-		}
+	w.held, w.heldRows = nil, 0
+	rec, err := concatBatches(w.mem, held)
+	releaseAll(held)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer rec.Release()
+	return w.put(rec)
 }
 
 // put writes rec to the current file, opening one if needed and closing it
@@ -170,10 +179,8 @@ func (w *partWriter) open(path string) (fileWriter, error) {
 // their final names: part-NNNNN.EXT, or part-NNNNN-K.EXT if there are
 // several. It returns the names and their bytes.
 func (w *partWriter) finish() ([]string, int64, error) {
-	if len(w.held) > 0 {
-		if err := w.release(); err != nil {
-			return nil, 0, err
-		}
+	if err := w.release(); err != nil {
+		return nil, 0, err
 	}
 	if err := w.closeCur(); err != nil {
 		return nil, 0, err
