@@ -37,6 +37,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newShuffleCmd())
 	root.AddCommand(newShuffleChildCmds()...)
+	root.AddCommand(newShuffleInputChildCmds()...)
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newBenchChildCmds()...)
 	root.AddCommand(newAppendCmd(), newGetCmd(), newKeysCmd(), newDeleteCmd(), newDropCmd(), newStatCmd(), newRepairCmd())

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/client"
+	"github.com/gopartd/partd/cmd/partd/internal/dfshuffle"
+	"github.com/gopartd/partd/internal/workload"
+)
+
+// addInputFlags registers the flags of a shuffle of the user's files.
+func addInputFlags(cmd *cobra.Command, f *shuffleFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.inputs, "input", nil, "an input: a Parquet, CSV or Arrow IPC file, a directory of them, or a glob (repeatable)")
+	fl.StringVar(&f.inputFormat, "input-format", "", "parquet, csv or arrow for every input (default: by extension)")
+	fl.StringVar(&f.by, "by", "", "with --input: the columns whose values pick a row's partition, COL[,COL]")
+	fl.StringVar(&f.output, "output", "", "with --input: the directory the partition files go to (empty or new, unless --overwrite)")
+	fl.StringVar(&f.outputFormat, "output-format", "parquet", "with --input: parquet, arrow or csv")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "with --input: replace what --output holds once the new partitions are complete")
+}
+
+// inputOnly are the flags that mean something only with --input, and
+// synthOnly those that mean something only without.
+var (
+	inputOnly = []string{"input-format", "by", "output", "output-format", "overwrite"}
+	synthOnly = []string{"rows", "seed", "format", "compress", "corrupt-partition"}
+)
+
+// noInputFlags refuses the flags of --input in a synthetic run.
+func noInputFlags(cmd *cobra.Command) error {
+	for _, n := range inputOnly {
+		if cmd.Flags().Changed(n) {
+			return usageError{fmt.Errorf("--%s goes with --input", n)}
+		}
+	}
+	return nil
+}
+
+// inputSummary is the result of a shuffle of the user's files.
+type inputSummary struct {
+	Verified     bool     `json:"verified"`
+	Error        string   `json:"error,omitempty"`
+	Inputs       int      `json:"input_files"`
+	By           []string `json:"by"`
+	Workers      int      `json:"workers"`
+	Reducers     int      `json:"reducers"`
+	Partitions   int      `json:"partitions"`
+	Output       string   `json:"output"`
+	OutputFormat string   `json:"output_format"`
+	Files        int      `json:"output_files"`
+	Store        string   `json:"store"`
+	Rows         int64    `json:"rows"`
+	Checksum     string   `json:"checksum"`
+	StoreBytes   int64    `json:"store_bytes"`
+	FileBytes    int64    `json:"output_bytes"`
+	MapSeconds   float64  `json:"map_seconds"`
+	RedSeconds   float64  `json:"reduce_seconds"`
+	WallSeconds  float64  `json:"wall_seconds"`
+	ServerRSS    int64    `json:"server_peak_rss,omitempty"`
+	WorkerRSS    int64    `json:"worker_peak_rss"`
+	ReducerRSS   int64    `json:"reducer_peak_rss"`
+}
+
+// runInputShuffle shuffles the user's files (--input): it plans the job
+// (schemas, columns and the output directory are checked before anything
+// runs), runs the map processes, then the reduce processes, verifies rows
+// and checksums, and puts the partition files in place.
+func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
+	start := time.Now()
+	for _, n := range synthOnly {
+		if cmd.Flags().Changed(n) {
+			return usageError{fmt.Errorf("--%s goes with a synthetic run, not with --input", n)}
+		}
+	}
+	_, _, memory, err := f.parse()
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.by == "":
+		return usageError{errors.New("--input needs --by COL[,COL]: the columns that pick a row's partition")}
+	case f.output == "":
+		return usageError{errors.New("--input needs --output DIR: where the partition files go")}
+	}
+	stdout, stderr, ctx := cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Context()
+	job := dfshuffle.Job{Inputs: f.inputs, InputFormat: f.inputFormat, By: strings.Split(f.by, ","),
+		Partitions: f.partitions, Output: f.output, OutputFormat: f.outputFormat, Overwrite: f.overwrite}
+	plan, err := dfshuffle.NewPlan(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			plan.Abort()
+		}
+	}()
+	planPath, err := plan.Save()
+	if err != nil {
+		return err
+	}
+
+	t, stop, err := shuffleStore(stderr, f, memory)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	raw, err := t.openRaw(ctx)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	if _, err := dfshuffle.Cleanup(raw, plan.Job.Prefix); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("deleting the keys of an earlier shuffle: %w", err)
+	}
+
+	sum := inputSummary{Inputs: len(plan.Files), By: plan.Job.By, Workers: f.workers, Reducers: f.reducers,
+		Partitions: f.partitions, Output: plan.Job.Output, OutputFormat: plan.Job.OutputFormat, Store: t.desc}
+	targetArgs, env := t.childArgs(f.timeout)
+
+	// Map.
+	var mapped []dfshuffle.MapStats
+	var workers []child
+	for w, tasks := range dfshuffle.AssignTasks(plan, f.workers) {
+		if len(tasks) == 0 {
+			continue
+		}
+		workers = append(workers, child{name: fmt.Sprintf("worker %d", w), env: env,
+			args: append([]string{shuffleInputMapCmd, "--plan", planPath, "--items", joinInts(tasks)}, targetArgs...)})
+	}
+	took, err := runPhase(ctx, stderr, "map", "rows", max(plan.Rows(), 0), f.quiet, workers,
+		func(i int, m dfshuffle.Message) (int64, error) {
+			if m.Done {
+				mapped = append(mapped, m.Mapped...)
+				sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
+			}
+			return m.Progress, nil
+		})
+	if err != nil {
+		return err
+	}
+	sum.MapSeconds = took.Seconds()
+	for _, m := range mapped {
+		sum.StoreBytes += m.Bytes
+	}
+
+	// Reduce.
+	var reduced []dfshuffle.ReduceStats
+	var reducers []child
+	for r, parts := range dfshuffle.AssignPartitions(f.partitions, f.reducers) {
+		if len(parts) == 0 {
+			continue
+		}
+		reducers = append(reducers, child{name: fmt.Sprintf("reducer %d", r), env: env,
+			args: append([]string{shuffleInputReduceCmd, "--plan", planPath, "--items", joinInts(parts)}, targetArgs...)})
+	}
+	took, err = runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
+		func(i int, m dfshuffle.Message) (int64, error) {
+			if m.Done {
+				reduced = append(reduced, m.Reduced...)
+				sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
+			}
+			return m.Progress, nil
+		})
+	if err != nil {
+		return err
+	}
+	sum.RedSeconds = took.Seconds()
+	for _, r := range reduced {
+		sum.FileBytes += r.FileBytes
+		sum.Files += len(r.Files)
+	}
+
+	total, verr := dfshuffle.Verify(plan, mapped, reduced)
+	sum.Verified = verr == nil
+	sum.Rows, sum.Checksum = total.Rows, fmt.Sprintf("%016x", total.Checksum())
+	if verr == nil {
+		verr = plan.Commit()
+	}
+	if verr == nil && !f.keep {
+		if _, err := dfshuffle.Cleanup(raw, plan.Job.Prefix); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			verr = fmt.Errorf("deleting the shuffled keys: %w", err)
+		}
+	}
+	if verr != nil {
+		sum.Verified, sum.Error = false, verr.Error()
+	}
+	if t.embedded {
+		sum.ServerRSS = workload.PeakRSS()
+	}
+	sum.WallSeconds = time.Since(start).Seconds()
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		printInputSummary(stdout, sum)
+	}
+	return verr
+}
+
+func printInputSummary(w io.Writer, s inputSummary) {
+	fmt.Fprintf(w, "partd shuffle: %d input files by %s -> %d partitions (%d %s files in %s), %d workers, %d reducers, %s\n",
+		s.Inputs, strings.Join(s.By, ","), s.Partitions, s.Files, s.OutputFormat, s.Output, s.Workers, s.Reducers, s.Store)
+	fmt.Fprintf(w, "  map     %12s rows  %10s to the store  in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.StoreBytes), s.MapSeconds)
+	fmt.Fprintf(w, "  reduce  %12s rows  %10s of files     in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.FileBytes), s.RedSeconds)
+	fmt.Fprintf(w, "  peak memory: ")
+	if s.ServerRSS > 0 {
+		fmt.Fprintf(w, "server %s, ", formatBytes(s.ServerRSS))
+	}
+	fmt.Fprintf(w, "worker %s, reducer %s\n", formatBytes(s.WorkerRSS), formatBytes(s.ReducerRSS))
+	if s.Verified {
+		fmt.Fprintf(w, "  verified: %s rows in = rows out, checksum %s; %.2fs in all\n", groupDigits(uint64(s.Rows)), s.Checksum, s.WallSeconds)
+	} else {
+		fmt.Fprintf(w, "  FAILED: %s\n", s.Error)
+	}
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, usageError{fmt.Errorf("--items: %q is not a list of numbers", s)}
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// The hidden subcommands that run the processes of a shuffle of the user's
+// files.
+const (
+	shuffleInputMapCmd    = "shuffle-input-map"
+	shuffleInputReduceCmd = "shuffle-input-reduce"
+)
+
+func newShuffleInputChildCmds() []*cobra.Command {
+	var (
+		t     = target{compress: "none"}
+		plan  string
+		items string
+	)
+	run := func(cmd *cobra.Command, work func(p *dfshuffle.Plan, items []int, enc *json.Encoder, t *target) (dfshuffle.Message, error)) error {
+		if err := t.check(); err != nil {
+			return err
+		}
+		ids, err := parseInts(items)
+		if err != nil {
+			return err
+		}
+		p, err := dfshuffle.ReadPlan(plan)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		m, err := work(p, ids, enc, &t)
+		if err != nil {
+			return err
+		}
+		m.Done, m.PeakRSS = true, workload.PeakRSS()
+		return enc.Encode(m)
+	}
+	mapCmd := &cobra.Command{
+		Use:    shuffleInputMapCmd,
+		Short:  "One map process of partd shuffle --input (internal)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, func(p *dfshuffle.Plan, tasks []int, enc *json.Encoder, t *target) (dfshuffle.Message, error) {
+				var m dfshuffle.Message
+				err := t.use(cmd.Context(), true, func(s partd.Store) error {
+					var err error
+					m.Mapped, err = dfshuffle.MapTasks(cmd.Context(), p, tasks, s, func(rows int64) {
+						enc.Encode(dfshuffle.Message{Progress: rows})
+						m.Progress = rows
+					})
+					return err
+				})
+				return m, err
+			})
+		},
+	}
+	redCmd := &cobra.Command{
+		Use:    shuffleInputReduceCmd,
+		Short:  "One reduce process of partd shuffle --input (internal)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, func(p *dfshuffle.Plan, parts []int, enc *json.Encoder, t *target) (dfshuffle.Message, error) {
+				var m dfshuffle.Message
+				err := t.use(cmd.Context(), true, func(s partd.Store) error {
+					var err error
+					m.Reduced, err = dfshuffle.ReduceParts(cmd.Context(), p, parts, s, func(done int) {
+						enc.Encode(dfshuffle.Message{Progress: int64(done)})
+						m.Progress = int64(done)
+					})
+					return err
+				})
+				return m, err
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{mapCmd, redCmd} {
+		fl := c.Flags()
+		fl.StringVar(&t.addr, "addr", "", "server address")
+		fl.StringVar(&t.dir, "dir", "", "File store directory")
+		fl.StringVar(&t.store, "store", "", "store URI")
+		fl.DurationVar(&t.timeout, "timeout", client.DefaultTimeout, "server answer timeout")
+		fl.StringVar(&plan, "plan", "", "the plan file")
+		fl.StringVar(&items, "items", "", "the tasks (map) or partitions (reduce) to run, N[,N]")
+	}
+	return []*cobra.Command{mapCmd, redCmd}
+}
