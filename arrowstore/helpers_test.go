@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/redisstore"
+	"github.com/gopartd/partd/redisstore/redistest"
 	"github.com/gopartd/partd/server/servertest"
 )
 
@@ -33,8 +35,8 @@ func newLog(t testing.TB) *partd.Log {
 }
 
 // inners are the stores every layer test runs over: each write policy, a
-// Buffer that spills to a Log (a small limit, so that it spills), and a
-// client of a server over a Log.
+// Buffer that spills to a Log (a small limit, so that it spills), a
+// client of a server over a Log, and a real redis-server.
 var inners = []inner{
 	{"Dict", func(t *testing.T) partd.Store { return partd.NewDict() }},
 	{"File", func(t *testing.T) partd.Store {
@@ -51,6 +53,13 @@ var inners = []inner{
 	}},
 	{"Client(Log)", func(t *testing.T) partd.Store {
 		return servertest.Dial(t, servertest.New(t, newLog(t)))
+	}},
+	{"Redis", func(t *testing.T) partd.Store {
+		c := redistest.NewServer(t).Client()
+		t.Cleanup(func() { c.Close() })
+		s, err := redisstore.New(c, "arrow")
+		must(t, err)
+		return s
 	}},
 }
 
