@@ -3,8 +3,10 @@ package dfshuffle_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -92,7 +94,13 @@ func w7Inputs(b *testing.B, rows int) []string {
 //     process, 2 map worker processes, then 2 reducer processes (this test
 //     binary, as the partd binary runs itself), with their peak RSS;
 //   - partd-procs-64MiB: the same with a Buffer of 64 MiB, so that the
-//     shuffled data goes to the Log on disk.
+//     shuffled data goes to the Log on disk;
+//   - dask: Dask 2022.12's disk shuffle (ddf.shuffle("key", shuffle="disk"),
+//     on Python partd) of the same number of rows built in pandas
+//     (scripts/w7_dask.py; Dask cannot read Parquet here, without pyarrow):
+//     ns/op is the script's own timing of the shuffle and the read-back,
+//     as the issue measured it. It needs python3-dask ($PARTD_PYTHON, else
+//     /usr/bin/python3).
 //
 // PARTD_BENCH_SCALE=0.1 runs a tenth of the rows;
 // PARTD_W7_STORE_COMPRESSION=lz4 has the engine compress what it appends
@@ -149,6 +157,29 @@ func BenchmarkW7(b *testing.B) {
 			b.ReportMetric(float64(sum.FileBytes)/1e6, "out-MB")
 		})
 	}
+	b.Run("dask", func(b *testing.B) {
+		py := os.Getenv("PARTD_PYTHON")
+		if py == "" {
+			py = "/usr/bin/python3"
+		}
+		if out, err := exec.Command(py, "-c", "import dask.dataframe").CombinedOutput(); err != nil {
+			b.Fatalf("Dask is required (apt install python3-dask; scripts/deps.sh): %s: %v\n%s", py, err, out)
+		}
+		var total float64
+		for b.Loop() {
+			out, err := exec.Command(py, "../../../../scripts/w7_dask.py", strconv.Itoa(rows)).Output()
+			if err != nil {
+				b.Fatalf("w7_dask.py: %v\n%s", err, out)
+			}
+			var res struct{ Seconds float64 }
+			if err := json.Unmarshal(out, &res); err != nil {
+				b.Fatalf("w7_dask.py printed %q: %v", out, err)
+			}
+			total += res.Seconds
+		}
+		b.ReportMetric(total/float64(b.N)*1e9, "ns/op")
+		b.ReportMetric(float64(rows)*float64(b.N)/total, "rows/s")
+	})
 	for _, memory := range []struct {
 		name  string
 		bytes int64
