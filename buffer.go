@@ -107,7 +107,7 @@ func (b *Buffer) loadLocked() error {
 // held.
 func (b *Buffer) usableLocked(op string) error {
 	if b.closed {
-		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+		return errClosed(op)
 	}
 	return b.broken
 }
@@ -146,7 +146,7 @@ func (b *Buffer) Append(data map[string][]byte) error {
 			continue
 		}
 		if c := b.tree.Conflict(k); c != "" {
-			return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
+			return errConflict("append", k, c)
 		}
 		n += int64(len(v))
 	}
@@ -314,8 +314,14 @@ func (b *Buffer) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 	if err := b.usableLocked("get"); err != nil {
 		return nil, err
 	}
+	return b.getLocked(dst, keys)
+}
+
+// getLocked appends each key's bytes, the slow store's then the fast
+// store's, to dst[i]. A nil dst gets, for each key, room for what memory
+// holds, after what the slow store reads in. b.mu is held.
+func (b *Buffer) getLocked(dst [][]byte, keys []string) ([][]byte, error) {
 	if dst == nil {
-		// Room for what memory holds, after what the slow store reads in.
 		dst = make([][]byte, len(keys))
 		for i, k := range keys {
 			if n := b.sizes.Size(k); n > 0 {
@@ -342,7 +348,7 @@ func (b *Buffer) Set(key string, value []byte) error {
 	}
 	defer b.mu.Unlock()
 	if c := b.tree.Conflict(key); c != "" && len(value) > 0 {
-		return fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
+		return errConflict("set", key, c)
 	}
 	n := int64(len(value))
 	if n > b.limit {

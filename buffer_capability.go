@@ -112,17 +112,8 @@ func (b *Buffer) Pop(keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	dst := make([][]byte, len(keys))
-	for i, k := range keys {
-		if n := b.sizes.Size(k); n > 0 {
-			dst[i] = make([]byte, 0, n)
-		}
-	}
-	out, err := GetAppend(b.slow, dst, keys...)
+	out, err := b.getLocked(nil, keys)
 	if err != nil {
-		return nil, err
-	}
-	if out, err = GetAppend(b.fast, out, keys...); err != nil {
 		return nil, err
 	}
 	for i, v := range out {

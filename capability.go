@@ -1,6 +1,7 @@
 package partd
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"iter"
@@ -440,47 +441,35 @@ func All(s Store, prefix string) iter.Seq2[string, error] {
 
 // smallestAfter returns, sorted, the limit smallest keys of seq that start
 // with prefix and sort after after. It holds at most limit keys (a max-heap
-// of them), so a page of a large index costs one scan of it and little
-// memory.
+// of them, on container/heap as internal/sizeheap is), so a page of a large
+// index costs one scan of it and little memory.
 func smallestAfter(seq iter.Seq[string], prefix, after string, limit int) []string {
-	var h []string // a max-heap: h[0] is the largest key kept
+	var h maxKeys // h[0] is the largest key kept
 	for k := range seq {
-		if k <= after || !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		if len(h) < limit {
-			h = append(h, k)
-			for i := len(h) - 1; i > 0; { // sift up
-				p := (i - 1) / 2
-				if h[p] >= h[i] {
-					break
-				}
-				h[p], h[i] = h[i], h[p]
-				i = p
-			}
-			continue
-		}
-		if k >= h[0] {
-			continue
-		}
-		h[0] = k
-		for i := 0; ; { // sift down
-			l, r, m := 2*i+1, 2*i+2, i
-			if l < len(h) && h[l] > h[m] {
-				m = l
-			}
-			if r < len(h) && h[r] > h[m] {
-				m = r
-			}
-			if m == i {
-				break
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
+		switch {
+		case k <= after || !strings.HasPrefix(k, prefix):
+		case len(h) < limit:
+			heap.Push(&h, k)
+		case k < h[0]:
+			h[0] = k
+			heap.Fix(&h, 0)
 		}
 	}
 	slices.Sort(h)
 	return h
+}
+
+// maxKeys is a max-heap of keys, for container/heap.
+type maxKeys []string
+
+func (h maxKeys) Len() int           { return len(h) }
+func (h maxKeys) Less(i, j int) bool { return h[i] > h[j] }
+func (h maxKeys) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *maxKeys) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *maxKeys) Pop() any {
+	k := (*h)[len(*h)-1]
+	*h = (*h)[:len(*h)-1]
+	return k
 }
 
 // Popper is a Store that gets keys and deletes them in one step, Python

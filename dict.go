@@ -87,12 +87,21 @@ func NewOffHeapDict() *Dict {
 	return d
 }
 
+// usableLocked returns why d cannot serve op (it is closed), or nil. d.mu
+// is held.
+func (d *Dict) usableLocked(op string) error {
+	if d.closed {
+		return errClosed(op)
+	}
+	return nil
+}
+
 // Append adds each value to the end of its key. It copies the values.
 func (d *Dict) Append(data map[string][]byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("partd: append: %w", ErrClosed)
+	if err := d.usableLocked("append"); err != nil {
+		return err
 	}
 	// Keys already held were validated when they were added; only new keys
 	// need the rules checked, before anything is written.
@@ -120,7 +129,7 @@ func (d *Dict) Append(data map[string][]byte) error {
 				continue
 			}
 			if c := d.tree.Conflict(k); c != "" {
-				return fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", k, ErrInvalidKey, c)
+				return errConflict("append", k, c)
 			}
 		}
 		for k, v := range fresh {
@@ -229,8 +238,8 @@ func (e *entry) bytes() []byte { return bytes.Join(e.chunks, nil) }
 func (d *Dict) Get(keys ...string) ([][]byte, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
+	if err := d.usableLocked("get"); err != nil {
+		return nil, err
 	}
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
@@ -247,8 +256,8 @@ func (d *Dict) Get(keys ...string) ([][]byte, error) {
 func (d *Dict) ViewChunks(keys []string, fn func(chunks [][][]byte) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return fmt.Errorf("partd: get: %w", ErrClosed)
+	if err := d.usableLocked("get"); err != nil {
+		return err
 	}
 	out := make([][][]byte, len(keys))
 	for i, k := range keys {
@@ -268,8 +277,8 @@ func (d *Dict) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: get: %w", ErrClosed)
+	if err := d.usableLocked("get"); err != nil {
+		return nil, err
 	}
 	for i, k := range keys {
 		if e, ok := d.data[k]; ok {
@@ -289,15 +298,15 @@ func (d *Dict) Set(key string, value []byte) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("partd: set: %w", ErrClosed)
+	if err := d.usableLocked("set"); err != nil {
+		return err
 	}
 	if len(value) == 0 {
 		d.deleteLocked(key)
 		return nil
 	}
 	if c := d.tree.Conflict(key); c != "" {
-		return fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
+		return errConflict("set", key, c)
 	}
 	d.deleteLocked(key)
 	e := &entry{}
@@ -311,8 +320,8 @@ func (d *Dict) Set(key string, value []byte) error {
 func (d *Dict) Delete(keys ...string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("partd: delete: %w", ErrClosed)
+	if err := d.usableLocked("delete"); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		d.deleteLocked(k)
@@ -334,8 +343,8 @@ func (d *Dict) deleteLocked(key string) {
 func (d *Dict) Keys() ([]string, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	if err := d.usableLocked("keys"); err != nil {
+		return nil, err
 	}
 	keys := make([]string, 0, len(d.data))
 	for k := range d.data {
@@ -350,8 +359,8 @@ func (d *Dict) Keys() ([]string, error) {
 func (d *Dict) Sizes(keys ...string) ([]int64, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: sizes: %w", ErrClosed)
+	if err := d.usableLocked("sizes"); err != nil {
+		return nil, err
 	}
 	sizes := make([]int64, len(keys))
 	for i, k := range keys {
@@ -366,8 +375,8 @@ func (d *Dict) Sizes(keys ...string) ([]int64, error) {
 func (d *Dict) KeysPrefix(prefix string) ([]string, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	if err := d.usableLocked("keys"); err != nil {
+		return nil, err
 	}
 	var keys []string
 	for k := range d.data {
@@ -387,8 +396,8 @@ func (d *Dict) KeysPage(prefix, after string, limit int) ([]string, error) {
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: keys: %w", ErrClosed)
+	if err := d.usableLocked("keys"); err != nil {
+		return nil, err
 	}
 	return smallestAfter(maps.Keys(d.data), prefix, after, limit), nil
 }
@@ -398,8 +407,8 @@ func (d *Dict) KeysPage(prefix, after string, limit int) ([]string, error) {
 func (d *Dict) Pop(keys ...string) ([][]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return nil, fmt.Errorf("partd: pop: %w", ErrClosed)
+	if err := d.usableLocked("pop"); err != nil {
+		return nil, err
 	}
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
@@ -417,8 +426,8 @@ func (d *Dict) Pop(keys ...string) ([][]byte, error) {
 func (d *Dict) Drop() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("partd: drop: %w", ErrClosed)
+	if err := d.usableLocked("drop"); err != nil {
+		return err
 	}
 	d.resetLocked()
 	d.tree.Clear()

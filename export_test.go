@@ -22,3 +22,8 @@ func InjectFileFaults(f *File, inj *errorfs.Injector) {
 	defer f.mu.Unlock()
 	f.fs = errorfs.Wrap(osfile.Default, inj)
 }
+
+// FixRecordChecksums gives every record of a segment's bytes that fits in
+// them a good checksum (see fixRecordChecksums), for the fuzz tests of the
+// external test package.
+func FixRecordChecksums(data []byte) []byte { return fixRecordChecksums(data) }

@@ -304,13 +304,19 @@ func (f *File) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	defer release()
+	return f.readKeysLocked("get", dst, keys)
+}
+
+// readKeysLocked appends each key's bytes to dst[i]; op names the call in
+// errors. The flock is held.
+func (f *File) readKeysLocked(op string, dst [][]byte, keys []string) ([][]byte, error) {
 	for i, k := range keys {
 		if keypath.Validate(k) != nil {
 			continue // no such key can be stored
 		}
 		v, err := f.readKey(dst[i], k)
 		if err != nil {
-			return nil, fmt.Errorf("partd: get %q: %w", k, err)
+			return nil, fmt.Errorf("partd: %s %q: %w", op, k, err)
 		}
 		dst[i] = v
 	}
@@ -401,7 +407,7 @@ func (f *File) Delete(keys ...string) error {
 		f.mu.RLock()
 		defer f.mu.RUnlock()
 		if f.closed {
-			return fmt.Errorf("partd: delete: %w", ErrClosed)
+			return errClosed("delete")
 		}
 		return nil
 	}

@@ -132,7 +132,7 @@ func (f *File) Pop(keys ...string) ([][]byte, error) {
 		f.mu.RLock()
 		defer f.mu.RUnlock()
 		if f.closed {
-			return nil, fmt.Errorf("partd: pop: %w", ErrClosed)
+			return nil, errClosed("pop")
 		}
 		return out, nil
 	}
@@ -141,15 +141,8 @@ func (f *File) Pop(keys ...string) ([][]byte, error) {
 		return nil, err
 	}
 	defer release()
-	for i, k := range keys {
-		if keypath.Validate(k) != nil {
-			continue // no such key can be stored
-		}
-		v, err := f.readKey(nil, k)
-		if err != nil {
-			return nil, fmt.Errorf("partd: pop %q: %w", k, err)
-		}
-		out[i] = v
+	if out, err = f.readKeysLocked("pop", out, keys); err != nil {
+		return nil, err
 	}
 	if err := f.deleteLocked(keys); err != nil {
 		return nil, err

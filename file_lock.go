@@ -77,7 +77,7 @@ func (f *File) beginChange(op string) (release func(), err error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
+		return nil, errClosed(op)
 	}
 	if err := f.lockExclusive(); err != nil {
 		f.mu.Unlock()
@@ -92,7 +92,7 @@ func (f *File) beginRead(op string) (release func(), err error) {
 	f.mu.RLock()
 	if f.closed {
 		f.mu.RUnlock()
-		return nil, fmt.Errorf("partd: %s: %w", op, ErrClosed)
+		return nil, errClosed(op)
 	}
 	if err := f.lockShared(); err != nil {
 		f.mu.RUnlock()

@@ -7,7 +7,8 @@ import (
 )
 
 // TestImportGraph keeps the layers in order: the low-level packages under
-// internal/ import no layer above the root package, and the root package,
+// internal/ import nothing of the module above them (not even the root
+// package), and the root package,
 // compress, encode and partdtest build without cgo (only server, client,
 // storeuri and cmd/partd need libzmq).
 func TestImportGraph(t *testing.T) {
@@ -24,6 +25,9 @@ func TestImportGraph(t *testing.T) {
 	for line := range strings.Lines(goList("-f", "{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}", "./internal/...")) {
 		pkg, imports, _ := strings.Cut(strings.TrimSpace(line), ":")
 		for imp := range strings.FieldsSeq(imports) {
+			if imp == strings.TrimSuffix(mod, "/") {
+				t.Errorf("%s imports the root package (internal/errs holds its sentinel errors)", pkg)
+			}
 			for _, a := range above {
 				if imp == mod+a || strings.HasPrefix(imp, mod+a+"/") {
 					t.Errorf("%s imports %s, a layer above it", pkg, imp)

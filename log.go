@@ -699,7 +699,7 @@ func (l *Log) startSegment() error {
 // usableLocked returns why l cannot serve op, or nil. l.mu is held.
 func (l *Log) usableLocked(op string) error {
 	if l.closed {
-		return fmt.Errorf("partd: %s: %w", op, ErrClosed)
+		return errClosed(op)
 	}
 	return nil
 }
@@ -856,7 +856,7 @@ func (l *Log) appendItems(items []logItem, validated bool) error {
 			fresh[it.key] = struct{}{}
 			if it.size > 0 {
 				if c := l.tree.Conflict(it.key); c != "" {
-					err = fmt.Errorf("partd: append %q: %w: conflicts with stored key %q", it.key, ErrInvalidKey, c)
+					err = errConflict("append", it.key, c)
 				}
 			}
 		}
@@ -911,8 +911,8 @@ const (
 type readPlan struct {
 	reads  []logRead
 	sorted []logRead
-	keys   []uint64 // each run's place in the file, packed, for sort
-	tmp    []uint64
+	keys   []keysort.Pair // each run's place in the file, for sort
+	tmp    []keysort.Pair
 }
 
 var planPool = sync.Pool{New: func() any { return new(readPlan) }}
@@ -1008,68 +1008,36 @@ func (p *readPlan) read(dst [][]byte) error {
 var spanPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // sort returns the plan's runs in file order: segment, then offset. A Get
-// of many keys has a run per appended value, 41,000 for one Get of W1, so
-// it packs each run's place into a uint64 (the segment's id above the
-// lowest read, then the offset, which is below 2^32) and radix-sorts
-// those, in linear time.
+// of many keys has a run per appended value, tens of thousands for one Get
+// of a key appended to in many batches, so it keys each run by its place
+// (the segment's id above the lowest read, then the offset, which is below
+// 2^32) and radix-sorts those in linear time (keysort.Pairs).
 func (p *readPlan) sort() []logRead {
 	reads := p.reads
 	byFile := func(a, b logRead) int { return cmp.Or(cmp.Compare(a.s.id, b.s.id), cmp.Compare(a.off, b.off)) }
 	if slices.IsSortedFunc(reads, byFile) {
 		return reads
 	}
-	lo, hi := reads[0].s.id, reads[0].s.id
-	for _, r := range reads {
-		lo, hi = min(lo, r.s.id), max(hi, r.s.id)
-	}
-	if len(reads) < 256 || len(reads) > 1<<20 || hi-lo >= 1<<12 {
+	if len(reads) < 256 {
 		slices.SortStableFunc(reads, byFile)
 		return reads
 	}
-	// A key: segment (12 bits) | offset (32 bits) | index of the run (20 bits).
+	lo := reads[0].s.id
+	for _, r := range reads {
+		lo = min(lo, r.s.id)
+	}
 	keys := slices.Grow(p.keys[:0], len(reads))[:len(reads)]
 	for i, r := range reads {
-		keys[i] = uint64(r.s.id-lo)<<52 | uint64(r.off)<<20 | uint64(i)
+		keys[i] = keysort.Pair{Key: uint64(r.s.id-lo)<<32 | uint64(r.off), I: uint32(i)}
 	}
-	keys, p.tmp = radixSort(keys, p.tmp, 20)
+	keys, p.tmp = keysort.Pairs(keys, p.tmp)
 	p.keys = keys
 	sorted := slices.Grow(p.sorted[:0], len(reads))[:len(reads)]
 	for i, k := range keys {
-		sorted[i] = reads[k&(1<<20-1)]
+		sorted[i] = reads[k.I]
 	}
 	p.sorted, p.reads = reads[:0], sorted // swap, so that both stay pooled
 	return sorted
-}
-
-// radixSort sorts keys by their bits from bit low up, with tmp as scratch,
-// and returns the sorted keys and the other slice (either may be the one
-// passed as keys). It is an LSD radix sort of 11 bits a pass that skips
-// the passes whose digit is the same in every key.
-func radixSort(keys, tmp []uint64, low uint) (sorted, spare []uint64) {
-	const bits = 11
-	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
-	var count [1 << bits]int
-	for shift := low; shift < 64; shift += bits {
-		clear(count[:])
-		for _, k := range keys {
-			count[k>>shift&(1<<bits-1)]++
-		}
-		if count[keys[0]>>shift&(1<<bits-1)] == len(keys) {
-			continue // every key has this digit
-		}
-		sum := 0
-		for d, c := range count {
-			count[d] = sum
-			sum += c
-		}
-		for _, k := range keys {
-			d := k >> shift & (1<<bits - 1)
-			tmp[count[d]] = k
-			count[d]++
-		}
-		keys, tmp = tmp, keys
-	}
-	return keys, tmp
 }
 
 func readAt(s *logSegment, b []byte, off int64) error {
@@ -1095,7 +1063,7 @@ func (l *Log) Set(key string, value []byte) error {
 	l.mu.RLock()
 	err := l.usableLocked("set")
 	if c := l.tree.Conflict(key); err == nil && c != "" {
-		err = fmt.Errorf("partd: set %q: %w: conflicts with stored key %q", key, ErrInvalidKey, c)
+		err = errConflict("set", key, c)
 	}
 	l.mu.RUnlock()
 	if err != nil {

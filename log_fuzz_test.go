@@ -93,7 +93,7 @@ func FuzzLogOpen(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, mode uint8, fixChecksums bool, data []byte, gen uint32, marker []byte) {
 		if fixChecksums {
-			data = fixLogChecksums(data)
+			data = partd.FixRecordChecksums(data)
 		}
 		dir := t.TempDir()
 		for name, b := range base {
@@ -266,21 +266,6 @@ func hasKeyUnder(state map[string][]byte, key string) bool {
 		}
 	}
 	return false
-}
-
-// fixLogChecksums gives every record of data that fits in it a good
-// checksum, up to the first that does not fit.
-func fixLogChecksums(data []byte) []byte {
-	data = bytes.Clone(data)
-	for pos := 0; len(data)-pos >= 9; {
-		end := int64(pos) + 9 + int64(binary.LittleEndian.Uint32(data[pos+4:]))
-		if end > int64(len(data)) {
-			break
-		}
-		binary.LittleEndian.PutUint32(data[pos:], crc32.Checksum(data[pos+4:end], crc32.MakeTable(crc32.Castagnoli)))
-		pos = int(end)
-	}
-	return data
 }
 
 // The model: the Log's format and replay as its documentation states them,

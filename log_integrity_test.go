@@ -1,5 +1,9 @@
 //go:build unix
 
+// This file is the root package's one build-tagged file: its tests plant
+// FIFOs (mkfifo) and measure a disk's free space (statfs), which Windows
+// does not have.
+
 package partd_test
 
 import (
@@ -8,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -357,14 +360,7 @@ func TestLogLegacyMarker(t *testing.T) {
 // for one segment at a time, not for every live byte) and returns the
 // space.
 func TestLogCompactsOnNearlyFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("mounting a tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := mountTmpfs(t, "4m")
 	l, err := partd.OpenLog(dir, &partd.LogOptions{SegmentSize: 64 << 10, CompactGarbage: -1, Logger: quietLog})
 	must(t, err)
 	t.Cleanup(func() { l.Close() }) // before the unmount

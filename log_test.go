@@ -306,14 +306,17 @@ func TestLogTornTail(t *testing.T) {
 	}
 }
 
-// tinyDisk mounts a 64 KiB tmpfs: a disk that really fills up.
-func tinyDisk(t *testing.T) string {
+// mountTmpfs mounts a tmpfs of size bytes ("64k", "4m") on a new
+// temporary directory: a disk that really fills up. It needs root (CI runs
+// as root); TestLogInjectedFaults and TestFileInjectedFaults fill a disk
+// without it.
+func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (CI runs as root); TestLogInjectedFaults fills a disk without it")
+		t.Fatal("mounting a tmpfs needs root (CI runs as root)")
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
@@ -323,7 +326,7 @@ func tinyDisk(t *testing.T) string {
 // TestLogFullDisk: on a real full disk, an Append that fails wrote nothing
 // and the log goes on once there is room.
 func TestLogFullDisk(t *testing.T) {
-	dir := tinyDisk(t)
+	dir := mountTmpfs(t, "64k")
 	l, err := partd.OpenLog(dir, &partd.LogOptions{CompactGarbage: -1, Logger: quietLog})
 	must(t, err)
 	defer l.Close()

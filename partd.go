@@ -36,10 +36,10 @@
 package partd
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/gopartd/partd/internal/errs"
 	"github.com/gopartd/partd/internal/keypath"
 )
 
@@ -74,22 +74,24 @@ type Store interface {
 }
 
 // Errors returned by stores, always wrapped with context: test with errors.Is.
+// Each is the value of internal/errs, so the packages under internal/
+// return them too.
 var (
 	// ErrClosed is returned by every call on a store after Close.
-	ErrClosed = errors.New("store closed")
+	ErrClosed = errs.ErrClosed
 	// ErrInvalidKey is returned for a key that breaks the key rules (see the
 	// package documentation), including one that conflicts with a stored key.
-	ErrInvalidKey = errors.New("invalid key")
+	ErrInvalidKey = errs.ErrInvalidKey
 	// ErrCorrupt is returned when stored bytes cannot be decoded: a frame that
 	// runs past the end of the data, a failed checksum, a malformed encoding.
-	ErrCorrupt = errors.New("corrupt data")
+	ErrCorrupt = errs.ErrCorrupt
 	// ErrNotStore is returned when a directory given to a disk store is not
 	// empty and holds no store: opening it would adopt, list and drop files
 	// the store did not write.
-	ErrNotStore = errors.New("not a store directory")
+	ErrNotStore = errs.ErrNotStore
 	// ErrLocked is returned when a store that one process holds alone (a
 	// Log) is already open in another process.
-	ErrLocked = errors.New("store in use by another process")
+	ErrLocked = errs.ErrLocked
 )
 
 // MaxKeyLen is the longest key, in bytes, that any store accepts.
@@ -129,4 +131,14 @@ func ValidateBatch[V any](data map[string]V) error {
 		}
 	}
 	return nil
+}
+
+// errClosed is the error of the call op on a closed store.
+func errClosed(op string) error { return fmt.Errorf("partd: %s: %w", op, ErrClosed) }
+
+// errConflict is the error of the call op on key, which cannot be stored
+// beside the stored key stored: one of them is a tuple parent of the other
+// ("x" and "x/y").
+func errConflict(op, key, stored string) error {
+	return fmt.Errorf("partd: %s %q: %w: conflicts with stored key %q", op, key, ErrInvalidKey, stored)
 }

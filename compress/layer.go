@@ -1,7 +1,6 @@
 package compress
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -87,13 +86,12 @@ func putArena(b []byte) {
 
 // appendFrame appends src compressed with c as one frame to dst.
 func appendFrame(c codec, dst, src []byte) ([]byte, error) {
-	at := len(dst)
-	dst = binary.LittleEndian.AppendUint64(dst, 0)
+	dst, at := frame.Reserve(dst)
 	dst, err := c.encode(dst, src)
 	if err != nil {
 		return dst[:at], err
 	}
-	binary.LittleEndian.PutUint64(dst[at:], uint64(len(dst)-at-frame.HeaderLen))
+	frame.Seal(dst, at)
 	return dst, nil
 }
 

@@ -105,11 +105,12 @@ func objType[E string | []byte](name string) colType {
 			if len(v.([]E)) == 0 {
 				return nil, nil
 			}
-			b, err := MsgpackCodec[E]{}.AppendEncode(make([]byte, frame.HeaderLen), v.([]E))
+			b, at := frame.Reserve(nil)
+			b, err := MsgpackCodec[E]{}.AppendEncode(b, v.([]E))
 			if err != nil {
 				return nil, err
 			}
-			putLen(b, len(b)-frame.HeaderLen)
+			frame.Seal(b, at)
 			return b, nil
 		},
 		decode: func(b []byte) (any, error) {

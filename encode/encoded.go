@@ -99,20 +99,17 @@ func (e *Encoded[T]) Unwrap() partd.Store { return e.inner }
 // encoding is empty.
 func (e *Encoded[T]) encodeFrame(dst []byte, v T) ([]byte, error) {
 	if e.appEnc != nil {
-		start := len(dst)
-		dst = append(dst, make([]byte, frame.HeaderLen)...)
+		dst, start := frame.Reserve(dst)
 		out, err := e.appEnc.AppendEncode(dst, v)
 		if err != nil {
 			return dst[:start], err
 		}
-		if len(out) < start+frame.HeaderLen {
+		if len(out) < len(dst) {
 			return dst[:start], errors.New("AppendEncode returned less than it was given")
 		}
-		n := len(out) - start - frame.HeaderLen
-		if n == 0 {
+		if frame.Seal(out, start) == 0 {
 			return out[:start], nil
 		}
-		putLen(out[start:], n)
 		return out, nil
 	}
 	b, err := e.codec.Encode(v)
@@ -120,13 +117,6 @@ func (e *Encoded[T]) encodeFrame(dst []byte, v T) ([]byte, error) {
 		return dst, err
 	}
 	return frame.Append(dst, b), nil
-}
-
-func putLen(b []byte, n int) {
-	u := uint64(n)
-	for i := range frame.HeaderLen {
-		b[i] = byte(u >> (8 * i))
-	}
 }
 
 // Append encodes each value and appends it to its key as one frame. A value

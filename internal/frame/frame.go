@@ -8,7 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/errs"
 )
 
 // HeaderLen is the size of a frame's length header.
@@ -20,12 +20,27 @@ func Append(dst, value []byte) []byte {
 	return append(dst, value...)
 }
 
+// Reserve appends an empty frame header to dst, for a frame whose contents
+// the caller appends next (an encoder that appends in place), and returns
+// the extended slice and the header's offset, for Seal.
+func Reserve(dst []byte) ([]byte, int) {
+	return binary.LittleEndian.AppendUint64(dst, 0), len(dst)
+}
+
+// Seal writes into the header that Reserve put at offset at the length of
+// the bytes appended after it, and returns that length.
+func Seal(dst []byte, at int) int {
+	n := len(dst) - at - HeaderLen
+	binary.LittleEndian.PutUint64(dst[at:], uint64(n))
+	return n
+}
+
 // Split returns the frames of data. The returned slices alias data. A frame
-// that runs past the end of data is an error wrapping partd.ErrCorrupt.
+// that runs past the end of data is an error wrapping errs.ErrCorrupt.
 func Split(data []byte) ([][]byte, error) {
 	frames, n := SplitPrefix(data)
 	if n != len(data) {
-		return frames, fmt.Errorf("frame at byte %d runs past the end of %d bytes: %w", n, len(data), partd.ErrCorrupt)
+		return frames, fmt.Errorf("frame at byte %d runs past the end of %d bytes: %w", n, len(data), errs.ErrCorrupt)
 	}
 	return frames, nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/errs"
 )
 
 func TestRoundTripAndTornTail(t *testing.T) {
@@ -26,7 +26,7 @@ func TestRoundTripAndTornTail(t *testing.T) {
 	whole := len(data)
 	for cut := 1; cut < len(values[3])+HeaderLen; cut++ {
 		torn := data[:whole-cut]
-		if _, err := Split(torn); !errors.Is(err, partd.ErrCorrupt) {
+		if _, err := Split(torn); !errors.Is(err, errs.ErrCorrupt) {
 			t.Fatalf("cut %d: err = %v, want ErrCorrupt", cut, err)
 		}
 		kept, n := SplitPrefix(torn)

@@ -1,8 +1,10 @@
-// Package keysort sorts strings several times faster than slices.Sort when
-// there are many and they share a prefix, as the keys of one batch do
-// ("key-000123", "df/part-00001"): it radix-sorts the eight bytes that
-// follow the prefix every string shares, then compares only the strings
-// those bytes do not tell apart.
+// Package keysort holds the module's one radix sort, Pairs: an LSD radix
+// sort of 64-bit keys that carry an index, in linear time. Strings sorts
+// strings with it several times faster than slices.Sort when there are many
+// and they share a prefix, as the keys of one batch do ("key-000123",
+// "df/part-00001"): it radix-sorts the eight bytes that follow the prefix
+// every string shares, then compares only the strings those bytes do not
+// tell apart. The Log sorts the runs of a Get into file order with Pairs.
 package keysort
 
 import (
@@ -21,32 +23,33 @@ func Strings(s []string) {
 		return
 	}
 	skip := commonPrefix(s)
-	items := make([]item, len(s))
+	items := make([]Pair, len(s))
 	for i, str := range s {
-		items[i] = item{word: word(str, skip), i: uint32(i)}
+		items[i] = Pair{Key: word(str, skip), I: uint32(i)}
 	}
-	items = radix(items)
+	items, _ = Pairs(items, nil)
 	// Strings whose eight bytes after the prefix are equal: compare them.
 	for i := 0; i < len(items); {
 		j := i + 1
-		for j < len(items) && items[j].word == items[i].word {
+		for j < len(items) && items[j].Key == items[i].Key {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(items[i:j], func(a, b item) int { return strings.Compare(s[a.i][skip:], s[b.i][skip:]) })
+			slices.SortFunc(items[i:j], func(a, b Pair) int { return strings.Compare(s[a.I][skip:], s[b.I][skip:]) })
 		}
 		i = j
 	}
 	sorted := make([]string, len(s))
 	for k, it := range items {
-		sorted[k] = s[it.i]
+		sorted[k] = s[it.I]
 	}
 	copy(s, sorted)
 }
 
-type item struct {
-	word uint64 // the eight bytes after the shared prefix, big-endian, zero-padded
-	i    uint32 // the string's index
+// Pair is what Pairs sorts: a key, and the index of what it stands for.
+type Pair struct {
+	Key uint64
+	I   uint32
 }
 
 // word returns the eight bytes of s from skip on as a big-endian number,
@@ -76,31 +79,36 @@ func commonPrefix(s []string) int {
 	return len(p)
 }
 
-// radix sorts items by word, a byte a pass from the lowest, skipping the
-// bytes that are the same in every word, and returns the sorted slice
-// (items or a new one).
-func radix(items []item) []item {
-	tmp := make([]item, len(items))
+// Pairs sorts p by Key, stably (pairs with equal keys keep their order),
+// with tmp as scratch, and returns the sorted pairs and the other slice:
+// either may be p's array, so a caller that pools both keeps both. It is an
+// LSD radix sort of a byte a pass, from the lowest, that skips the bytes
+// every key shares: linear in len(p).
+func Pairs(p, tmp []Pair) (sorted, spare []Pair) {
+	if len(p) == 0 {
+		return p, tmp
+	}
+	tmp = slices.Grow(tmp[:0], len(p))[:len(p)]
 	var count [256]int
 	for shift := 0; shift < 64; shift += 8 {
 		clear(count[:])
-		for _, it := range items {
-			count[byte(it.word>>shift)]++
+		for _, it := range p {
+			count[byte(it.Key>>shift)]++
 		}
-		if count[byte(items[0].word>>shift)] == len(items) {
-			continue
+		if count[byte(p[0].Key>>shift)] == len(p) {
+			continue // every key has this byte
 		}
 		sum := 0
 		for d, c := range count {
 			count[d] = sum
 			sum += c
 		}
-		for _, it := range items {
-			d := byte(it.word >> shift)
+		for _, it := range p {
+			d := byte(it.Key >> shift)
 			tmp[count[d]] = it
 			count[d]++
 		}
-		items, tmp = tmp, items
+		p, tmp = tmp, p
 	}
-	return items
+	return p, tmp
 }

@@ -3,15 +3,46 @@ package workload
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gopartd/partd"
 )
+
+// Store is what Run needs of a store; every partd.Store is one. (Package
+// workload, under internal/, imports nothing from the root package.)
+type Store interface {
+	Append(data map[string][]byte) error
+	Get(keys ...string) ([][]byte, error)
+}
+
+// getAppender is partd.GetAppender.
+type getAppender interface {
+	GetAppend(dst [][]byte, keys ...string) ([][]byte, error)
+}
+
+// getAppend reads keys into dst as partd.GetAppend does: with s's own
+// GetAppend if it has one (and does not report errors.ErrUnsupported),
+// else with Get, appending each value to dst[i].
+func getAppend(s Store, dst [][]byte, keys []string) ([][]byte, error) {
+	if ga, ok := s.(getAppender); ok {
+		out, err := ga.GetAppend(dst, keys...)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return out, err
+		}
+	}
+	vals, err := s.Get(keys...)
+	if err != nil || len(vals) != len(dst) {
+		return vals, err
+	}
+	for i := range vals {
+		dst[i] = append(dst[i], vals[i]...)
+	}
+	return dst, nil
+}
 
 // Result is what one run of a workload measured.
 type Result struct {
@@ -49,7 +80,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // and checks that every appended byte came back, in order, both times.
 //
 // The first read-back is plain Get, which returns slices the caller owns.
-// The second is partd.GetAppend into buffers reused from call to call (each
+// The second is GetAppend (as partd.GetAppend reads) into buffers reused from call to call (each
 // truncated to [:0] and passed again), as a caller that cares for speed
 // reads: with a store that is a partd.GetAppender, it allocates nothing once
 // the buffers have grown. Each read-back asks for up to 1,000 keys and about
@@ -57,7 +88,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 // Only time inside the store's calls counts; generating the data and
 // checking what came back (a CRC-32C per key) do not.
-func Run(spec Spec, s partd.Store, seed uint64) (Result, error) {
+func Run(spec Spec, s Store, seed uint64) (Result, error) {
 	res := Result{Spec: spec}
 	keys := spec.KeyNames()
 	index := make(map[string]int, len(keys))
@@ -122,7 +153,7 @@ func Run(spec Spec, s partd.Store, seed uint64) (Result, error) {
 			dst[j] = dst[j][:0]
 		}
 		start := time.Now()
-		vals, err := partd.GetAppend(s, dst, chunk...)
+		vals, err := getAppend(s, dst, chunk)
 		if err != nil {
 			return res, err
 		}
