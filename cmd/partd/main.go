@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newShuffleCmd())
+	root.AddCommand(newExportCmd())
 	root.AddCommand(newShuffleChildCmds()...)
 	root.AddCommand(newShuffleInputChildCmds()...)
 	root.AddCommand(newBenchCmd())

@@ -77,3 +77,48 @@ func TestShuffleInput(t *testing.T) {
 		t.Errorf("--by without --input: exit %d, %q", code, errOut)
 	}
 }
+
+// TestExport: the Arrow keys a shuffle leaves in a store (--keep) are
+// written to Parquet and CSV files that hold every row; a key of other
+// bytes is skipped and said to be.
+func TestExport(t *testing.T) {
+	t.Parallel()
+	in := filepath.Join(t.TempDir(), "in.csv")
+	var b strings.Builder
+	b.WriteString("id,key\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "%d,%d\n", i, i%7)
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	if out, errOut, code := cliRun(t, nil, "shuffle", "--input", in, "--by", "key", "--partitions", "3", "--output", filepath.Join(t.TempDir(), "o"),
+		"--dir", store, "--keep", "--quiet"); code != 0 {
+		t.Fatalf("shuffle: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := cliRun(t, []byte("plain bytes"), "append", "--dir", store, "other"); code != 0 {
+		t.Fatalf("append: %s", errOut)
+	}
+	for _, format := range []string{"parquet", "csv"} {
+		dir := filepath.Join(t.TempDir(), format)
+		out, errOut, code := cliRun(t, nil, "export", "--dir", store, "--output", dir, "--output-format", format)
+		if code != 0 || !strings.Contains(out, "5,000 rows, 1 skipped") || !strings.Contains(out, "other: skipped") {
+			t.Fatalf("export %s: exit %d\n%s%s", format, code, out, errOut)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "dfshuffle", "part-*", "*."+format))
+		if len(files) < 3 {
+			t.Fatalf("export %s wrote %q", format, files)
+		}
+		if format == "csv" {
+			lines := 0
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				lines += strings.Count(string(b), "\n") - 1 // the header
+			}
+			if lines != 5000 {
+				t.Fatalf("the CSV files hold %d rows, want 5000", lines)
+			}
+		}
+	}
+}
