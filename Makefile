@@ -1,13 +1,17 @@
 # The two commands a new user needs:
-#   make demo   runs the main job: a multi-process shuffle through a partd server
+#   make demo   runs the main job: CSV files shuffled by key into Parquet partitions, verified
 #   make test   installs what is missing, then checks formatting, vets, lints and runs every test with -race
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SCALE       ?= 1
 
-.PHONY: demo test deps fmt-check vet lint cross unit bench bench-python fuzz build
+.PHONY: demo selfcheck test deps fmt-check vet lint cross unit bench bench-python fuzz build
 
 demo: deps build
+	scripts/demo.sh
+
+# The synthetic self-check: generated rows through the server, verified.
+selfcheck: deps build
 	./bin/partd shuffle
 
 build: deps
