@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -366,8 +367,20 @@ func (l *Log) listSegments(legacy bool) ([]*logSegment, error) {
 			return nil, err
 		}
 	}
-	// Of the segments with one major number and part, the newest
-	// generation replaced the others.
+	newest := l.newestSegments(names, obsolete)
+	if l.mode != openCheck {
+		if err := l.removeObsolete(obsolete, legacy, markers); err != nil {
+			return nil, err
+		}
+	}
+	return l.openSegments(newest)
+}
+
+// newestSegments returns the names of the segments to replay: of the
+// segments with one major number and part, the newest generation, which
+// replaced the others. It adds the others, and replacements that were never
+// renamed into place, to obsolete.
+func (l *Log) newestSegments(names []string, obsolete map[string]bool) []string {
 	type place struct {
 		major uint64
 		part  uint32
@@ -396,34 +409,44 @@ func (l *Log) listSegments(legacy bool) ([]*logSegment, error) {
 		}
 		newest[at] = n
 	}
-	if l.mode != openCheck {
-		for n := range obsolete {
-			if err := os.Remove(filepath.Join(l.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("partd: log: removing %s of an interrupted compaction: %w", n, err)
-			}
-		}
-		if legacy {
-			// Version 2 from now on: its rules keep what is left as it is.
-			if err := osfile.SyncDir(l.dir); err != nil {
-				return nil, fmt.Errorf("partd: log: %w", err)
-			}
-			if _, err := l.lock.WriteAt([]byte(logVersion), 0); err != nil {
-				return nil, fmt.Errorf("partd: log: %w", err)
-			}
-			if err := l.lock.Sync(); err != nil {
-				return nil, fmt.Errorf("partd: log: %w", err)
-			}
-			for _, m := range markers {
-				os.Remove(filepath.Join(l.dir, m))
-			}
+	return slices.Collect(maps.Values(newest))
+}
+
+// removeObsolete removes the obsolete files; of a version 1 Log (legacy),
+// it then moves the Log to version 2 and removes its compaction markers.
+func (l *Log) removeObsolete(obsolete map[string]bool, legacy bool, markers []string) error {
+	for n := range obsolete {
+		if err := os.Remove(filepath.Join(l.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("partd: log: removing %s of an interrupted compaction: %w", n, err)
 		}
 	}
+	if !legacy {
+		return nil
+	}
+	// Version 2 from now on: its rules keep what is left as it is.
+	if err := osfile.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	if _, err := l.lock.WriteAt([]byte(logVersion), 0); err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	if err := l.lock.Sync(); err != nil {
+		return fmt.Errorf("partd: log: %w", err)
+	}
+	for _, m := range markers {
+		os.Remove(filepath.Join(l.dir, m))
+	}
+	return nil
+}
+
+// openSegments opens the segment files names and returns them in log order.
+func (l *Log) openSegments(names []string) ([]*logSegment, error) {
 	flags := os.O_RDWR
 	if l.mode == openCheck {
 		flags = os.O_RDONLY
 	}
 	var segs []*logSegment
-	for _, n := range newest {
+	for _, n := range names {
 		major, gen, part, _ := parseSegmentName(n)
 		f, err := osfile.OpenNoFollow(filepath.Join(l.dir, n), flags, 0)
 		if err != nil {
@@ -555,27 +578,8 @@ func (l *Log) replay(s *logSegment, last bool) error {
 			break
 		}
 		if errors.Is(err, errTorn) {
-			p := rr.pos
-			q, found, serr := l.resync(s, p, end)
-			if serr != nil {
-				return fmt.Errorf("partd: log: reading %s: %w", s.name(), serr)
-			}
-			if !found && last && s.gen == 0 {
-				cut := end - p
-				l.log.Warn("partd: log: cutting off a torn tail", "dir", l.dir, "segment", s.name(), "offset", p, "bytes", cut, "why", err)
-				if l.mode != openCheck {
-					if err := s.f.Truncate(p); err != nil {
-						return fmt.Errorf("partd: log: cutting %s back to %d bytes: %w", s.name(), p, err)
-					}
-				}
-				l.stats.TornRecords++
-				l.stats.TornBytes += cut
-				break
-			}
-			if !found {
-				q = end
-			}
-			if err := l.damaged(s, p, q, err); err != nil {
+			q, found, err := l.badRecord(s, rr.pos, end, last, err)
+			if err != nil {
 				return err
 			}
 			if !found {
@@ -593,6 +597,36 @@ func (l *Log) replay(s *logSegment, last bool) error {
 	}
 	l.bytes.Add(s.size)
 	return nil
+}
+
+// badRecord deals with the bad record at p in s, which ends at end: a torn
+// tail (no valid record after it in the newest segment) is cut off; other
+// damage is recorded (see damaged). It returns the offset of the next valid
+// record and true, or false if none follows.
+func (l *Log) badRecord(s *logSegment, p, end int64, last bool, why error) (int64, bool, error) {
+	q, found, err := l.resync(s, p, end)
+	if err != nil {
+		return 0, false, fmt.Errorf("partd: log: reading %s: %w", s.name(), err)
+	}
+	if !found && last && s.gen == 0 {
+		cut := end - p
+		l.log.Warn("partd: log: cutting off a torn tail", "dir", l.dir, "segment", s.name(), "offset", p, "bytes", cut, "why", why)
+		if l.mode != openCheck {
+			if err := s.f.Truncate(p); err != nil {
+				return 0, false, fmt.Errorf("partd: log: cutting %s back to %d bytes: %w", s.name(), p, err)
+			}
+		}
+		l.stats.TornRecords++
+		l.stats.TornBytes += cut
+		return 0, false, nil
+	}
+	if !found {
+		q = end
+	}
+	if err := l.damaged(s, p, q, why); err != nil {
+		return 0, false, err
+	}
+	return q, found, nil
 }
 
 // applyLocked applies a record of segment s to the index. l.mu is held

@@ -76,43 +76,11 @@ type movedKey struct {
 func (l *Log) Compact() error {
 	l.compactMu.Lock()
 	defer l.compactMu.Unlock()
-
-	// Seal the active segment, so everything there is now is in sealed
-	// segments and new writes go elsewhere.
-	l.writeMu.Lock()
-	l.mu.RLock()
-	err := l.usableLocked("compact")
-	l.mu.RUnlock()
-	if err == nil && l.active.size > 0 {
-		err = l.startSegment()
-	}
-	active := l.active
-	l.writeMu.Unlock()
+	active, err := l.sealActive()
 	if err != nil {
 		return err
 	}
-
-	// The sealed segments, oldest first, and the keys with bytes in each.
-	l.mu.RLock()
-	var inputs []*logSegment
-	for _, s := range sortedSegments(l.segs) {
-		if s != active {
-			inputs = append(inputs, s)
-		}
-	}
-	keysIn := make(map[uint32][]string, len(inputs))
-	for key, k := range l.index {
-		last := active.id
-		for _, e := range k.ext {
-			if e.seg != last && e.seg != active.id {
-				keysIn[e.seg] = append(keysIn[e.seg], key)
-			}
-			last = e.seg
-		}
-	}
-	gen := l.gen + 1
-	l.mu.RUnlock()
-
+	inputs, keysIn, gen := l.planCompaction(active)
 	for _, s := range inputs {
 		if l.closing.Load() {
 			break // Close is waiting; what is done is done whole
@@ -134,10 +102,66 @@ func (l *Log) Compact() error {
 	return nil
 }
 
+// sealActive starts a new active segment unless the active one is empty,
+// so that everything written so far is in sealed segments and new writes
+// go elsewhere, and returns the active segment. l.compactMu is held.
+func (l *Log) sealActive() (*logSegment, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	err := l.usableLocked("compact")
+	l.mu.RUnlock()
+	if err == nil && l.active.size > 0 {
+		err = l.startSegment()
+	}
+	return l.active, err
+}
+
+// planCompaction returns the sealed segments (all but active), oldest
+// first, the keys with bytes in each, and the generation of the
+// compaction's outputs. l.compactMu is held.
+func (l *Log) planCompaction(active *logSegment) (inputs []*logSegment, keysIn map[uint32][]string, gen uint32) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range sortedSegments(l.segs) {
+		if s != active {
+			inputs = append(inputs, s)
+		}
+	}
+	keysIn = make(map[uint32][]string, len(inputs))
+	for key, k := range l.index {
+		last := active.id
+		for _, e := range k.ext {
+			if e.seg != last && e.seg != active.id {
+				keysIn[e.seg] = append(keysIn[e.seg], key)
+			}
+			last = e.seg
+		}
+	}
+	return inputs, keysIn, l.gen + 1
+}
+
 // replaceSegment rewrites s's live bytes (of keys, the keys with bytes in
 // it) into a new file of generation gen that replaces it, or removes it if
 // nothing in it is live.
 func (l *Log) replaceSegment(s *logSegment, keys []string, gen uint32) error {
+	moved := l.movedKeys(s, keys)
+	out, werr := l.writeReplacement(s, moved, gen)
+	if werr != nil && out == nil {
+		return werr
+	}
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.commitReplacementLocked(s, out, moved)
+	return errors.Join(werr, l.removeSegmentLocked(s))
+}
+
+// movedKeys returns the keys of keys whose runs in s move to its
+// replacement: base records first (they cannot share a record with
+// appends), each kind in the order of the bytes in s.
+func (l *Log) movedKeys(s *logSegment, keys []string) []*movedKey {
 	l.mu.RLock()
 	var moved []*movedKey
 	for _, key := range keys {
@@ -160,8 +184,6 @@ func (l *Log) replaceSegment(s *logSegment, keys []string, gen uint32) error {
 		moved = append(moved, m)
 	}
 	l.mu.RUnlock()
-	// Base records first (they cannot share a record with appends), each
-	// kind in the order of the bytes in s.
 	slices.SortFunc(moved, func(a, b *movedKey) int {
 		if a.first != b.first {
 			if a.first {
@@ -171,16 +193,13 @@ func (l *Log) replaceSegment(s *logSegment, keys []string, gen uint32) error {
 		}
 		return cmpExtent(a.runs[0], b.runs[0])
 	})
+	return moved
+}
 
-	out, werr := l.writeReplacement(s, moved, gen)
-	if werr != nil && out == nil {
-		return werr
-	}
-
-	l.ioMu.Lock()
-	defer l.ioMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// commitReplacementLocked adds out (nil if nothing moved) to the segments
+// and points the index at it for every moved key that was not set or
+// deleted meanwhile. l.ioMu and l.mu are held for writing.
+func (l *Log) commitReplacementLocked(s, out *logSegment, moved []*movedKey) {
 	if out != nil {
 		out.id = l.nextID
 		l.nextID++
@@ -203,7 +222,6 @@ func (l *Log) replaceSegment(s *logSegment, keys []string, gen uint32) error {
 		}
 		k.ext = slices.Concat(k.ext[:i], m.out, k.ext[i+len(m.runs):])
 	}
-	return errors.Join(werr, l.removeSegmentLocked(s))
 }
 
 // writeReplacement writes the moved keys' bytes from s into a new segment
@@ -223,86 +241,109 @@ func (l *Log) writeReplacement(s *logSegment, moved []*movedKey, gen uint32) (*l
 		return nil, err
 	}
 	out.f = f
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(osfile.OffsetWriter(l.fs, f, 0), 1<<20)
-	from := map[uint32]*logSegment{s.id: s}
-	var (
-		head       []byte
-		kind       byte
-		batch      []logItem
-		owners     []*movedKey
-		batchBytes int64
-		buf        []byte
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		h, length, err := encodeRecordHead(head, kind, batch)
-		if err != nil {
-			return err
-		}
-		head = h[:0]
-		bw.Write(h)
-		off := out.size + int64(len(h))
-		for i, it := range batch {
-			bw.Write(it.pieces[0])
-			owners[i].out = append(owners[i].out, logExtent{off: uint32(off), n: uint32(it.size)})
-			off += it.size
-		}
-		out.size += length
-		batch, owners, batchBytes, buf = batch[:0], owners[:0], 0, buf[:0]
-		return nil
+	if err = l.fillReplacement(out, s, moved); err == nil {
+		err = os.Rename(tmp, path)
 	}
-	for _, m := range moved {
-		k := recAppend
-		if m.first {
-			k = recBase
-		}
-		for read := int64(0); read < m.size; {
-			n := min(m.size-read, compactChunk)
-			if len(batch) > 0 && (k != kind || batchBytes+n > compactChunk) {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
-			kind = k
-			start := len(buf)
-			buf = slices.Grow(buf, int(n))[:start+int(n)] // pieces before keep the old array
-			if err := readKeyRange(m.runs, from, read, buf[start:]); err != nil {
-				return nil, err
-			}
-			batch = append(batch, logItem{key: m.key, pieces: [][]byte{buf[start:]}, size: n})
-			owners = append(owners, m)
-			batchBytes += n
-			out.values += n
-			k = recAppend
-			read += n
-		}
-	}
-	if err := flush(); err != nil {
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return nil, err
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := l.fs.SyncFile(f); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
-	}
-	ok = true
 	if err := osfile.SyncDir(l.dir); err != nil {
 		return out, err // in place: the index follows it whatever the error
 	}
 	return out, nil
+}
+
+// fillReplacement writes the moved keys' bytes from s into out's file as
+// records, and syncs it.
+func (l *Log) fillReplacement(out, s *logSegment, moved []*movedKey) error {
+	w := &replacementWriter{
+		bw:   bufio.NewWriterSize(osfile.OffsetWriter(l.fs, out.f, 0), 1<<20),
+		out:  out,
+		from: map[uint32]*logSegment{s.id: s},
+	}
+	for _, m := range moved {
+		if err := w.add(m); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	return l.fs.SyncFile(out.f)
+}
+
+// replacementWriter writes the records of a segment's replacement: the
+// moved bytes of each key, read from the old segment in chunks of at most
+// compactChunk, batched into base and append records of at most
+// compactChunk bytes of values.
+type replacementWriter struct {
+	bw         *bufio.Writer
+	out        *logSegment
+	from       map[uint32]*logSegment // the old segment, by id
+	head       []byte                 // scratch for record heads
+	kind       byte                   // of the batch
+	batch      []logItem
+	owners     []*movedKey // of each item of the batch
+	batchBytes int64
+	buf        []byte // the batch's values
+}
+
+// add batches m's bytes: the first chunk as a base record if they are the
+// key's first live bytes, the rest as appends.
+func (w *replacementWriter) add(m *movedKey) error {
+	kind := recAppend
+	if m.first {
+		kind = recBase
+	}
+	for read := int64(0); read < m.size; {
+		n := min(m.size-read, compactChunk)
+		if len(w.batch) > 0 && (kind != w.kind || w.batchBytes+n > compactChunk) {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		w.kind = kind
+		start := len(w.buf)
+		w.buf = slices.Grow(w.buf, int(n))[:start+int(n)] // pieces before keep the old array
+		if err := readKeyRange(m.runs, w.from, read, w.buf[start:]); err != nil {
+			return err
+		}
+		w.batch = append(w.batch, logItem{key: m.key, pieces: [][]byte{w.buf[start:]}, size: n})
+		w.owners = append(w.owners, m)
+		w.batchBytes += n
+		w.out.values += n
+		kind = recAppend
+		read += n
+	}
+	return nil
+}
+
+// flush writes the batch as one record and sets where each item's bytes
+// went in its owner's out extents (their segment left 0).
+func (w *replacementWriter) flush() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	h, length, err := encodeRecordHead(w.head, w.kind, w.batch)
+	if err != nil {
+		return err
+	}
+	w.head = h[:0]
+	w.bw.Write(h)
+	off := w.out.size + int64(len(h))
+	for i, it := range w.batch {
+		w.bw.Write(it.pieces[0])
+		w.owners[i].out = append(w.owners[i].out, logExtent{off: uint32(off), n: uint32(it.size)})
+		off += it.size
+	}
+	w.out.size += length
+	w.batch, w.owners, w.batchBytes, w.buf = w.batch[:0], w.owners[:0], 0, w.buf[:0]
+	return nil
 }
 
 func cmpExtent(a, b logExtent) int {

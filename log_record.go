@@ -117,81 +117,21 @@ func (rr *recordReader) resetAt(r io.ReaderAt, off, end int64) {
 // offset in the segment. It returns io.EOF at a clean end, and an error
 // wrapping errTorn for an incomplete or corrupt record (or an I/O error).
 func (rr *recordReader) next() (kind byte, entries []recordEntry, size int64, err error) {
-	var hdr [recHeaderLen]byte
-	n, err := io.ReadFull(rr.r, hdr[:])
-	switch {
-	case err == io.EOF:
-		return 0, nil, 0, io.EOF
-	case err == io.ErrUnexpectedEOF:
-		return 0, nil, 0, fmt.Errorf("%w: %d-byte header cut short", errTorn, n)
-	case err != nil:
-		return 0, nil, 0, err
-	}
-	want := binary.LittleEndian.Uint32(hdr[0:])
-	length := int64(binary.LittleEndian.Uint32(hdr[4:]))
-	kind = hdr[8]
-	if kind < recAppend || kind > recBase {
-		return 0, nil, 0, fmt.Errorf("%w: unknown kind %d", errTorn, kind)
-	}
-	crc := crc32.Update(0, castagnoli, hdr[4:])
-	// The key table: read it whole (it is small next to the values), up to
-	// the length the record claims.
-	count, tableLen, err := rr.readUvarint(&crc, length)
+	want, length, kind, crc, err := rr.readHeader()
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	if count > uint64(length) {
-		return 0, nil, 0, fmt.Errorf("%w: %d keys in %d bytes", errTorn, count, length)
-	}
-	// Not make(…, count): a corrupt count would allocate gigabytes before
-	// the bytes behind it are read. Each entry read grows the slice.
-	entries = make([]recordEntry, 0, min(count, 64))
-	var values int64
-	for range count {
-		klen, m, err := rr.readUvarint(&crc, length-tableLen)
-		if err != nil {
-			return 0, nil, 0, err
-		}
-		tableLen += m
-		if klen > MaxKeyLen || int64(klen) > length-tableLen {
-			return 0, nil, 0, fmt.Errorf("%w: key of %d bytes", errTorn, klen)
-		}
-		key := make([]byte, klen)
-		if _, err := io.ReadFull(rr.r, key); err != nil {
-			return 0, nil, 0, fmt.Errorf("%w: key cut short", errTorn)
-		}
-		crc = crc32.Update(crc, castagnoli, key)
-		tableLen += int64(klen)
-		vlen, m, err := rr.readUvarint(&crc, length-tableLen)
-		if err != nil {
-			return 0, nil, 0, err
-		}
-		tableLen += m
-		if vlen > uint64(length) {
-			return 0, nil, 0, fmt.Errorf("%w: value of %d bytes in a %d-byte record", errTorn, vlen, length)
-		}
-		entries = append(entries, recordEntry{key: string(key), len: int64(vlen)})
-		values += int64(vlen)
-	}
-	if tableLen+values != length {
-		return 0, nil, 0, fmt.Errorf("%w: table and values of %d bytes in a %d-byte record", errTorn, tableLen+values, length)
+	entries, tableLen, values, err := rr.readTable(&crc, length)
+	if err != nil {
+		return 0, nil, 0, err
 	}
 	off := rr.pos + recHeaderLen + tableLen
 	for i := range entries {
 		entries[i].off = off
 		off += entries[i].len
 	}
-	// The values: through the checksum, without keeping them.
-	if rr.discard == nil {
-		rr.discard = make([]byte, 1<<20)
-	}
-	for left := values; left > 0; {
-		m, err := io.ReadFull(rr.r, rr.discard[:min(left, int64(len(rr.discard)))])
-		crc = crc32.Update(crc, castagnoli, rr.discard[:m])
-		left -= int64(m)
-		if err != nil {
-			return 0, nil, 0, fmt.Errorf("%w: values cut short", errTorn)
-		}
+	if err := rr.skimValues(&crc, values); err != nil {
+		return 0, nil, 0, err
 	}
 	if crc != want {
 		return 0, nil, 0, fmt.Errorf("%w: checksum mismatch", errTorn)
@@ -199,6 +139,93 @@ func (rr *recordReader) next() (kind byte, entries []recordEntry, size int64, er
 	size = recHeaderLen + length
 	rr.pos += size
 	return kind, entries, size, nil
+}
+
+// readHeader reads a record's header: the checksum it claims, the length
+// and kind of the record, and the checksum of the header's bytes after the
+// claimed checksum.
+func (rr *recordReader) readHeader() (want uint32, length int64, kind byte, crc uint32, err error) {
+	var hdr [recHeaderLen]byte
+	n, err := io.ReadFull(rr.r, hdr[:])
+	switch {
+	case err == io.EOF:
+		return 0, 0, 0, 0, io.EOF
+	case err == io.ErrUnexpectedEOF:
+		return 0, 0, 0, 0, fmt.Errorf("%w: %d-byte header cut short", errTorn, n)
+	case err != nil:
+		return 0, 0, 0, 0, err
+	}
+	kind = hdr[8]
+	if kind < recAppend || kind > recBase {
+		return 0, 0, 0, 0, fmt.Errorf("%w: unknown kind %d", errTorn, kind)
+	}
+	want = binary.LittleEndian.Uint32(hdr[0:])
+	length = int64(binary.LittleEndian.Uint32(hdr[4:]))
+	return want, length, kind, crc32.Update(0, castagnoli, hdr[4:]), nil
+}
+
+// readTable reads the key table of a record of length bytes (read whole:
+// it is small next to the values) through the checksum crc, and returns its
+// entries (offsets not set), its size and the size of the values after it,
+// which together make the record's length.
+func (rr *recordReader) readTable(crc *uint32, length int64) (entries []recordEntry, tableLen, values int64, err error) {
+	count, tableLen, err := rr.readUvarint(crc, length)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if count > uint64(length) {
+		return nil, 0, 0, fmt.Errorf("%w: %d keys in %d bytes", errTorn, count, length)
+	}
+	// Not make(…, count): a corrupt count would allocate gigabytes before
+	// the bytes behind it are read. Each entry read grows the slice.
+	entries = make([]recordEntry, 0, min(count, 64))
+	for range count {
+		klen, m, err := rr.readUvarint(crc, length-tableLen)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		tableLen += m
+		if klen > MaxKeyLen || int64(klen) > length-tableLen {
+			return nil, 0, 0, fmt.Errorf("%w: key of %d bytes", errTorn, klen)
+		}
+		key := make([]byte, klen)
+		if _, err := io.ReadFull(rr.r, key); err != nil {
+			return nil, 0, 0, fmt.Errorf("%w: key cut short", errTorn)
+		}
+		*crc = crc32.Update(*crc, castagnoli, key)
+		tableLen += int64(klen)
+		vlen, m, err := rr.readUvarint(crc, length-tableLen)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		tableLen += m
+		if vlen > uint64(length) {
+			return nil, 0, 0, fmt.Errorf("%w: value of %d bytes in a %d-byte record", errTorn, vlen, length)
+		}
+		entries = append(entries, recordEntry{key: string(key), len: int64(vlen)})
+		values += int64(vlen)
+	}
+	if tableLen+values != length {
+		return nil, 0, 0, fmt.Errorf("%w: table and values of %d bytes in a %d-byte record", errTorn, tableLen+values, length)
+	}
+	return entries, tableLen, values, nil
+}
+
+// skimValues reads n bytes of values through the checksum crc, without
+// keeping them.
+func (rr *recordReader) skimValues(crc *uint32, n int64) error {
+	if rr.discard == nil {
+		rr.discard = make([]byte, 1<<20)
+	}
+	for left := n; left > 0; {
+		m, err := io.ReadFull(rr.r, rr.discard[:min(left, int64(len(rr.discard)))])
+		*crc = crc32.Update(*crc, castagnoli, rr.discard[:m])
+		left -= int64(m)
+		if err != nil {
+			return fmt.Errorf("%w: values cut short", errTorn)
+		}
+	}
+	return nil
 }
 
 // readUvarint reads a uvarint of the key table through the checksum; limit

@@ -563,6 +563,38 @@ func TestLogInjectedFaults(t *testing.T) {
 			t.Fatalf("after reopen k = %q", got)
 		}
 	})
+	t.Run("compaction fails", func(t *testing.T) {
+		// The replacement's writes go through the seam too: a compaction
+		// that fails leaves no temporary file and every byte where it was.
+		dir := t.TempDir()
+		l, err := partd.OpenLog(dir, &partd.LogOptions{SegmentSize: 4 << 10, CompactGarbage: -1, Logger: quietLog})
+		must(t, err)
+		defer l.Close()
+		want := map[string][]byte{}
+		for i := range 20 {
+			live, dead := fmt.Sprintf("live/%d", i), fmt.Sprintf("dead/%d", i)
+			want[live] = bytes.Repeat([]byte{byte('a' + i)}, 1000)
+			must(t, l.Append(map[string][]byte{live: want[live], dead: want[live]}))
+			must(t, l.Delete(dead))
+		}
+		inj := &errorfs.Injector{}
+		partd.InjectLogFaults(l, inj)
+		inj.FailWritesAfter(100, syscall.ENOSPC)
+		if err := l.Compact(); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("compaction on a full disk: %v, want ENOSPC", err)
+		}
+		if tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(tmp) > 0 {
+			t.Fatalf("a failed compaction left %q", tmp)
+		}
+		checkLog(t, l, want)
+		inj.Heal()
+		must(t, l.Compact())
+		checkLog(t, l, want)
+		must(t, l.Close())
+		l = smallLog(t, dir)
+		defer l.Close()
+		checkLog(t, l, want)
+	})
 	t.Run("undo fails", func(t *testing.T) {
 		dir := t.TempDir()
 		l := smallLog(t, dir)

@@ -364,44 +364,9 @@ func (c *Columns) Append(data map[string]Table) error {
 	if c.closed.Load() {
 		return fmt.Errorf("encode: append: %w", partd.ErrClosed)
 	}
-	var keys []string
-	schemas := make(map[string][]Field, len(data))
-	for k, t := range data {
-		fields, err := checkTable("append", k, t)
-		if err != nil {
-			return err
-		}
-		if t.Len() > 0 {
-			keys = append(keys, k)
-			schemas[k] = fields
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	stored, err := c.readSchemas("append", keys)
-	if err != nil {
+	keys, schemas, stored, err := c.checkAppend(data)
+	if err != nil || len(keys) == 0 {
 		return err
-	}
-	for i, k := range keys {
-		if stored[i] == nil {
-			continue
-		}
-		if ok, why := sameSchema(stored[i], schemas[k]); !ok {
-			return fmt.Errorf("encode: append %q: %w: %s", k, ErrSchema, why)
-		}
-	}
-	if len(keys) > 1 {
-		writes := make(map[string]bool)
-		for _, k := range keys {
-			writes[schemaKey(k)] = true
-			for _, col := range data[k].Columns {
-				writes[k+"/"+col.Name], writes[k+"/"+col.Name+DtypeSuffix] = true, true
-			}
-		}
-		if err := checkWrites("append", writes); err != nil {
-			return err
-		}
 	}
 	batch := make(map[string][]byte)
 	for _, k := range keys {
@@ -416,30 +381,82 @@ func (c *Columns) Append(data map[string]Table) error {
 	}
 	// New tables get their dtypes and schema first; if the batch then fails
 	// (a key conflicts with a stored one), they are removed again.
-	var created []string
-	rollback := func(err error) error {
-		if len(created) > 0 {
-			if derr := c.inner.Delete(created...); derr != nil {
-				return errors.Join(err, fmt.Errorf("encode: append: removing the schemas it set: %w", derr))
-			}
+	created, err := c.createTables(keys, schemas, stored)
+	if err == nil {
+		if err = c.inner.Append(batch); err != nil {
+			err = fmt.Errorf("encode: append: %w", err)
 		}
-		return err
+	}
+	if err != nil && len(created) > 0 {
+		if derr := c.inner.Delete(created...); derr != nil {
+			return errors.Join(err, fmt.Errorf("encode: append: removing the schemas it set: %w", derr))
+		}
+	}
+	return err
+}
+
+// checkAppend checks an Append batch before anything is encoded: each
+// table's shape, its schema against the stored one, and the keys it writes
+// against each other. It returns the keys of the tables with rows, their
+// schemas, and their stored schemas (nil for a new table).
+func (c *Columns) checkAppend(data map[string]Table) (keys []string, schemas map[string][]Field, stored [][]Field, err error) {
+	schemas = make(map[string][]Field, len(data))
+	for k, t := range data {
+		fields, err := checkTable("append", k, t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if t.Len() > 0 {
+			keys = append(keys, k)
+			schemas[k] = fields
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil, nil, nil
+	}
+	if stored, err = c.readSchemas("append", keys); err != nil {
+		return nil, nil, nil, err
 	}
 	for i, k := range keys {
 		if stored[i] == nil {
-			created = append(created, schemaKey(k))
-			for _, f := range schemas[k] {
-				created = append(created, k+"/"+f.Name+DtypeSuffix)
-			}
-			if err := c.createTable(k, schemas[k]); err != nil {
-				return rollback(fmt.Errorf("encode: append %q: %w", k, err))
-			}
+			continue
+		}
+		if ok, why := sameSchema(stored[i], schemas[k]); !ok {
+			return nil, nil, nil, fmt.Errorf("encode: append %q: %w: %s", k, ErrSchema, why)
 		}
 	}
-	if err := c.inner.Append(batch); err != nil {
-		return rollback(fmt.Errorf("encode: append: %w", err))
+	if len(keys) > 1 {
+		writes := make(map[string]bool)
+		for _, k := range keys {
+			writes[schemaKey(k)] = true
+			for _, col := range data[k].Columns {
+				writes[k+"/"+col.Name], writes[k+"/"+col.Name+DtypeSuffix] = true, true
+			}
+		}
+		if err := checkWrites("append", writes); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	return nil
+	return keys, schemas, stored, nil
+}
+
+// createTables stores the dtypes and schema of each new table of keys (one
+// whose stored schema is nil) and returns the keys it set, for a rollback,
+// also when it fails.
+func (c *Columns) createTables(keys []string, schemas map[string][]Field, stored [][]Field) (created []string, err error) {
+	for i, k := range keys {
+		if stored[i] != nil {
+			continue
+		}
+		created = append(created, schemaKey(k))
+		for _, f := range schemas[k] {
+			created = append(created, k+"/"+f.Name+DtypeSuffix)
+		}
+		if err := c.createTable(k, schemas[k]); err != nil {
+			return created, fmt.Errorf("encode: append %q: %w", k, err)
+		}
+	}
+	return created, nil
 }
 
 // Get returns every column of each key's table; an unknown key yields an
@@ -460,40 +477,13 @@ func (c *Columns) GetColumns(columns []string, keys ...string) ([]Table, error) 
 	if err != nil {
 		return nil, err
 	}
-	type want struct {
-		table, col int
-		ct         *colType
+	out, wants, err := planColumns(schemas, columns, keys)
+	if err != nil || len(wants) == 0 {
+		return out, err
 	}
-	var (
-		dkeys []string
-		wants []want
-	)
-	out := make([]Table, len(keys))
-	for i, fields := range schemas {
-		if fields == nil {
-			continue
-		}
-		names := columns
-		if names == nil {
-			names = make([]string, len(fields))
-			for j, f := range fields {
-				names[j] = f.Name
-			}
-		}
-		out[i].Columns = make([]Column, len(names))
-		for j, name := range names {
-			idx := slices.IndexFunc(fields, func(f Field) bool { return f.Name == name })
-			if idx < 0 {
-				return nil, fmt.Errorf("encode: get %q: %w: no column %q", keys[i], ErrSchema, name)
-			}
-			ct, _ := typeNamed(fields[idx].Type)
-			out[i].Columns[j] = Column{Name: name}
-			dkeys = append(dkeys, keys[i]+"/"+name)
-			wants = append(wants, want{i, j, ct})
-		}
-	}
-	if len(dkeys) == 0 {
-		return out, nil
+	dkeys := make([]string, len(wants))
+	for n, w := range wants {
+		dkeys[n] = keys[w.table] + "/" + out[w.table].Columns[w.col].Name
 	}
 	raw, err := c.inner.Get(dkeys...)
 	if err != nil {
@@ -513,17 +503,64 @@ func (c *Columns) GetColumns(columns []string, keys ...string) ([]Table, error) 
 		out[w.table].Columns[w.col].Data = v
 	}
 	for i, t := range out {
-		rows := -1
-		for _, col := range t.Columns {
-			ct, _ := typeOfData(col.Data)
-			n := ct.length(col.Data)
-			if rows >= 0 && n != rows {
-				return nil, fmt.Errorf("encode: get %q: %w: column %q has %d rows, column %q has %d", keys[i], partd.ErrCorrupt, col.Name, n, t.Columns[0].Name, rows)
-			}
-			rows = n
+		if err := checkRows(keys[i], t); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// wantColumn is a column GetColumns reads: of table out[table], its
+// column col, of type ct.
+type wantColumn struct {
+	table, col int
+	ct         *colType
+}
+
+// planColumns returns the tables GetColumns returns for keys, with the
+// schemas stored for them, their columns named (columns, or every column
+// if nil) but without data, and the columns to read.
+func planColumns(schemas [][]Field, columns, keys []string) ([]Table, []wantColumn, error) {
+	out := make([]Table, len(keys))
+	var wants []wantColumn
+	for i, fields := range schemas {
+		if fields == nil {
+			continue
+		}
+		names := columns
+		if names == nil {
+			names = make([]string, len(fields))
+			for j, f := range fields {
+				names[j] = f.Name
+			}
+		}
+		out[i].Columns = make([]Column, len(names))
+		for j, name := range names {
+			idx := slices.IndexFunc(fields, func(f Field) bool { return f.Name == name })
+			if idx < 0 {
+				return nil, nil, fmt.Errorf("encode: get %q: %w: no column %q", keys[i], ErrSchema, name)
+			}
+			ct, _ := typeNamed(fields[idx].Type)
+			out[i].Columns[j] = Column{Name: name}
+			wants = append(wants, wantColumn{i, j, ct})
+		}
+	}
+	return out, wants, nil
+}
+
+// checkRows checks that every column of t, the table of key, has as many
+// rows as the first.
+func checkRows(key string, t Table) error {
+	rows := -1
+	for _, col := range t.Columns {
+		ct, _ := typeOfData(col.Data)
+		n := ct.length(col.Data)
+		if rows >= 0 && n != rows {
+			return fmt.Errorf("encode: get %q: %w: column %q has %d rows, column %q has %d", key, partd.ErrCorrupt, col.Name, n, t.Columns[0].Name, rows)
+		}
+		rows = n
+	}
+	return nil
 }
 
 func isEmptyColumn(v any) bool {

@@ -164,30 +164,9 @@ func (a *Array[N]) Append(data map[string][]N) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	dkeys := make([]string, len(keys))
-	for i, k := range keys {
-		dkeys[i] = k + DtypeSuffix
-	}
-	if len(keys) > 1 {
-		writes := make(map[string]bool, 2*len(keys))
-		for i, k := range keys {
-			writes[k], writes[dkeys[i]] = true, true
-		}
-		if err := checkWrites("append", writes); err != nil {
-			return err
-		}
-	}
-	stored, err := a.inner.Get(dkeys...)
+	dkeys, stored, err := a.checkDtypes(keys)
 	if err != nil {
 		return err
-	}
-	if len(stored) != len(dkeys) {
-		return fmt.Errorf("encode: append: inner store returned %d values for %d keys: %w", len(stored), len(dkeys), partd.ErrCorrupt)
-	}
-	for i, dt := range stored {
-		if len(dt) > 0 && string(dt) != a.dtype {
-			return fmt.Errorf("encode: append %q: %w: key holds dtype %q, appending %q", keys[i], ErrSchema, dt, a.dtype)
-		}
 	}
 	// New keys get their dtype first, so that no reader sees bytes without
 	// one. If the batch then fails (a key conflicts with a stored one), the
@@ -217,6 +196,37 @@ func (a *Array[N]) Append(data map[string][]N) error {
 		return rollback(fmt.Errorf("encode: append: %w", err))
 	}
 	return nil
+}
+
+// checkDtypes checks the keys of an Append batch (with values) against each
+// other and against the dtypes stored for them, and returns the keys of
+// their dtypes and the dtypes stored (empty for a new key).
+func (a *Array[N]) checkDtypes(keys []string) (dkeys []string, stored [][]byte, err error) {
+	dkeys = make([]string, len(keys))
+	for i, k := range keys {
+		dkeys[i] = k + DtypeSuffix
+	}
+	if len(keys) > 1 {
+		writes := make(map[string]bool, 2*len(keys))
+		for i, k := range keys {
+			writes[k], writes[dkeys[i]] = true, true
+		}
+		if err := checkWrites("append", writes); err != nil {
+			return nil, nil, err
+		}
+	}
+	if stored, err = a.inner.Get(dkeys...); err != nil {
+		return nil, nil, err
+	}
+	if len(stored) != len(dkeys) {
+		return nil, nil, fmt.Errorf("encode: append: inner store returned %d values for %d keys: %w", len(stored), len(dkeys), partd.ErrCorrupt)
+	}
+	for i, dt := range stored {
+		if len(dt) > 0 && string(dt) != a.dtype {
+			return nil, nil, fmt.Errorf("encode: append %q: %w: key holds dtype %q, appending %q", keys[i], ErrSchema, dt, a.dtype)
+		}
+	}
+	return dkeys, stored, nil
 }
 
 // Get returns each key's numbers; an unknown key yields nil. The slices

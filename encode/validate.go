@@ -27,68 +27,11 @@ func checkMsgpack(data []byte) error {
 			return fmt.Errorf("msgpack: data ends at byte %d inside a value", off)
 		}
 		c := data[off]
-		off++
 		var skip, items uint64 // bytes to skip, items of a new container
-		container := false
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-		case c <= 0x8f:
-			items, container = 2*uint64(c&0x0f), true
-		case c <= 0x9f:
-			items, container = uint64(c&0x0f), true
-		case c <= 0xbf:
-			skip = uint64(c & 0x1f)
-		case c == 0xc1:
-			return fmt.Errorf("msgpack: reserved code 0xc1 at byte %d", off-1)
-		case c == 0xc4 || c == 0xd9: // bin8, str8
-			n, err := readLen(data, off, 1)
-			if err != nil {
-				return err
-			}
-			off, skip = off+1, n
-		case c == 0xc5 || c == 0xda: // bin16, str16
-			n, err := readLen(data, off, 2)
-			if err != nil {
-				return err
-			}
-			off, skip = off+2, n
-		case c == 0xc6 || c == 0xdb: // bin32, str32
-			n, err := readLen(data, off, 4)
-			if err != nil {
-				return err
-			}
-			off, skip = off+4, n
-		case c >= 0xc7 && c <= 0xc9: // ext8/16/32: length, type, data
-			w := 1 << (c - 0xc7)
-			n, err := readLen(data, off, w)
-			if err != nil {
-				return err
-			}
-			off, skip = off+w, n+1
-		case c == 0xca:
-			skip = 4
-		case c == 0xcb:
-			skip = 8
-		case c >= 0xcc && c <= 0xcf:
-			skip = 1 << (c - 0xcc)
-		case c >= 0xd0 && c <= 0xd3:
-			skip = 1 << (c - 0xd0)
-		case c >= 0xd4 && c <= 0xd8: // fixext: type, then 1..16 bytes
-			skip = 1 + 1<<(c-0xd4)
-		case c == 0xdc || c == 0xdd: // array16/32
-			w := 2 << (c - 0xdc)
-			n, err := readLen(data, off, w)
-			if err != nil {
-				return err
-			}
-			off, items, container = off+w, n, true
-		case c == 0xde || c == 0xdf: // map16/32
-			w := 2 << (c - 0xde)
-			n, err := readLen(data, off, w)
-			if err != nil {
-				return err
-			}
-			off, items, container = off+w, 2*n, true
+		var container bool
+		var err error
+		if off, skip, items, container, err = msgpackHead(data, off+1, c); err != nil {
+			return err
 		}
 		rest := uint64(len(data) - off)
 		if skip > rest {
@@ -109,6 +52,56 @@ func checkMsgpack(data []byte) error {
 		return fmt.Errorf("msgpack: %d bytes after the value", len(data)-off)
 	}
 	return nil
+}
+
+// msgpackHead reads what follows the code c of a value, whose code was at
+// data[off-1], up to the value's contents: it returns the offset of the
+// contents, how many bytes of them to skip, and, for a container, how many
+// items it holds.
+func msgpackHead(data []byte, off int, c byte) (next int, skip, items uint64, container bool, err error) {
+	// length reads the w-byte length at off and moves off past it.
+	length := func(w int) (uint64, error) {
+		n, err := readLen(data, off, w)
+		off += w
+		return n, err
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+	case c <= 0x8f:
+		items, container = 2*uint64(c&0x0f), true
+	case c <= 0x9f:
+		items, container = uint64(c&0x0f), true
+	case c <= 0xbf:
+		skip = uint64(c & 0x1f)
+	case c == 0xc1:
+		err = fmt.Errorf("msgpack: reserved code 0xc1 at byte %d", off-1)
+	case c == 0xc4 || c == 0xd9: // bin8, str8
+		skip, err = length(1)
+	case c == 0xc5 || c == 0xda: // bin16, str16
+		skip, err = length(2)
+	case c == 0xc6 || c == 0xdb: // bin32, str32
+		skip, err = length(4)
+	case c >= 0xc7 && c <= 0xc9: // ext8/16/32: length, type, data
+		skip, err = length(1 << (c - 0xc7))
+		skip++
+	case c == 0xca:
+		skip = 4
+	case c == 0xcb:
+		skip = 8
+	case c >= 0xcc && c <= 0xcf:
+		skip = 1 << (c - 0xcc)
+	case c >= 0xd0 && c <= 0xd3:
+		skip = 1 << (c - 0xd0)
+	case c >= 0xd4 && c <= 0xd8: // fixext: type, then 1..16 bytes
+		skip = 1 + 1<<(c-0xd4)
+	case c == 0xdc || c == 0xdd: // array16/32
+		items, err = length(2 << (c - 0xdc))
+		container = true
+	case c == 0xde || c == 0xdf: // map16/32
+		items, err = length(2 << (c - 0xde))
+		items, container = 2*items, true
+	}
+	return off, skip, items, container, err
 }
 
 var errShort = errors.New("msgpack: data ends inside a length")
