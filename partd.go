@@ -21,6 +21,22 @@
 // A key that holds no bytes does not exist: appending an empty value to a new
 // key creates nothing, and Set with an empty value deletes the key.
 //
+// # Options
+//
+// One rule holds for every constructor of this module that takes options:
+// it validates them when it builds the store and returns a bad one's error
+// at once; none clamps a bad value silently, and no option's error surfaces
+// on a later call. The form follows the kind of constructor. A write policy
+// takes one options struct, nil meaning the defaults and a zero field its
+// default ([OpenFile] with [FileOptions], [OpenLog] with [LogOptions]), as
+// bbolt's Open does: policies have many independent knobs, which commands
+// fill from flags and configuration. A layer takes validated functional
+// options (compress.Option, a func(*options) error), as klauspost/compress's
+// encoders do: a layer has one or two knobs and usually none, so
+// compress.Zstd(inner) stays short, and compress.NewZstd(inner, opts...)
+// returns a bad option's error as zlib.NewWriterLevel does. The encode
+// layers take none.
+//
 // # Lock order
 //
 // Where locks nest they are taken in this order, never the reverse:

@@ -4,10 +4,18 @@
 //
 //	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), file, 64<<20))
 //
-// Options follow klauspost/compress's style, one variadic list for every
-// constructor: compress.Zstd(inner, compress.WithLevel(9),
-// compress.WithMaxValueSize(64<<20)). A [Setting] (parsed from "zstd:9") is
-// the same from configuration, and its Wrap reports a bad level at once.
+// Options follow klauspost/compress's style, one variadic list of
+// validated functional options for every constructor, as every layer of
+// this module takes them (the write policies of package partd, which have
+// many knobs, take an options struct instead; see partd's documentation):
+//
+//	z, err := compress.NewZstd(inner, compress.WithLevel(9), compress.WithMaxValueSize(64<<20))
+//
+// NewZstd, NewSnappy and NewZLib return a bad option's error at once, as
+// zlib.NewWriterLevel does; Zstd, Snappy and ZLib cannot fail, as
+// zlib.NewWriter cannot, and are for options known to be right. A [Setting]
+// (parsed from "zstd:9") is the same from configuration, and its Wrap
+// reports a bad level at once.
 //
 // # Format
 //
@@ -36,15 +44,18 @@
 //
 // # Capabilities
 //
-// A layer forwards the optional capabilities of package partd whose meaning
-// survives compression: partd.Flush and partd.Size (the compressed bytes the
-// inner store holds in memory), the key listings ([partd.PrefixLister],
-// [partd.KeyPager], and so [partd.All]), and [partd.Popper], whose popped
-// frames it decodes (atomic where the inner store's Pop is). It is not a
-// [partd.KeySizer]: the inner store knows the sizes of the frames, not of
-// the values they decode to, so [partd.Sizes] of a layer reads and decodes
-// the values to measure them. (encode's typed layers are not partd.Stores,
-// and forward none of them.)
+// A layer is a [partd.Wrapper]: it keeps each key under the same key in
+// the inner store, and its Unwrap returns that store, so the helpers of
+// package partd find the capabilities about keys and about the store in the
+// inner store: partd.Flush and partd.Size (the compressed bytes the inner
+// store holds in memory; none over a store without them), the key listings
+// ([partd.PrefixLister], [partd.KeyPager], and so [partd.All]) and a
+// Buffer's figures (partd.BufferStatsOf). Of the capabilities about values
+// it has [partd.Popper], whose popped frames it decodes (atomic where the
+// inner store's Pop is). It is not a [partd.KeySizer]: the inner store knows
+// the sizes of the frames, not of the values they decode to, so
+// [partd.Sizes] of a layer reads and decodes the values to measure them.
+// (encode's typed layers are not partd.Stores; they have Unwrap too.)
 //
 // # Corruption
 //

@@ -87,17 +87,22 @@ func get(s partd.Store, key string) ([]byte, error) {
 	return vs[0], nil
 }
 
-// Options are one variadic list, as for klauspost's zstd.NewWriter. A level
-// a constructor cannot apply is the error of every call (and of Err), not a
-// panic.
+// Options are one variadic list, as for klauspost's zstd.NewWriter.
+// NewZstd, NewSnappy and NewZLib report an option they cannot apply at
+// once, as zlib.NewWriterLevel does; Zstd, Snappy and ZLib cannot fail, and
+// with such an option every call (and Err) returns its error instead.
 func ExampleWithLevel() {
-	small := compress.Zstd(partd.NewDict(), compress.WithLevel(19), compress.WithMaxValueSize(1<<20))
+	small, err := compress.NewZstd(partd.NewDict(), compress.WithLevel(19), compress.WithMaxValueSize(1<<20))
+	fmt.Println(err)
 	fmt.Println(small.Append(map[string][]byte{"k": []byte("compressed at level 19")}))
 
+	_, err = compress.NewSnappy(partd.NewDict(), compress.WithLevel(3))
+	fmt.Println(err)
+
 	wrong := compress.Snappy(partd.NewDict(), compress.WithLevel(3))
-	fmt.Println(compress.Err(wrong))
 	fmt.Println(wrong.Append(map[string][]byte{"k": []byte("x")}))
 	// Output:
+	// <nil>
 	// <nil>
 	// partd: snappy: no compression levels (WithLevel(3))
 	// partd: snappy: no compression levels (WithLevel(3))

@@ -76,13 +76,13 @@ func fuzzDecode(f *testing.F, mk func(partd.Store, ...compress.Option) (partd.St
 }
 
 func FuzzZstdDecode(f *testing.F) {
-	fuzzDecode(f, withErr(compress.Zstd))
+	fuzzDecode(f, compress.NewZstd)
 }
 
-func FuzzSnappyDecode(f *testing.F) { fuzzDecode(f, withErr(compress.Snappy)) }
+func FuzzSnappyDecode(f *testing.F) { fuzzDecode(f, compress.NewSnappy) }
 
 func FuzzZLibDecode(f *testing.F) {
-	fuzzDecode(f, withErr(compress.ZLib))
+	fuzzDecode(f, compress.NewZLib)
 }
 
 // Stored bytes that claim or hold far more than the limit are refused before

@@ -23,12 +23,13 @@ const MaxValueSizeLimit = 1<<32 - 1
 // written. (A stored frame that claims more is partd.ErrCorrupt instead.)
 var ErrTooLarge = errors.New("value exceeds the maximum value size")
 
-// An Option configures a layer: [WithLevel], [WithMaxValueSize]. An option a
-// constructor cannot apply (a level out of range, a level for snappy) does
-// not panic: every call of the returned store returns its error, as
-// klauspost's s2.NewWriter reports a bad WriterOption on every write.
-// [Setting.Wrap] returns it at once, for levels that come from
-// configuration.
+// An Option configures a layer: [WithLevel], [WithMaxValueSize]. Options
+// are validated when the layer is built: [NewZstd], [NewSnappy] and
+// [NewZLib] return a bad option's error at once, as zlib.NewWriterLevel
+// does, and so does [Setting.Wrap]. [Zstd], [Snappy] and [ZLib] cannot
+// fail, like zlib.NewWriter: they are for options known to be right (or
+// none); a bad one there does not panic, but every call of the returned
+// store returns its error (see [Err]).
 type Option func(*options) error
 
 type options struct {
@@ -82,16 +83,28 @@ func buildOptions(opts []Option) (options, error) {
 }
 
 // DefaultZstdLevel is the level of [Zstd] unless [WithLevel] says otherwise:
-// level 1, the encoder's fastest speed. A shuffle or spill store is usually
-// bound by how fast it compresses: on the 4 KiB text values of WORKLOADS.md
-// W6, level 1 takes 20-45% less CPU than level 3 for a ratio 4% lower (2.64
-// against 2.74).
+// level 1, the encoder's fastest speed, because a shuffle or spill store is
+// usually bound by how fast it compresses. (What level 1 saves against
+// level 3 on the workloads is measured in compress's benchmarks.)
 const DefaultZstdLevel = 1
 
-// Zstd returns a layer that compresses each value with zstd (at
+// NewZstd returns a layer that compresses each value with zstd (at
 // [DefaultZstdLevel] unless [WithLevel] says otherwise) and a content
-// checksum. See the package documentation for the format and for Close.
-func Zstd(inner partd.Store, opts ...Option) partd.Store {
+// checksum, or the error of an option it cannot apply. See the package
+// documentation for the format and for Close.
+func NewZstd(inner partd.Store, opts ...Option) (partd.Store, error) {
+	l := zstdLayer(inner, opts)
+	if l.optErr != nil {
+		return nil, l.optErr
+	}
+	return l, nil
+}
+
+// Zstd is NewZstd for options known to be right: it cannot fail, and a bad
+// option makes every call of the returned store fail instead.
+func Zstd(inner partd.Store, opts ...Option) partd.Store { return zstdLayer(inner, opts) }
+
+func zstdLayer(inner partd.Store, opts []Option) *layer {
 	o, err := buildOptions(opts)
 	level := zstd.EncoderLevelFromZstd(DefaultZstdLevel)
 	if err == nil && o.hasLevel {
@@ -100,10 +113,23 @@ func Zstd(inner partd.Store, opts ...Option) partd.Store {
 	return newLayer(inner, newZstdCodec(level, o.maxValue), o, err)
 }
 
-// Snappy returns a layer that compresses each value in the snappy block
-// format, byte-compatible with Python partd's partd.Snappy. See the package
+// NewSnappy returns a layer that compresses each value in the snappy block
+// format, byte-compatible with Python partd's partd.Snappy, or the error of
+// an option it cannot apply (snappy has no levels). See the package
 // documentation for the format and for Close.
-func Snappy(inner partd.Store, opts ...Option) partd.Store {
+func NewSnappy(inner partd.Store, opts ...Option) (partd.Store, error) {
+	l := snappyLayer(inner, opts)
+	if l.optErr != nil {
+		return nil, l.optErr
+	}
+	return l, nil
+}
+
+// Snappy is NewSnappy for options known to be right: it cannot fail, and a
+// bad option makes every call of the returned store fail instead.
+func Snappy(inner partd.Store, opts ...Option) partd.Store { return snappyLayer(inner, opts) }
+
+func snappyLayer(inner partd.Store, opts []Option) *layer {
 	o, err := buildOptions(opts)
 	if err == nil && o.hasLevel {
 		err = fmt.Errorf("partd: snappy: no compression levels (WithLevel(%d))", o.level)
@@ -111,11 +137,23 @@ func Snappy(inner partd.Store, opts ...Option) partd.Store {
 	return newLayer(inner, snappyCodec{}, o, err)
 }
 
-// ZLib returns a layer that compresses each value as a zlib stream (at the
-// default level unless [WithLevel] says otherwise), byte-compatible with
-// Python partd's partd.ZLib. See the package documentation for the format
-// and for Close.
-func ZLib(inner partd.Store, opts ...Option) partd.Store {
+// NewZLib returns a layer that compresses each value as a zlib stream (at
+// the default level unless [WithLevel] says otherwise), byte-compatible
+// with Python partd's partd.ZLib, or the error of an option it cannot
+// apply. See the package documentation for the format and for Close.
+func NewZLib(inner partd.Store, opts ...Option) (partd.Store, error) {
+	l := zlibLayer(inner, opts)
+	if l.optErr != nil {
+		return nil, l.optErr
+	}
+	return l, nil
+}
+
+// ZLib is NewZLib for options known to be right: it cannot fail, and a bad
+// option makes every call of the returned store fail instead.
+func ZLib(inner partd.Store, opts ...Option) partd.Store { return zlibLayer(inner, opts) }
+
+func zlibLayer(inner partd.Store, opts []Option) *layer {
 	o, err := buildOptions(opts)
 	level := zlib.DefaultCompression
 	if err == nil && o.hasLevel {

@@ -101,26 +101,20 @@ func (s Setting) Wrap(inner partd.Store, opts ...Option) (partd.Store, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("partd: compress: setting %s: %w", s, err)
 	}
-	var layer partd.Store
 	switch s.Algorithm {
 	case ZstdAlgorithm:
-		layer = Zstd(inner, append([]Option{WithLevel(s.Level)}, opts...)...)
+		return NewZstd(inner, append([]Option{WithLevel(s.Level)}, opts...)...)
 	case SnappyAlgorithm:
-		layer = Snappy(inner, opts...)
+		return NewSnappy(inner, opts...)
 	case ZLibAlgorithm:
 		level := s.Level
 		if level == 0 {
 			level = zlib.DefaultCompression
 		}
-		layer = ZLib(inner, append([]Option{WithLevel(level)}, opts...)...)
-	default:
-		if _, err := buildOptions(opts); err != nil {
-			return nil, err
-		}
-		return inner, nil
+		return NewZLib(inner, append([]Option{WithLevel(level)}, opts...)...)
 	}
-	if err := Err(layer); err != nil {
+	if _, err := buildOptions(opts); err != nil {
 		return nil, err
 	}
-	return layer, nil
+	return inner, nil
 }

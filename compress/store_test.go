@@ -127,18 +127,9 @@ var withOpts = []struct {
 	name string
 	mk   func(partd.Store, ...compress.Option) (partd.Store, error)
 }{
-	{"zstd", withErr(compress.Zstd)},
-	{"snappy", withErr(compress.Snappy)},
-	{"zlib", withErr(compress.ZLib)},
-}
-
-// withErr returns a constructor that reports a bad option at once, as
-// compress.Err does.
-func withErr(mk func(partd.Store, ...compress.Option) partd.Store) func(partd.Store, ...compress.Option) (partd.Store, error) {
-	return func(inner partd.Store, o ...compress.Option) (partd.Store, error) {
-		s := mk(inner, o...)
-		return s, compress.Err(s)
-	}
+	{"zstd", compress.NewZstd},
+	{"snappy", compress.NewSnappy},
+	{"zlib", compress.NewZLib},
 }
 
 func TestMaxValueSize(t *testing.T) {
@@ -216,6 +207,40 @@ func TestBadLevels(t *testing.T) {
 	}
 	if _, err := (compress.Setting{Algorithm: compress.ZstdAlgorithm, Level: 23}).Wrap(inner); err == nil {
 		t.Errorf("Setting zstd:23 wrapped without an error")
+	}
+}
+
+// TestNewReportsBadOptions: NewZstd, NewSnappy and NewZLib return a bad
+// option's error at construction, as zlib.NewWriterLevel does, and the
+// store otherwise.
+func TestNewReportsBadOptions(t *testing.T) {
+	inner := partd.NewDict()
+	for name, mk := range map[string]func() (partd.Store, error){
+		"NewZstd(WithLevel(23))":          func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithLevel(23)) },
+		"NewZstd(WithMaxValueSize(0))":    func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithMaxValueSize(0)) },
+		"NewSnappy(WithLevel(1))":         func() (partd.Store, error) { return compress.NewSnappy(inner, compress.WithLevel(1)) },
+		"NewZLib(WithLevel(10))":          func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithLevel(10)) },
+		"NewZLib(WithMaxValueSize(-1))":   func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithMaxValueSize(-1)) },
+		"NewSnappy(WithMaxValueSize(-1))": func() (partd.Store, error) { return compress.NewSnappy(inner, compress.WithMaxValueSize(-1)) },
+	} {
+		if s, err := mk(); err == nil || s != nil {
+			t.Errorf("%s = %v, %v; want nil and the option's error", name, s, err)
+		}
+	}
+	for name, mk := range map[string]func() (partd.Store, error){
+		"NewZstd(WithLevel(9))": func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithLevel(9)) },
+		"NewSnappy()":           func() (partd.Store, error) { return compress.NewSnappy(inner) },
+		"NewZLib(WithLevel(1))": func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithLevel(1)) },
+	} {
+		s, err := mk()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		check(t, s.Append(map[string][]byte{"k": []byte("v")}))
+		if got := get1(t, s, "k"); string(got) != "v" {
+			t.Fatalf("%s: k = %q", name, got)
+		}
+		check(t, s.Delete("k"))
 	}
 }
 
