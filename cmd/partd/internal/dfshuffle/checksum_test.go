@@ -2,6 +2,9 @@ package dfshuffle
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -133,5 +136,41 @@ func TestInferCSVTypes(t *testing.T) {
 		if got := InferCSVTypes(c.vals).String(); got != c.want {
 			t.Errorf("InferCSVTypes(%q) = %s, want %s", c.vals, got, c.want)
 		}
+	}
+}
+
+// TestCSVSchemaAcrossFiles: the types of CSV columns are inferred over the
+// samples of every file, as if they were one.
+func TestCSVSchemaAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	a := write("a.csv", "i,f,s,b,e\n1,1,2,1,\n2,2,3,0,\n")
+	b := write("b.csv", "i,f,s,b,e\n3,2.5,true,true,NULL\n")
+	opts := CSVOptions{Comma: ',', InferRows: 100}
+	var samples []*csvSample
+	for _, p := range []string{a, b} {
+		s, err := sampleCSV(p, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples = append(samples, s)
+	}
+	sc, err := inferCSVSchema(samples, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range sc.Fields() {
+		got = append(got, f.Name+" "+f.Type.String())
+	}
+	want := []string{"i int64", "f float64", "s utf8", "b bool", "e utf8"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("schema %v, want %v", got, want)
 	}
 }

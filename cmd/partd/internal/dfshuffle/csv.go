@@ -75,7 +75,16 @@ func parses(v string, dt arrow.DataType) bool {
 // time32[s], timestamp[s], timestamp[ns], the same with zone UTC, float64,
 // utf8, binary) that reads every value. A column without values is utf8.
 func InferCSVTypes(vals []string) arrow.DataType {
-	k := 0
+	if len(vals) == 0 {
+		return arrow.BinaryTypes.String
+	}
+	return csvLadder[ladderIndex(vals, 0)]
+}
+
+// ladderIndex returns the first index k ≥ from of csvLadder whose type
+// reads every one of vals (binary's if none does).
+func ladderIndex(vals []string, from int) int {
+	k := from
 	for {
 		for _, v := range vals {
 			for k < len(csvLadder)-1 && !parses(v, csvLadder[k]) {
@@ -90,21 +99,21 @@ func InferCSVTypes(vals []string) arrow.DataType {
 			}
 		}
 		if ok || k == len(csvLadder)-1 {
-			if len(vals) == 0 {
-				return arrow.BinaryTypes.String
-			}
-			return csvLadder[k]
+			return k
 		}
 		k++
 	}
 }
 
-// csvSample is the header and first rows of a CSV file.
+// csvSample is what the first rows of a CSV file say: its header, and for
+// each column whether it has non-NULL values and the first type of
+// csvLadder that reads them all.
 type csvSample struct {
 	file   int
 	path   string
 	header []string
-	rows   [][]string
+	index  []int
+	values []bool
 }
 
 // bomless returns r without a leading UTF-8 byte order mark.
@@ -123,36 +132,57 @@ func newCSVReader(r io.Reader, opts CSVOptions) *csv.Reader {
 	return cr
 }
 
-// sampleCSV reads the header and the first InferRows rows of a CSV file.
-func sampleCSV(path string, opts CSVOptions) (*csvSample, error) {
+// readSample reads the header and the first InferRows rows of a CSV file,
+// and returns each column's non-NULL values.
+func readSample(path string, opts CSVOptions) (header []string, cols [][]string, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, &InputError{File: path, Err: statError(err)}
+		return nil, nil, &InputError{File: path, Err: statError(err)}
 	}
 	defer fh.Close()
 	cr := newCSVReader(fh, opts)
-	header, err := cr.Read()
+	header, err = cr.Read()
 	if err == io.EOF {
-		return nil, &InputError{File: path, Err: errors.New("empty file: no header line")}
+		return nil, nil, &InputError{File: path, Err: errors.New("empty file: no header line")}
 	}
 	if err != nil {
-		return nil, csvError(path, err)
+		return nil, nil, csvError(path, err)
 	}
 	header = slices.Clone(header)
-	s := &csvSample{path: path, header: header}
-	for len(s.rows) < opts.InferRows {
+	nulls := nullValues(opts)
+	cols = make([][]string, len(header))
+	for range opts.InferRows {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvError(path, err)
+			return nil, nil, csvError(path, err)
 		}
 		if len(rec) != len(header) {
 			line, _ := cr.FieldPos(0)
-			return nil, fieldCountError(path, int64(line), len(rec), len(header))
+			return nil, nil, fieldCountError(path, int64(line), len(rec), len(header))
 		}
-		s.rows = append(s.rows, rec)
+		for c, v := range rec {
+			if !slices.Contains(nulls, v) {
+				cols[c] = append(cols[c], v)
+			}
+		}
+	}
+	return header, cols, nil
+}
+
+// sampleCSV reads a CSV file's header and infers its columns' types from
+// its first InferRows rows.
+func sampleCSV(path string, opts CSVOptions) (*csvSample, error) {
+	header, cols, err := readSample(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &csvSample{path: path, header: header, index: make([]int, len(header)), values: make([]bool, len(header))}
+	for c, vals := range cols {
+		s.index[c] = ladderIndex(vals, 0)
+		s.values[c] = len(vals) > 0
 	}
 	return s, nil
 }
@@ -171,8 +201,12 @@ func csvError(path string, err error) error {
 }
 
 // inferCSVSchema checks that the CSV files have the same header and infers
-// each column's type from the samples of all of them.
-func inferCSVSchema(files []File, samples []*csvSample, opts CSVOptions) (*arrow.Schema, error) {
+// each column's type over the samples of all of them: the first type of
+// csvLadder that reads every sampled value of every file. That is at least
+// the latest of the files' own; if a file's values do not all read as
+// that, the samples are read again from there on (so that no more than one
+// file's sample is held at a time).
+func inferCSVSchema(samples []*csvSample, opts CSVOptions) (*arrow.Schema, error) {
 	first := samples[0]
 	for _, s := range samples[1:] {
 		if !slices.Equal(s.header, first.header) {
@@ -186,19 +220,42 @@ func inferCSVSchema(files []File, samples []*csvSample, opts CSVOptions) (*arrow
 			return nil, &InputError{File: s.path, Other: first.path, Err: err}
 		}
 	}
-	nulls := nullValues(opts)
-	fields := make([]arrow.Field, len(first.header))
-	var vals []string
-	for c, name := range first.header {
-		vals = vals[:0]
+	n := len(first.header)
+	index := make([]int, n)
+	values := make([]bool, n)
+	differ := false
+	for _, s := range samples {
+		for c := range n {
+			if s.values[c] {
+				if values[c] && index[c] != s.index[c] {
+					differ = true
+				}
+				index[c] = max(index[c], s.index[c])
+				values[c] = true
+			}
+		}
+	}
+	for differ {
+		differ = false
 		for _, s := range samples {
-			for _, row := range s.rows {
-				if v := row[c]; !slices.Contains(nulls, v) {
-					vals = append(vals, v)
+			_, cols, err := readSample(s.path, opts)
+			if err != nil {
+				return nil, err
+			}
+			for c, vals := range cols {
+				if k := ladderIndex(vals, index[c]); k != index[c] {
+					index[c], differ = k, true
 				}
 			}
 		}
-		fields[c] = arrow.Field{Name: name, Type: InferCSVTypes(vals), Nullable: true}
+	}
+	fields := make([]arrow.Field, n)
+	for c, name := range first.header {
+		dt := arrow.DataType(arrow.BinaryTypes.String)
+		if values[c] {
+			dt = csvLadder[index[c]]
+		}
+		fields[c] = arrow.Field{Name: name, Type: dt, Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil), nil
 }

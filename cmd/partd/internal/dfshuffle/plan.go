@@ -163,7 +163,7 @@ func expandInputs(inputs []string) ([]string, error) {
 			return nil, errors.New("dfshuffle: an empty input path")
 		}
 		matches := []string{in}
-		if strings.ContainsAny(in, `*?[\`) {
+		if _, err := os.Lstat(in); err != nil && strings.ContainsAny(in, `*?[\`) { // a file of that very name is taken as it is
 			var err error
 			if matches, err = filepath.Glob(in); err != nil {
 				return nil, &InputError{File: in, Err: fmt.Errorf("bad pattern: %w", err)}
@@ -317,7 +317,7 @@ func (p *Plan) readSchemas(ctx context.Context) ([]*arrow.Schema, error) {
 	}
 	if len(csvSamples) > 0 {
 		slices.SortFunc(csvSamples, func(a, b *csvSample) int { return a.file - b.file })
-		sc, err := inferCSVSchema(p.Files, csvSamples, p.Job.CSV)
+		sc, err := inferCSVSchema(csvSamples, p.Job.CSV)
 		if err != nil {
 			return nil, err
 		}
