@@ -21,3 +21,16 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Node.js and npm, for arrowstore's JavaScript interop test. Checked by command,
+# not dpkg: a machine may have Node.js from elsewhere (NodeSource's nodejs bundles
+# npm, and Debian's npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "deps: installing nodejs npm" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# The pinned apache-arrow (and codecs) the interop test reads keys with.
+"$(dirname "$0")/npm-deps.sh"
