@@ -3,7 +3,8 @@
 # the server and client (cgo), Python partd 1.3 with its codecs for the
 # interoperability tests and the benchmark baselines, redis-server and
 # redis-tools for the Redis store's tests, and iproute2 for the test that
-# joins network namespaces. Idempotent: it installs only what is missing.
+# joins network namespaces, Node.js with the pinned apache-arrow for the
+# Arrow interop test. Idempotent: it installs only what is missing.
 set -euo pipefail
 
 pkgs=(gcc make pkg-config libzmq3-dev redis-server redis-tools iproute2
