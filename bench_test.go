@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/partdtest"
 )
 
 // The benchmarks run the canonical workloads of shared/WORKLOADS.md.
@@ -142,15 +142,13 @@ func benchW5(b *testing.B, stack string) {
 	reportResult(b, res, stack)
 }
 
-// runWorkloadProcess runs a workload in a re-executed test binary (see
-// runHelper's "workload" role) and returns its result.
+// runWorkloadProcess runs a workload in a re-executed test binary (the
+// helper "workload", see main_test.go) and returns its result.
 func runWorkloadProcess(b *testing.B, spec workload.Spec, stack string) workload.Result {
 	b.Helper()
 	arg, _ := json.Marshal(spec)
-	cmd := exec.Command(os.Args[0], "-test.run=^$", string(arg), stack, b.TempDir())
-	cmd.Env = append(os.Environ(), "PARTD_HELPER=workload")
 	// No GOMEMLIMIT: the Buffer's Dict keeps its bytes off the heap.
-	cmd.Stderr = os.Stderr
+	cmd := partdtest.StartHelper("workload", string(arg), stack, b.TempDir())
 	out, err := cmd.Output()
 	if err != nil {
 		b.Fatalf("workload process: %v", err)

@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -347,5 +349,55 @@ func TestBufferReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 		return partd.NewBuffer(partd.NewDict(), f, 4)
+	})
+}
+
+// TestBufferFailedSpillKeepsDataOnce: a spill round that writes one key
+// and then fails on a full disk leaves the Buffer as it was, so retrying
+// the Append after making room stores each value once.
+func TestBufferFailedSpillKeepsDataOnce(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	must(t, err)
+	inj := &errorfs.Injector{}
+	partd.InjectFileFaults(f, inj)
+	// Room for one 8 KiB key of a spill round, not for two: the round
+	// writes one key and fails on the next.
+	inj.FailWritesAfter(12<<10, syscall.ENOSPC)
+	b := partd.NewBuffer(partd.NewDict(), f, 1<<10)
+	defer b.Close()
+	want := map[string][]byte{"x": bytes.Repeat([]byte("x"), 8<<10), "y": bytes.Repeat([]byte("y"), 8<<10)}
+	if err := b.Append(want); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("spill onto a full disk: err = %v, want ENOSPC", err)
+	}
+	// An Append that failed wrote nothing.
+	for k := range want {
+		if got, err := b.Get(k); err != nil || len(got[0]) != 0 {
+			t.Fatalf("%s: %d bytes after a failed Append (%v), want none", k, len(got[0]), err)
+		}
+	}
+	inj.Heal()
+	if err := b.Append(want); err != nil {
+		t.Fatalf("retry after making room: %v", err)
+	}
+	for k, v := range want {
+		got, err := b.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[0], v) {
+			t.Fatalf("%s: %d bytes after the retry, want %d (lost or duplicated)", k, len(got[0]), len(v))
+		}
+	}
+}
+
+func TestBufferDictLogConformance(t *testing.T) {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
+		return partd.NewBuffer(partd.NewDict(), smallLog(t, t.TempDir()), 100)
+	})
+}
+
+func TestBufferOffHeapDictLogConformance(t *testing.T) {
+	partdtest.Run(t, func(t *testing.T) partd.Store {
+		return partd.NewBuffer(partd.NewOffHeapDict(), smallLog(t, t.TempDir()), 300)
 	})
 }

@@ -57,12 +57,6 @@ func TestOffHeapDictConformance(t *testing.T) {
 	partdtest.Run(t, func(t *testing.T) partd.Store { return partd.NewOffHeapDict() })
 }
 
-func TestBufferOffHeapDictLogConformance(t *testing.T) {
-	partdtest.Run(t, func(t *testing.T) partd.Store {
-		return partd.NewBuffer(partd.NewOffHeapDict(), smallLog(t, t.TempDir()), 300)
-	})
-}
-
 // TestOffHeapDictMatchesDict runs one random history of appends, sets,
 // deletes and drops of every value size against a heap Dict and an
 // off-heap one, comparing every key after each step.

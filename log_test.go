@@ -54,12 +54,6 @@ func TestLogReopen(t *testing.T) {
 	partdtest.RunReopen(t, func(t *testing.T, dir string) partd.Store { return smallLog(t, dir) })
 }
 
-func TestBufferDictLogConformance(t *testing.T) {
-	partdtest.Run(t, func(t *testing.T) partd.Store {
-		return partd.NewBuffer(partd.NewDict(), smallLog(t, t.TempDir()), 100)
-	})
-}
-
 func TestLogTemporaryDirRemoved(t *testing.T) {
 	l, err := partd.NewLog("")
 	if err != nil {
@@ -108,7 +102,7 @@ func TestLogOneProcess(t *testing.T) {
 	if _, err := partd.NewLog(dir); !errors.Is(err, partd.ErrLocked) || !strings.Contains(err.Error(), "partd serve") {
 		t.Errorf("second open in this process: %v, want ErrLocked pointing at partd serve", err)
 	}
-	helper := startHelper(t, "log-open", dir, "-", "-")
+	helper := partdtest.StartHelper("log-open", dir, "-", "-")
 	helper.Stderr = nil
 	out, err := helper.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "store in use by another process") {
@@ -427,7 +421,7 @@ func TestLogCrashAtomicBatches(t *testing.T) {
 	lastAcked := -1
 	var torn int
 	for kill := range kills {
-		cmd := startHelper(t, "log-crasher", dir, "-", "-")
+		cmd := partdtest.StartHelper("log-crasher", dir, "-", "-")
 		cmd.Stderr = nil
 		stdout, err := cmd.StdoutPipe()
 		must(t, err)

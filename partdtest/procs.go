@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -13,51 +13,92 @@ import (
 
 // Several processes: a store that many processes share (a File directory,
 // a client of a server, a Redis namespace) runs RunProcesses, which starts
-// copies of the test binary that append to one store at once. The test
-// binary must route those copies to their work: call Main from TestMain.
+// copies of the test binary that append to one store at once. A test that
+// needs processes of its own (a second opener, a crash, a lower limit on
+// open files) starts the test binary again as a helper with StartHelper.
+// Both are one mechanism, as os/exec's tests' TestHelperProcess: the test
+// binary must route the copies to their work, by calling Main (or
+// MainWithHelpers, with helpers of its own) from TestMain.
 //
 //	func TestMain(m *testing.M) { partdtest.Main(m, openers) }
 //
 // openers maps a name to a function that opens the shared store from a
 // string (a directory, an address).
 
-// processEnv names the child's role: "name;target;writer;rounds".
-const processEnv = "PARTDTEST_PROCESS"
+// helperEnv names the helper a copy of the test binary runs; its arguments
+// follow "--" on its command line.
+const helperEnv = "PARTDTEST_HELPER"
+
+// writerHelper is the helper of RunProcesses's writers: its arguments are
+// the opener's name, the target, the writer's number and the rounds.
+const writerHelper = "partdtest-writer"
 
 // An Opener opens the store that target names, in a child process.
 type Opener func(target string) (partd.Store, error)
 
+// A Helper is work a test runs in a child process that StartHelper started:
+// args are the arguments given to StartHelper. The child exits with status
+// 0 if it returns nil, else 1 after printing the error.
+type Helper func(args []string) error
+
 // Main runs the tests, or, in a child that RunProcesses started, its
 // appends, and exits.
-func Main(m *testing.M, openers map[string]Opener) {
-	spec := os.Getenv(processEnv)
-	if spec == "" {
+func Main(m *testing.M, openers map[string]Opener) { MainWithHelpers(m, openers, nil) }
+
+// MainWithHelpers is Main for a test binary that also starts helpers of its
+// own: in a child that StartHelper started, it runs the helper of that name
+// and exits.
+func MainWithHelpers(m *testing.M, openers map[string]Opener, helpers map[string]Helper) {
+	name := os.Getenv(helperEnv)
+	if name == "" {
 		os.Exit(m.Run())
 	}
-	if err := runChild(spec, openers); err != nil {
-		fmt.Fprintln(os.Stderr, "partdtest child:", err)
+	var args []string
+	if i := slices.Index(os.Args, "--"); i >= 0 {
+		args = os.Args[i+1:]
+	}
+	h := helpers[name]
+	if name == writerHelper {
+		h = func(args []string) error { return runChild(args, openers) }
+	}
+	err := fmt.Errorf("no helper named %q", name)
+	if h != nil {
+		err = h(args)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "partdtest helper %s: %v\n", name, err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
+// StartHelper returns a command, not started, that runs the test binary as
+// the helper name (see MainWithHelpers) with args. Its standard error is the
+// test's; the caller may set the rest.
+func StartHelper(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
 // runChild appends rounds records of its writer to a private key and to
-// the shared keys, one batch per round.
-func runChild(spec string, openers map[string]Opener) error {
-	f := strings.Split(spec, ";")
-	if len(f) != 4 {
-		return fmt.Errorf("bad %s %q", processEnv, spec)
+// the shared keys, one batch per round. args are the opener's name, the
+// target, the writer's number and the rounds.
+func runChild(args []string, openers map[string]Opener) error {
+	if len(args) != 4 {
+		return fmt.Errorf("writer: arguments %q, want name, target, writer and rounds", args)
 	}
-	open := openers[f[0]]
+	open := openers[args[0]]
 	if open == nil {
-		return fmt.Errorf("no opener named %q", f[0])
+		return fmt.Errorf("no opener named %q", args[0])
 	}
-	w, err1 := strconv.Atoi(f[2])
-	rounds, err2 := strconv.Atoi(f[3])
+	w, err1 := strconv.Atoi(args[2])
+	rounds, err2 := strconv.Atoi(args[3])
 	if err1 != nil || err2 != nil {
-		return fmt.Errorf("bad %s %q", processEnv, spec)
+		return fmt.Errorf("writer: arguments %q, want name, target, writer and rounds", args)
 	}
-	s, err := open(f[1])
+	s, err := open(args[1])
 	if err != nil {
 		return err
 	}
@@ -84,9 +125,7 @@ func RunProcesses(t *testing.T, name, target string, writers, rounds int, check 
 	t.Helper()
 	cmds := make([]*exec.Cmd, writers)
 	for w := range cmds {
-		c := exec.Command(os.Args[0], "-test.run=^$")
-		c.Env = append(os.Environ(), fmt.Sprintf("%s=%s;%s;%d;%d", processEnv, name, target, w, rounds))
-		c.Stderr = os.Stderr
+		c := StartHelper(writerHelper, name, target, strconv.Itoa(w), strconv.Itoa(rounds))
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

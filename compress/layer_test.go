@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -122,128 +124,6 @@ func TestCloseCascades(t *testing.T) {
 	}
 }
 
-// withOpts lists each algorithm's constructor that takes options.
-var withOpts = []struct {
-	name string
-	mk   func(partd.Store, ...compress.Option) (partd.Store, error)
-}{
-	{"zstd", compress.NewZstd},
-	{"snappy", compress.NewSnappy},
-	{"zlib", compress.NewZLib},
-}
-
-func TestMaxValueSize(t *testing.T) {
-	for _, c := range withOpts {
-		t.Run(c.name, func(t *testing.T) {
-			inner := partd.NewDict()
-			s, err := c.mk(inner, compress.WithMaxValueSize(1000))
-			check(t, err)
-			check(t, s.Append(map[string][]byte{"ok": make([]byte, 1000)}))
-			err = s.Append(map[string][]byte{"big": make([]byte, 1001), "small": []byte("x")})
-			if !errors.Is(err, compress.ErrTooLarge) {
-				t.Fatalf("Append of 1001 bytes with a 1000-byte limit: err = %v, want ErrTooLarge", err)
-			}
-			if err := s.Set("big", make([]byte, 1001)); !errors.Is(err, compress.ErrTooLarge) {
-				t.Fatalf("Set of 1001 bytes: err = %v, want ErrTooLarge", err)
-			}
-			keys, err := s.Keys()
-			check(t, err)
-			if fmt.Sprint(keys) != "[ok]" {
-				t.Fatalf("keys after refused writes = %q, want [ok]", keys)
-			}
-			if got := get1(t, s, "ok"); len(got) != 1000 {
-				t.Fatalf("got %d bytes, want 1000", len(got))
-			}
-			// Bytes written under a larger limit are corrupt to a reader
-			// with a smaller one.
-			big, err := c.mk(inner)
-			check(t, err)
-			check(t, big.Append(map[string][]byte{"big": make([]byte, 1001)}))
-			if _, err := s.Get("big"); !errors.Is(err, partd.ErrCorrupt) {
-				t.Fatalf("Get of a value over the limit: err = %v, want ErrCorrupt", err)
-			}
-		})
-	}
-	for _, n := range []int64{0, -1, compress.MaxValueSizeLimit + 1} {
-		if err := compress.Err(compress.Zstd(partd.NewDict(), compress.WithMaxValueSize(n))); err == nil {
-			t.Errorf("WithMaxValueSize(%d): no error", n)
-		}
-	}
-}
-
-// A bad option is an error of every call, never a panic, and nothing is
-// written to the inner store.
-func TestBadLevels(t *testing.T) {
-	bad := map[string]partd.Store{}
-	inner := partd.NewDict()
-	for _, lv := range []int{-1, 23, 100} {
-		bad[fmt.Sprintf("Zstd(WithLevel(%d))", lv)] = compress.Zstd(inner, compress.WithLevel(lv))
-	}
-	for _, lv := range []int{-3, 10} {
-		bad[fmt.Sprintf("ZLib(WithLevel(%d))", lv)] = compress.ZLib(inner, compress.WithLevel(lv))
-	}
-	bad["Snappy(WithLevel(1))"] = compress.Snappy(inner, compress.WithLevel(1))
-	for name, s := range bad {
-		if compress.Err(s) == nil {
-			t.Errorf("%s: Err is nil", name)
-		}
-		if err := s.Append(map[string][]byte{"k": []byte("v")}); err == nil || err.Error() != compress.Err(s).Error() {
-			t.Errorf("%s: Append = %v, want the option's error", name, err)
-		}
-		if _, err := s.Get("k"); err == nil {
-			t.Errorf("%s: Get: no error", name)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("%s: Close: %v", name, err)
-		}
-	}
-	if keys, _ := inner.Keys(); len(keys) != 0 {
-		t.Errorf("layers with bad options wrote %q", keys)
-	}
-	for _, lv := range []int{1, 3, 22} {
-		if err := compress.Err(compress.Zstd(inner, compress.WithLevel(lv))); err != nil {
-			t.Errorf("Zstd(WithLevel(%d)): %v", lv, err)
-		}
-	}
-	if _, err := (compress.Setting{Algorithm: compress.ZstdAlgorithm, Level: 23}).Wrap(inner); err == nil {
-		t.Errorf("Setting zstd:23 wrapped without an error")
-	}
-}
-
-// TestNewReportsBadOptions: NewZstd, NewSnappy and NewZLib return a bad
-// option's error at construction, as zlib.NewWriterLevel does, and the
-// store otherwise.
-func TestNewReportsBadOptions(t *testing.T) {
-	inner := partd.NewDict()
-	for name, mk := range map[string]func() (partd.Store, error){
-		"NewZstd(WithLevel(23))":          func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithLevel(23)) },
-		"NewZstd(WithMaxValueSize(0))":    func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithMaxValueSize(0)) },
-		"NewSnappy(WithLevel(1))":         func() (partd.Store, error) { return compress.NewSnappy(inner, compress.WithLevel(1)) },
-		"NewZLib(WithLevel(10))":          func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithLevel(10)) },
-		"NewZLib(WithMaxValueSize(-1))":   func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithMaxValueSize(-1)) },
-		"NewSnappy(WithMaxValueSize(-1))": func() (partd.Store, error) { return compress.NewSnappy(inner, compress.WithMaxValueSize(-1)) },
-	} {
-		if s, err := mk(); err == nil || s != nil {
-			t.Errorf("%s = %v, %v; want nil and the option's error", name, s, err)
-		}
-	}
-	for name, mk := range map[string]func() (partd.Store, error){
-		"NewZstd(WithLevel(9))": func() (partd.Store, error) { return compress.NewZstd(inner, compress.WithLevel(9)) },
-		"NewSnappy()":           func() (partd.Store, error) { return compress.NewSnappy(inner) },
-		"NewZLib(WithLevel(1))": func() (partd.Store, error) { return compress.NewZLib(inner, compress.WithLevel(1)) },
-	} {
-		s, err := mk()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		check(t, s.Append(map[string][]byte{"k": []byte("v")}))
-		if got := get1(t, s, "k"); string(got) != "v" {
-			t.Fatalf("%s: k = %q", name, got)
-		}
-		check(t, s.Delete("k"))
-	}
-}
-
 func TestConformanceFile(t *testing.T) {
 	for _, l := range layers[:3] {
 		t.Run(l.name, func(t *testing.T) {
@@ -298,5 +178,126 @@ func TestParallelBatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A key large enough to be decoded in several parallel runs reports the
+// first bad frame, whichever run holds it.
+func TestLargeKeyRuns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for _, l := range layers[:3] {
+		t.Run(l.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			s := l.wrap(inner)
+			var want []byte
+			var ends []int // end of each frame in the stored bytes
+			for i := range 300 {
+				v := fmt.Appendf(nil, "value %d:%s", i, bytes.Repeat([]byte{byte(i)}, 4000+i))
+				check(t, s.Append(map[string][]byte{"big": v}))
+				want = append(want, v...)
+				ends = append(ends, len(stored(t, inner, "big")))
+			}
+			if got := get1(t, s, "big"); !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d", len(got), len(want))
+			}
+			raw := stored(t, inner, "big")
+			for _, bad := range [][]int{{299}, {150}, {250, 7}} {
+				garbled := bytes.Clone(raw)
+				for _, b := range bad {
+					for i := ends[b-1] + 8; i < ends[b]; i++ {
+						garbled[i] ^= 0x55
+					}
+				}
+				check(t, inner.Set("big", garbled))
+				_, err := s.Get("big")
+				first := bad[len(bad)-1]
+				if !errors.Is(err, partd.ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("frame %d:", first)) {
+					t.Fatalf("frames %v garbled: err = %v, want ErrCorrupt naming frame %d", bad, err, first)
+				}
+			}
+		})
+	}
+}
+
+// TestLayerSizesAreValueSizes: a layer is no partd.KeySizer, so partd.Sizes
+// measures the decoded values, not the smaller frames the inner store
+// holds.
+func TestLayerSizesAreValueSizes(t *testing.T) {
+	for _, l := range layers {
+		t.Run(l.name, func(t *testing.T) {
+			inner := partd.NewDict()
+			z := l.wrap(inner)
+			defer z.Close()
+			if _, ok := z.(partd.KeySizer); ok {
+				t.Fatal("a compression layer is a partd.KeySizer")
+			}
+			value := bytes.Repeat([]byte("compressible "), 10000)
+			check(t, z.Append(map[string][]byte{"k": value}))
+			check(t, z.Append(map[string][]byte{"k": value}))
+			sizes, err := partd.Sizes(z, "k", "none")
+			check(t, err)
+			if !slices.Equal(sizes, []int64{2 * int64(len(value)), 0}) {
+				t.Fatalf("Sizes = %v, want [%d 0]", sizes, 2*len(value))
+			}
+			stored, err := inner.Sizes("k")
+			check(t, err)
+			if stored[0] >= sizes[0] {
+				t.Fatalf("the inner store holds %d bytes of %d: not compressed", stored[0], sizes[0])
+			}
+		})
+	}
+}
+
+// TestLayerPopDecodes: a layer pops through its inner store's Pop and
+// decodes what it popped; its listings are the inner store's.
+func TestLayerPopDecodes(t *testing.T) {
+	inner := partd.NewDict()
+	z := compress.Zstd(inner)
+	defer z.Close()
+	check(t, z.Append(map[string][]byte{"df/a": []byte("one "), "df/b": []byte("two"), "x": []byte("x")}))
+	check(t, z.Append(map[string][]byte{"df/a": []byte("more")}))
+	keys, err := partd.KeysPrefix(z, "df/")
+	check(t, err)
+	if !slices.Equal(keys, []string{"df/a", "df/b"}) {
+		t.Fatalf("KeysPrefix = %q", keys)
+	}
+	vals, err := z.(partd.Popper).Pop("df/a", "df/missing", "df/b")
+	check(t, err)
+	if string(vals[0]) != "one more" || vals[1] != nil || string(vals[2]) != "two" {
+		t.Fatalf("Pop = %q", vals)
+	}
+	if left, _ := inner.Keys(); !slices.Equal(left, []string{"x"}) {
+		t.Fatalf("inner keys after Pop = %q", left)
+	}
+	// A corrupt key pops as an ErrCorrupt error.
+	check(t, inner.Append(map[string][]byte{"bad": []byte("not a frame")}))
+	if _, err := partd.Pop(z, "bad"); !errors.Is(err, partd.ErrCorrupt) {
+		t.Fatalf("Pop of a corrupt key: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestLayerPagesOnlyOverAPager: a layer over a File (which pages no keys)
+// claims no partd.KeyPager through Unwrap, so All lists the File once.
+func TestLayerPagesOnlyOverAPager(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	check(t, err)
+	z := compress.Snappy(f)
+	defer z.Close()
+	check(t, z.Append(map[string][]byte{"a": []byte("1"), "b": []byte("2")}))
+	if _, ok := partd.Find[partd.KeyPager](z); ok {
+		t.Fatal("a layer over a File claims to page keys")
+	}
+	var all []string
+	for k, err := range partd.All(z, "") {
+		check(t, err)
+		all = append(all, k)
+	}
+	if !slices.Equal(all, []string{"a", "b"}) {
+		t.Fatalf("All = %q", all)
+	}
+	d := compress.Snappy(partd.NewDict())
+	check(t, d.Append(map[string][]byte{"a": []byte("1"), "b": []byte("2")}))
+	if page, err := partd.KeysPage(d, "", "a", 5); err != nil || !slices.Equal(page, []string{"b"}) {
+		t.Fatalf("KeysPage over a Dict = %q, %v", page, err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,28 +19,10 @@ import (
 	"github.com/gopartd/partd/partdtest"
 )
 
-// The tests in this file start real OS processes: the test binary re-executed
-// with PARTD_HELPER naming a role, all opening one File directory.
-
-func TestMain(m *testing.M) {
-	if role := os.Getenv("PARTD_HELPER"); role != "" {
-		run := runHelper
-		switch {
-		case role == "workload":
-			run = func(_ string, args []string) error { return runWorkloadHelper(args) }
-		case strings.HasPrefix(role, "log-"):
-			run = runLogHelper
-		}
-		if err := run(role, os.Args[len(os.Args)-3:]); err != nil {
-			fmt.Fprintln(os.Stderr, "helper:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	partdtest.Main(m, map[string]partdtest.Opener{
-		"file": func(dir string) (partd.Store, error) { return partd.NewFile(dir) },
-	})
-}
+// The tests in this file start real OS processes (partdtest.StartHelper:
+// the test binary run again as a helper, see main_test.go), all opening one
+// File directory: they test the cross-process lock and the generation
+// counter of file_lock.go.
 
 // TestFileProcessesSuite: the public several-processes check over one File
 // directory.
@@ -53,14 +34,6 @@ func TestFileProcessesSuite(t *testing.T) {
 	}
 	defer f.Close()
 	partdtest.RunProcesses(t, "file", dir, 4, 150, f)
-}
-
-func startHelper(t *testing.T, role string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), "PARTD_HELPER="+role)
-	cmd.Stderr = os.Stderr
-	return cmd
 }
 
 // runAll starts cmds and waits for them all. The first that fails fails the
@@ -138,6 +111,8 @@ func mutate(s partd.Store, set []byte) error {
 	return err
 }
 
+// runHelper runs the File helper role (see main_test.go): args are the
+// directory, an argument and a spare.
 func runHelper(role string, args []string) error {
 	dir, arg, signal := args[0], args[1], args[2]
 	s, err := partd.NewFile(dir)
@@ -262,9 +237,9 @@ func TestManyProcessesOneDirectory(t *testing.T) {
 	done := filepath.Join(t.TempDir(), "mutator-done")
 	var cmds []*exec.Cmd
 	for w := range procWriters {
-		cmds = append(cmds, startHelper(t, "writer", dir, strconv.Itoa(w), done))
+		cmds = append(cmds, partdtest.StartHelper("writer", dir, strconv.Itoa(w), done))
 	}
-	cmds = append(cmds, startHelper(t, "mutator", dir, "-", done))
+	cmds = append(cmds, partdtest.StartHelper("mutator", dir, "-", done))
 	runAll(t, cmds)
 	s, err := partd.NewFile(dir)
 	if err != nil {
@@ -343,7 +318,7 @@ func TestDropSeenByAnotherProcess(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	flowing := filepath.Join(t.TempDir(), "flowing")
 	dropped := filepath.Join(t.TempDir(), "dropped")
-	cmd := startHelper(t, "appender", dir, flowing, dropped)
+	cmd := partdtest.StartHelper("appender", dir, flowing, dropped)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +361,7 @@ func TestDropSeenByAnotherProcess(t *testing.T) {
 // a batch holds a bounded number of files open at once.
 func TestBatchWiderThanOpenFileLimit(t *testing.T) {
 	dir, buffered := filepath.Join(t.TempDir(), "file"), filepath.Join(t.TempDir(), "buffer")
-	cmd := startHelper(t, "wide", dir, buffered, "-")
+	cmd := partdtest.StartHelper("wide", dir, buffered, "-")
 	if err := cmd.Run(); err != nil { // the helper's error is on stderr
 		t.Fatal(err)
 	}
@@ -418,7 +393,7 @@ func TestBatchWiderThanOpenFileLimit(t *testing.T) {
 
 func TestCrashMidAppendKeepsReturnedAppends(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	cmd := startHelper(t, "crasher", dir, "-", "-")
+	cmd := partdtest.StartHelper("crasher", dir, "-", "-")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
