@@ -35,9 +35,8 @@ const spillTarget = 0.9
 // about twice what is live before it collects, so a heap Dict of limit bytes
 // lets the process grow to about twice the limit. Give the Buffer a
 // NewOffHeapDict, whose bytes the collector neither counts nor scans, and
-// the process stays near the limit plus its working heap (W5: 94 MiB for a
-// 64 MiB limit, against 129 MiB with a heap Dict, neither with
-// GOMEMLIMIT); or tell the runtime the budget, GOMEMLIMIT (or
+// the process stays near the limit plus its working heap (the README gives
+// the figures of the benchmarks); or tell the runtime the budget, GOMEMLIMIT (or
 // debug.SetMemoryLimit) a little above the limit. Spilling makes little
 // garbage: a Dict reuses the memory of spilled keys, and spills through
 // the slow store's AppendVectors (File, Log) without copying.

@@ -23,16 +23,11 @@ import (
 //	file_capability.go  Sizes, KeysPrefix and Pop, without reading more than they need
 //	file_lock.go      the cross-process lock protocol and the generation counter
 //	file_append.go    the append pipeline (appendJobs and its steps)
-//	file_unix.go      descriptors, writes, reads and flock(2) on Unix systems
-//	file_linux.go     opening key files with openat2(RESOLVE_BENEATH)
-//	file_bsd.go       opening key files through os.Root on macOS and the BSDs
-//	file_windows.go   handles, writes, reads and LockFileEx on Windows
-//	file_writev*.go   vectored writes: writev(2) where golang.org/x/sys/unix has it
 //
-// The operating system files provide osfile.Handle (an open key file) and osfile.NoHandle,
-// sysDir (the directory as openKey wants it), (*File).openKey and checkKey,
-// closeFD, writeAll, writevAll, fsyncFD, statRegular, readFull, shrinkBy,
-// openFileLimit and (*File).flock.
+// Every system call goes through internal/osfile: opening key files beneath
+// the directory (openat2 on Linux, os.Root elsewhere), the flock, and the
+// write path (osfile.FS: writes, writev, fsync, truncation), which tests
+// wrap to inject failures (internal/errorfs).
 
 // lockName is the lock file in every File directory. No key maps to it.
 const lockName = ".lock"

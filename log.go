@@ -27,8 +27,12 @@ import (
 //	log.go           the Store API, the index, opening and recovery
 //	log_record.go    the record format and its reader
 //	log_compact.go   compaction
-//	log_lock_*.go    the exclusive directory lock on each system
+//	log_recover.go   damage found on open, and RepairLog
 //	log_capability.go  Sizes, KeysPrefix, KeysPage and Pop from the index
+//
+// Every system call goes through internal/osfile (the exclusive lock,
+// opening without following links, and the write path, osfile.FS, which
+// tests wrap to inject failures: internal/errorfs).
 
 // Log is a log-structured Store: every Append, Set, Delete and Drop is one
 // record written sequentially to the current segment file of the directory,
@@ -52,14 +56,12 @@ import (
 // file): a second opener gets ErrLocked at once. Processes share a Log
 // through a server (partd serve).
 //
-// The index holds, per key, its size and the places of its bytes. Measured
-// (BenchmarkLogReopen: 100,000 keys of 10 appended values each): 355 bytes
-// of heap per key, about 20 of them per appended value whose place is not
-// next to the key's previous one. Compact puts each key's bytes within a
-// segment in one place (measured before compaction went segment by
-// segment, when it gathered each key whole: 180 bytes per key). Opening
-// scans every segment, checking each record: about 0.7 s for a 1 GB, 100,000-key Log on the
-// benchmark machine (1.4 GB/s from the page cache).
+// The index holds, per key, its size and the places of its bytes: its
+// memory grows with the keys and with the appended values whose place is
+// not next to the key's previous one, and Compact puts each key's bytes
+// within a segment in one place. Opening reads and checks every segment, so
+// it takes time in proportion to the Log's bytes. (BenchmarkLogReopen
+// measures both.)
 //
 // Set, Delete and Drop leave dead bytes in the segments. Compact rewrites
 // the sealed segments that hold dead bytes one at a time, each into a new
@@ -777,8 +779,8 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 // Pieces this large go to pwritev as they are; smaller ones are copied
 // together into a staging buffer of stageSize bytes first. The kernel's
 // cost is per iovec and a call takes at most 1,024 of them, so a record of
-// ten thousand 100-byte values (W3) writes as one 1 MiB iovec, not ten
-// calls of 1,024 small ones.
+// ten thousand 100-byte values writes as one 1 MiB iovec, not ten calls of
+// 1,024 small ones.
 const (
 	directPiece = 16 << 10
 	stageSize   = 1 << 20
@@ -838,7 +840,7 @@ func (l *Log) Append(data map[string][]byte) error {
 	// table, a range of partitions) then lie together in every record, and
 	// a Get of them reads one span per record.
 	// Sorting the keys alone, then looking each value up again, is faster
-	// than sorting the items (W3: 10,000 keys a batch).
+	// than sorting the items (for batches of ten thousand keys).
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
@@ -940,8 +942,8 @@ const (
 )
 
 // readPlan is the scratch of one Get: its runs, and the room to sort them.
-// Plans are pooled, so a reader's Gets make little garbage: W1 reads a
-// thousand runs a key.
+// Plans are pooled, so a reader's Gets make little garbage: a key appended
+// to in a thousand batches has a thousand runs.
 type readPlan struct {
 	reads  []logRead
 	sorted []logRead

@@ -18,6 +18,12 @@ import (
 // PARTD_BENCH_SCALE shrinks it. Reported: MB/s of segment bytes scanned,
 // index-B/key and index-B/value (heap held by the open Log), and the same
 // after Compact (each key's bytes in one run).
+//
+// Measured on the benchmark machine: 355 bytes of heap per key, about 20
+// of them per appended value whose place is not next to the key's previous
+// one (180 bytes per key after a compaction, when compaction gathered each
+// key whole, before it went segment by segment); opening took about 0.7 s,
+// 1.4 GB/s from the page cache.
 func BenchmarkLogReopen(b *testing.B) {
 	keys := int(100_000 * benchScale())
 	const appends, valueLen, batch = 10, 1024, 1000

@@ -79,6 +79,11 @@ func storedBytes(b *testing.B, s partd.Store, keys []string) int64 {
 	return n
 }
 
+// BenchmarkW6 compresses and decompresses the workload of 4 KiB text
+// values with each layer. Measured: zstd level 1 (DefaultZstdLevel) took
+// 20-45% less CPU than level 3 for a ratio 4% lower (2.64 against 2.74);
+// s2.EncodeSnappy was twice as fast as EncodeSnappyBetter for a ratio 5%
+// lower.
 func BenchmarkW6(b *testing.B) {
 	spec, batches := w6()
 	keys := spec.KeyNames()

@@ -176,9 +176,8 @@ func putBuf(b []byte) {
 
 // parallelAfter is how long Append encodes a batch on its own goroutine
 // before it spreads the rest over GOMAXPROCS goroutines. A cheap batch never
-// pays for goroutines; an expensive one does not wait for one core.
-// BenchmarkEncodeBatch measured the gain: 1.4-2x on 2 idle cores for
-// batches of 8 or more values of 100 rows, a loss for small batches.
+// pays for goroutines; an expensive one does not wait for one core
+// (BenchmarkEncodeBatch measures the gain).
 const parallelAfter = 100 * time.Microsecond
 
 // encodeBatch encodes every value of data with enc into pooled buffers,

@@ -11,7 +11,8 @@ import (
 )
 
 // SliceStore is a store whose values are slices of E, such as the typed
-// layers of package encode (encode.SliceStore[E]): the same contract as
+// layers of package encode (the *encode.Encoded[[]E] of encode.Msgpack,
+// the *encode.Array[N] of encode.Numeric): the same contract as
 // partd.Store, over typed values.
 type SliceStore[E any] interface {
 	Append(data map[string][]E) error
