@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	acsv "github.com/apache/arrow-go/v18/arrow/csv"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -268,24 +269,38 @@ func nullValues(opts CSVOptions) []string {
 }
 
 type csvSource struct {
-	p    *Plan
-	path string
-	fh   *os.File
-	r    *acsv.Reader
+	p     *Plan
+	path  string
+	fh    *os.File
+	r     *acsv.Reader
+	times []int // columns of type time32, read as strings and converted
+	mem   memory.Allocator
 }
 
-func openCSV(p *Plan, f File, mem memory.Allocator) (source, error) {
+// openCSV reads a CSV file with arrow-go's reader and the plan's schema.
+// That reader does not take time32 columns, which arrow-go's inference
+// gives: those are read as strings and converted here.
+func openCSV(p *Plan, f File, mem memory.Allocator) (s source, err error) {
+	defer guard(f.Path, &err)
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return nil, &InputError{File: f.Path, Err: statError(err)}
 	}
-	r := acsv.NewReader(bomless(fh), p.schema,
+	fields := slices.Clone(p.schema.Fields())
+	var times []int
+	for i, fl := range fields {
+		if fl.Type.ID() == arrow.TIME32 {
+			fields[i].Type = arrow.BinaryTypes.String
+			times = append(times, i)
+		}
+	}
+	r := acsv.NewReader(bomless(fh), arrow.NewSchema(fields, nil),
 		acsv.WithHeader(true),
 		acsv.WithChunk(p.Job.BatchRows),
 		acsv.WithComma(p.Job.CSV.Comma),
 		acsv.WithNullReader(true, nullValues(p.Job.CSV)...),
 		acsv.WithAllocator(mem))
-	return &csvSource{p: p, path: f.Path, fh: fh, r: r}, nil
+	return &csvSource{p: p, path: f.Path, fh: fh, r: r, times: times, mem: mem}, nil
 }
 
 func (s *csvSource) next() (rec arrow.RecordBatch, err error) {
@@ -297,7 +312,39 @@ func (s *csvSource) next() (rec arrow.RecordBatch, err error) {
 	if !more {
 		return nil, nil
 	}
-	return conform(s.p, s.path, s.r.RecordBatch())
+	rec = s.r.RecordBatch()
+	if len(s.times) == 0 {
+		return conform(s.p, s.path, rec)
+	}
+	cols := slices.Clone(rec.Columns())
+	for _, c := range s.times {
+		arr, err := parseTimes(s.mem, cols[c].(*array.String), s.p.schema.Field(c).Type.(*arrow.Time32Type))
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		defer arr.Release()
+		cols[c] = arr
+	}
+	return array.NewRecordBatch(s.p.schema, cols, rec.NumRows()), nil
+}
+
+// parseTimes converts strings into a time32 array.
+func parseTimes(mem memory.Allocator, strs *array.String, dt *arrow.Time32Type) (arrow.Array, error) {
+	b := array.NewTime32Builder(mem, dt)
+	defer b.Release()
+	b.Reserve(strs.Len())
+	for i := range strs.Len() {
+		if strs.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		v, err := arrow.Time32FromString(strs.Value(i), dt.Unit)
+		if err != nil {
+			return nil, err
+		}
+		b.Append(v)
+	}
+	return b.NewArray(), nil
 }
 
 // fail finds the line and column of an error of arrow-go's CSV reader, which

@@ -37,7 +37,10 @@
 // file, part-00000, without rows, so that the schema can still be read.
 // Parquet files carry the Arrow schema (ARROW:schema), so Arrow readers get
 // back the exact types (timestamp units and zones, large strings, unsigned
-// integers); every column keeps its name, type and NULLs.
+// integers); every column keeps its name, type and NULLs. Parquet has no
+// unit of seconds: time32[s] and timestamp[s] columns (CSV inference gives
+// them) are written in milliseconds, the same instants, as every Parquet
+// writer does; the Arrow and CSV outputs keep them as they are.
 //
 // Output is all or nothing: partition files are written only after every
 // map task has succeeded, into a staging directory in the output's parent
@@ -132,7 +135,7 @@ type Job struct {
 	Compression string `json:"compression,omitempty"`
 	// Dictionary says which Parquet output columns are dictionary-encoded:
 	// auto (the default: those whose values repeat, see below), all or
-	// none. Under auto, a partition's first 64Ki rows decide: a column is
+	// none. Under auto, a partition's first 16Ki rows decide: a column is
 	// dictionary-encoded if its distinct values are at most half of them.
 	Dictionary string `json:"dictionary,omitempty"`
 	// StoreCompression is the Arrow IPC body compression of what the map

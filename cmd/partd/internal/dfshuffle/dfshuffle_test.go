@@ -1,6 +1,8 @@
 package dfshuffle_test
 
 import (
+	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -68,6 +70,26 @@ func TestParquetFiles(t *testing.T) {
 		t.Errorf("%d files for %d partitions: want some partitions in several files", sum.Files, job.Partitions)
 	}
 	noLeftovers(t, parent, "out")
+	// Dictionaries where values repeat (tag, key), none where they do not.
+	db2 := openDuckDB(t)
+	rows, err := db2.Query(fmt.Sprintf(`SELECT path_in_schema, bool_or(encodings LIKE '%%DICTIONARY%%')
+		FROM parquet_metadata(%s) GROUP BY ALL ORDER BY ALL`, sqlString(filepath.Join(out, "*.parquet"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dict := map[string]bool{}
+	for rows.Next() {
+		var col string
+		var on bool
+		if err := rows.Scan(&col, &on); err != nil {
+			t.Fatal(err)
+		}
+		dict[col] = on
+	}
+	rows.Close()
+	if want := map[string]bool{"id": false, "key": true, "tag": true, "x": false, "s": false, "ts": false, "flag": false, "n": false}; !maps.Equal(dict, want) {
+		t.Errorf("dictionary-encoded columns %v, want %v", dict, want)
+	}
 	if keys, err := partd.KeysPrefix(store, "dfshuffle/"); err != nil || len(keys) != 0 {
 		t.Errorf("keys left in the store: %d, %v", len(keys), err)
 	}

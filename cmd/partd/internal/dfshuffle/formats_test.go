@@ -402,3 +402,100 @@ func TestVerifyCatchesDamage(t *testing.T) {
 		t.Fatalf("Verify after damage to partition 5: %v", err)
 	}
 }
+
+// TestArrowTypesSurvive: CSV columns inferred as date32, time32[s],
+// timestamp[s] with and without a zone survive the trip: exactly in Arrow IPC
+// output; in Parquet, which has no unit of seconds, as milliseconds (as every
+// Parquet writer stores them), the zone kept (pqarrow reads it back from the
+// ARROW:schema the files carry), every instant equal (DuckDB compares them).
+func TestArrowTypesSurvive(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "types.csv")
+	var b strings.Builder
+	b.WriteString("k,d,t,ts,tz,f,flag,s\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "%d,2024-01-%02d,%02d:%02d:%02d,2024-03-01 %02d:%02d:%02d,2024-03-01T%02d:00:00Z,%d.5,%v,\"a,\"\"%d\"\"\"\n",
+			i%17, 1+i%28, i%24, i%60, i%60, i%24, i%60, (i*7)%60, i%24, i, i%2 == 0, i)
+	}
+	b.WriteString("17,,,,,,,\n") // NULLs everywhere
+	if err := os.WriteFile(in, []byte(b.String()), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	types := func(sc *arrow.Schema) []string {
+		var out []string
+		for _, f := range sc.Fields() {
+			out = append(out, f.Type.String())
+		}
+		return out
+	}
+	job := dfshuffle.Job{Inputs: []string{in}, By: []string{"k"}, Partitions: 3}
+
+	// Arrow IPC: the very schema, every value.
+	job.Output, job.OutputFormat = filepath.Join(t.TempDir(), "out"), "arrow"
+	sum := run(t, job, newLogBuffer(t, 1<<20), 2)
+	want := []string{"int64", "date32", "time32[s]", "timestamp[s]", "timestamp[s, tz=UTC]", "float64", "bool", "utf8"}
+	if got := types(sum.Plan.Schema()); !slices.Equal(got, want) {
+		t.Fatalf("inferred %v, want %v", got, want)
+	}
+	var total dfshuffle.Stats
+	for _, name := range outputFiles(t, job.Output, "arrow") {
+		f, err := os.Open(filepath.Join(job.Output, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ipc.NewFileReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Schema().Equal(sum.Plan.Schema()) {
+			t.Fatalf("%s: schema %s, want %s", name, r.Schema(), sum.Plan.Schema())
+		}
+		for i := range r.NumRecords() {
+			rec, err := r.RecordBatch(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums, err := dfshuffle.RowChecksums(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range sums {
+				total.Merge(dfshuffle.Stats{Rows: 1, Sum: h, Xor: h})
+			}
+		}
+		r.Close()
+		f.Close()
+	}
+	if total != sum.Total || total.Rows != 3001 {
+		t.Fatalf("the Arrow files hold %v, the engine wrote %v", total, sum.Total)
+	}
+
+	// Parquet.
+	job.Output, job.OutputFormat = filepath.Join(t.TempDir(), "out"), "parquet"
+	run(t, job, newLogBuffer(t, 1<<20), 2)
+	wantPQ := []string{"int64", "date32", "time32[ms]", "timestamp[ms]", "timestamp[ms, tz=UTC]", "float64", "bool", "utf8"}
+	for _, name := range outputFiles(t, job.Output, "parquet") {
+		rdr, err := file.OpenParquetFile(filepath.Join(job.Output, name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := fr.Schema()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := types(sc); !slices.Equal(got, wantPQ) {
+			t.Fatalf("%s: pqarrow reads %v, want %v", name, got, wantPQ)
+		}
+		rdr.Close()
+	}
+	db := openDuckDB(t)
+	cols := "k, d, t::TIME AS t, ts::TIMESTAMP AS ts, tz::TIMESTAMPTZ AS tz, f, flag, s"
+	fromCSV := fmt.Sprintf("(SELECT %s FROM read_csv(%s, header = true, auto_detect = false, columns = {'k': 'BIGINT', 'd': 'DATE', 't': 'TIME', 'ts': 'TIMESTAMP', 'tz': 'TIMESTAMPTZ', 'f': 'DOUBLE', 'flag': 'BOOLEAN', 's': 'VARCHAR'}))", cols, sqlString(in))
+	fromOut := fmt.Sprintf("(SELECT %s FROM %s)", cols, outputParquet(job.Output))
+	if a, b := duckDigest(t, db, fromCSV), duckDigest(t, db, fromOut); a != b || a.Rows != 3001 {
+		t.Fatalf("DuckDB reads the CSV as %+v, the output as %+v", a, b)
+	}
+}

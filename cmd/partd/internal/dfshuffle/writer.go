@@ -37,9 +37,12 @@ func parquetCodec(name string) (compress.Compression, error) {
 }
 
 // parquetBatchRows is how many rows the Parquet writer gathers before it
-// writes them (at most a row group), and how many rows of a partition it
-// looks at to choose the columns to dictionary-encode.
+// writes them (at most a row group).
 const parquetBatchRows = 64 << 10
+
+// dictSampleRows is how many rows of a partition the Parquet writer looks
+// at to choose the columns to dictionary-encode.
+const dictSampleRows = 16 << 10
 
 // fileWriter writes one output file.
 type fileWriter interface {
@@ -217,16 +220,27 @@ func (w *partWriter) abort() {
 // (distinct values at most half the rows). Building a dictionary of a column
 // whose values are mostly distinct costs much time for nothing; a column of
 // few distinct values shrinks and is read faster with one. Columns already
-// dictionary-encoded in Arrow keep their dictionary. The distinct values are
-// counted by linear counting over a bitmap of 2^17 bits, which estimates
-// counts up to the 64Ki rows sampled within a few percent.
+// dictionary-encoded in Arrow keep their dictionary. It looks at the first
+// dictSampleRows rows of recs, and counts their distinct values by linear
+// counting over a bitmap of 2^17 bits, which is within a few percent at
+// that size.
 func chooseDictionaries(sc *arrow.Schema, recs []arrow.RecordBatch) []bool {
 	const logBits = 17
 	dict := make([]bool, sc.NumFields())
 	var rows int64
+	var sample []arrow.RecordBatch
 	for _, r := range recs {
+		if rows >= dictSampleRows {
+			break
+		}
+		if n := dictSampleRows - rows; r.NumRows() > n {
+			r = r.NewSlice(0, n)
+			defer r.Release()
+		}
+		sample = append(sample, r)
 		rows += r.NumRows()
 	}
+	recs = sample
 	bitmap := make([]uint64, 1<<logBits/64)
 	var words []uint64
 	for c, f := range sc.Fields() {
