@@ -12,9 +12,9 @@ import (
 // Stats is the count and order-independent checksum of a set of rows. The
 // zero value is the Stats of no rows.
 type Stats struct {
-	Rows int64  `json:"rows"`
-	Sum  uint64 `json:"sum"` // wrapping sum of the rows' checksums: catches a duplicate
-	Xor  uint64 `json:"xor"` // xor of the rows' checksums
+	Rows int64  `json:"rows"` // how many rows
+	Sum  uint64 `json:"sum"`  // wrapping sum of the rows' checksums: catches a duplicate
+	Xor  uint64 `json:"xor"`  // xor of the rows' checksums
 }
 
 // Merge adds the rows counted in o.

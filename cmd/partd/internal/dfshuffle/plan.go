@@ -39,13 +39,13 @@ type Plan struct {
 
 // File is one input file of a plan.
 type File struct {
-	Path    string    `json:"path"`
+	Path    string    `json:"path"`             // absolute
 	Format  string    `json:"format"`           // parquet, csv or arrow
 	Stream  bool      `json:"stream,omitempty"` // an Arrow IPC stream rather than an IPC file
-	Size    int64     `json:"size"`
-	ModTime time.Time `json:"mod_time"`
-	Rows    int64     `json:"rows"`  // -1 if the file does not say (CSV, IPC streams)
-	Parts   int       `json:"parts"` // row groups of a Parquet file, record batches of an IPC file
+	Size    int64     `json:"size"`             // when planned: a map task refuses a file that changed since
+	ModTime time.Time `json:"mod_time"`         // when planned, as Size
+	Rows    int64     `json:"rows"`             // -1 if the file does not say before it is read (CSV, Arrow IPC)
+	Parts   int       `json:"parts"`            // row groups of a Parquet file, record batches of an IPC file
 
 	rowGroupRows []int64 // the rows of each row group of a Parquet file, at planning
 }
@@ -66,7 +66,7 @@ type Task struct {
 func (p *Plan) Schema() *arrow.Schema { return p.schema }
 
 // Rows returns the rows of all inputs, or -1 if some file does not say
-// before it is read (CSV files, IPC streams).
+// before it is read (CSV and Arrow IPC files).
 func (p *Plan) Rows() int64 {
 	var n int64
 	for _, f := range p.Files {

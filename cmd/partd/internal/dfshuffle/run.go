@@ -30,21 +30,22 @@ type RunOptions struct {
 // the store out of the inputs' rows (Total -1 if the inputs do not say, as
 // CSV files do not); in the reduce phase, partitions written.
 type Progress struct {
-	Phase       string // "map" or "reduce"
-	Done, Total int64
+	Phase string // "map" or "reduce"
+	Done  int64  // rows (map) or partitions (reduce) done so far
+	Total int64  // rows (map; -1 if not known) or partitions (reduce) in all
 }
 
 // Summary is the outcome of a run.
 type Summary struct {
-	Plan       *Plan
-	Total      Stats // rows and checksum of the whole output
-	Mapped     []MapStats
-	Reduced    []ReduceStats
-	MapTime    time.Duration
-	ReduceTime time.Duration
-	StoreBytes int64 // bytes appended to the store by the map tasks
-	FileBytes  int64 // bytes of the partition files
-	Files      int   // partition files written
+	Plan       *Plan         // the plan that ran
+	Total      Stats         // rows and checksum of the whole output
+	Mapped     []MapStats    // per map task, by task id
+	Reduced    []ReduceStats // per partition
+	MapTime    time.Duration // the map phase's wall time
+	ReduceTime time.Duration // the reduce phase's wall time
+	StoreBytes int64         // bytes appended to the store by the map tasks
+	FileBytes  int64         // bytes of the partition files
+	Files      int           // partition files written
 }
 
 // Run runs job in this process: it plans it, runs the map tasks on

@@ -14,9 +14,10 @@ type MismatchError struct {
 
 // Mismatch is one partition whose written rows differ from the rows sent.
 type Mismatch struct {
-	Partition       int
-	Mapped, Reduced Stats
-	Missing         bool // no reducer reported the partition
+	Partition int
+	Mapped    Stats // what the map tasks sent the partition
+	Reduced   Stats // what its reducer wrote
+	Missing   bool  // no reducer reported the partition
 }
 
 // String says how the partition differs.
