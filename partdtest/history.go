@@ -26,35 +26,20 @@ type History[V any] struct {
 	During func(stop <-chan struct{}) error
 }
 
+// historyShared are the keys every writer of History.Run appends to.
+var historyShared = []string{"shared/0", "shared/1", "shared/2"}
+
+// inBatch tells whether writer w's batch i holds shared key j.
+func inBatch(w, i, j int) bool { return (i+j+w)%2 == 0 }
+
 // Run runs writers goroutines, each appending rounds batches.
 func (h History[V]) Run(t *testing.T, writers, rounds int) {
 	t.Helper()
-	shared := []string{"shared/0", "shared/1", "shared/2"}
-	inBatch := func(w, i, j int) bool { return (i+j+w)%2 == 0 }
 	errs := make(chan error, writers+3)
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
 	for range 2 {
-		bg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				vs, err := h.Get(shared...)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, v := range vs {
-					if _, err := h.check(v); err != nil {
-						errs <- fmt.Errorf("concurrent reader: %w", err)
-						return
-					}
-				}
-			}
-		})
+		bg.Go(func() { h.read(stop, errs) })
 	}
 	if h.During != nil {
 		bg.Go(func() {
@@ -66,18 +51,8 @@ func (h History[V]) Run(t *testing.T, writers, rounds int) {
 	var writeWG sync.WaitGroup
 	for w := range writers {
 		writeWG.Go(func() {
-			own := fmt.Sprintf("private/%d", w)
-			for i := range rounds {
-				batch := map[string]V{own: h.Record(w, i)}
-				for j, k := range shared {
-					if inBatch(w, i, j) {
-						batch[k] = h.Record(w, i)
-					}
-				}
-				if err := h.Append(batch); err != nil {
-					errs <- err
-					return
-				}
+			if err := h.write(w, rounds); err != nil {
+				errs <- err
 			}
 		})
 	}
@@ -88,6 +63,55 @@ func (h History[V]) Run(t *testing.T, writers, rounds int) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	h.checkPrivate(t, writers, rounds)
+	h.checkShared(t, writers, rounds)
+}
+
+// write appends writer w's rounds batches: a record to its private key and
+// to some of the shared ones in each.
+func (h History[V]) write(w, rounds int) error {
+	own := fmt.Sprintf("private/%d", w)
+	for i := range rounds {
+		batch := map[string]V{own: h.Record(w, i)}
+		for j, k := range historyShared {
+			if inBatch(w, i, j) {
+				batch[k] = h.Record(w, i)
+			}
+		}
+		if err := h.Append(batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// read reads the shared keys until stop is closed, checking every record
+// it sees, and sends the first failure to errs.
+func (h History[V]) read(stop <-chan struct{}, errs chan<- error) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		vs, err := h.Get(historyShared...)
+		if err != nil {
+			errs <- err
+			return
+		}
+		for _, v := range vs {
+			if _, err := h.check(v); err != nil {
+				errs <- fmt.Errorf("concurrent reader: %w", err)
+				return
+			}
+		}
+	}
+}
+
+// checkPrivate checks that every private key holds its writer's records,
+// in order.
+func (h History[V]) checkPrivate(t *testing.T, writers, rounds int) {
+	t.Helper()
 	for w := range writers {
 		own := fmt.Sprintf("private/%d", w)
 		vs, err := h.Get(own)
@@ -107,7 +131,13 @@ func (h History[V]) Run(t *testing.T, writers, rounds int) {
 			}
 		}
 	}
-	for j, k := range shared {
+}
+
+// checkShared checks that every shared key holds each writer's records
+// exactly once, in that writer's order.
+func (h History[V]) checkShared(t *testing.T, writers, rounds int) {
+	t.Helper()
+	for j, k := range historyShared {
 		vs, err := h.Get(k)
 		if err != nil {
 			t.Fatal(err)

@@ -90,89 +90,126 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // checking what came back (a CRC-32C per key) do not.
 func Run(spec Spec, s Store, seed uint64) (Result, error) {
 	res := Result{Spec: spec}
-	keys := spec.KeyNames()
-	index := make(map[string]int, len(keys))
-	for i, k := range keys {
+	r := &run{spec: spec, s: s, keys: spec.KeyNames()}
+	if err := r.appendAll(&res, seed); err != nil {
+		return res, err
+	}
+	res.AppendRSS = PeakRSS()
+	if err := r.readBack(&res); err != nil {
+		return res, err
+	}
+	if err := r.readBackInto(&res); err != nil {
+		return res, err
+	}
+	res.PeakRSS = PeakRSS()
+	return res, nil
+}
+
+// run is one Run: the store, the workload's keys, and the CRC-32C of each
+// key's appended bytes.
+type run struct {
+	spec Spec
+	s    Store
+	keys []string
+	sums []uint32
+}
+
+// appendAll appends the workload's batches, timing the Appends and summing
+// each key's bytes.
+func (r *run) appendAll(res *Result, seed uint64) error {
+	index := make(map[string]int, len(r.keys))
+	for i, k := range r.keys {
 		index[k] = i
 	}
-	sums := make([]uint32, len(keys)) // CRC-32C of each key's appended bytes
-	for batch := range spec.Batches(seed) {
+	r.sums = make([]uint32, len(r.keys))
+	for batch := range r.spec.Batches(seed) {
 		var n int64
 		for k, v := range batch {
 			n += int64(len(v))
 			i := index[k]
-			sums[i] = crc32.Update(sums[i], castagnoli, v)
+			r.sums[i] = crc32.Update(r.sums[i], castagnoli, v)
 		}
 		start := time.Now()
-		if err := s.Append(batch); err != nil {
-			return res, err
+		if err := r.s.Append(batch); err != nil {
+			return err
 		}
 		res.AppendTime += time.Since(start)
 		res.AppendBytes += n
 	}
-	res.AppendRSS = PeakRSS()
-	// check counts the bytes of vals, the values of keys[first:], and
-	// checks them against what was appended.
-	check := func(pass string, first int, vals [][]byte) (int64, error) {
-		var n int64
-		for j, v := range vals {
-			n += int64(len(v))
-			if crc32.Checksum(v, castagnoli) != sums[first+j] {
-				return n, fmt.Errorf("workload %s: %s of %s returned %d bytes that are not those appended",
-					spec.ID, pass, keys[first+j], len(v))
-			}
+	return nil
+}
+
+// check counts the bytes of vals, the values of keys[first:] that pass
+// read, and checks them against what was appended.
+func (r *run) check(pass string, first int, vals [][]byte) (int64, error) {
+	var n int64
+	for j, v := range vals {
+		n += int64(len(v))
+		if crc32.Checksum(v, castagnoli) != r.sums[first+j] {
+			return n, fmt.Errorf("workload %s: %s of %s returned %d bytes that are not those appended",
+				r.spec.ID, pass, r.keys[first+j], len(v))
 		}
-		return n, nil
 	}
-	step := spec.GetBatch()
-	for i := 0; i < len(keys); i += step {
-		chunk := keys[i:min(i+step, len(keys))]
+	return n, nil
+}
+
+// readBack reads every key back with Get, a batch of keys at a time.
+func (r *run) readBack(res *Result) error {
+	step := r.spec.GetBatch()
+	for i := 0; i < len(r.keys); i += step {
+		chunk := r.keys[i:min(i+step, len(r.keys))]
 		start := time.Now()
-		vals, err := s.Get(chunk...)
+		vals, err := r.s.Get(chunk...)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.GetTime += time.Since(start)
 		if len(vals) != len(chunk) {
-			return res, fmt.Errorf("workload %s: Get of %d keys returned %d values", spec.ID, len(chunk), len(vals))
+			return fmt.Errorf("workload %s: Get of %d keys returned %d values", r.spec.ID, len(chunk), len(vals))
 		}
-		n, err := check("Get", i, vals)
+		n, err := r.check("Get", i, vals)
 		res.GetBytes += n
 		if err != nil {
-			return res, err
+			return err
 		}
 	}
 	if res.GetBytes != res.AppendBytes {
-		return res, fmt.Errorf("workload %s: appended %d bytes, got back %d", spec.ID, res.AppendBytes, res.GetBytes)
+		return fmt.Errorf("workload %s: appended %d bytes, got back %d", r.spec.ID, res.AppendBytes, res.GetBytes)
 	}
+	return nil
+}
+
+// readBackInto reads every key back again with GetAppend into buffers
+// reused from call to call.
+func (r *run) readBackInto(res *Result) error {
+	step := r.spec.GetBatch()
 	bufs := make([][]byte, step) // reused by every call: bufs[j] is the buffer of a call's jth key
-	for i := 0; i < len(keys); i += step {
-		chunk := keys[i:min(i+step, len(keys))]
+	for i := 0; i < len(r.keys); i += step {
+		chunk := r.keys[i:min(i+step, len(r.keys))]
 		dst := bufs[:len(chunk)]
 		for j := range dst {
 			dst[j] = dst[j][:0]
 		}
 		start := time.Now()
-		vals, err := getAppend(s, dst, chunk)
+		vals, err := getAppend(r.s, dst, chunk)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.GetIntoTime += time.Since(start)
 		if len(vals) != len(chunk) {
-			return res, fmt.Errorf("workload %s: GetAppend of %d keys returned %d values", spec.ID, len(chunk), len(vals))
+			return fmt.Errorf("workload %s: GetAppend of %d keys returned %d values", r.spec.ID, len(chunk), len(vals))
 		}
 		copy(bufs, vals) // keep what grew for the next call
-		n, err := check("GetAppend", i, vals)
+		n, err := r.check("GetAppend", i, vals)
 		res.GetIntoBytes += n
 		if err != nil {
-			return res, err
+			return err
 		}
 	}
 	if res.GetIntoBytes != res.AppendBytes {
-		return res, fmt.Errorf("workload %s: appended %d bytes, got back %d with GetAppend", spec.ID, res.AppendBytes, res.GetIntoBytes)
+		return fmt.Errorf("workload %s: appended %d bytes, got back %d with GetAppend", r.spec.ID, res.AppendBytes, res.GetIntoBytes)
 	}
-	res.PeakRSS = PeakRSS()
-	return res, nil
+	return nil
 }
 
 // GetBatch is how many keys one Get of the read-back asks for: up to 1,000
