@@ -112,14 +112,16 @@ func BenchmarkW7(b *testing.B) {
 
 	b.Run("duckdb", func(b *testing.B) {
 		db := openDuckDB(b) // SET threads = 2
+		var out string
 		for b.Loop() {
 			b.StopTimer()
-			out := filepath.Join(b.TempDir(), "out")
+			out = filepath.Join(b.TempDir(), "out")
 			b.StartTimer()
 			mustExec(b, db, fmt.Sprintf("COPY (SELECT *, hash(key) %% 64 AS p FROM %s) TO %s (FORMAT parquet, PARTITION_BY (p))",
 				parquetList(inputs), sqlString(out)))
 		}
 		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(dirBytes(b, out))/1e6, "out-MB")
 	})
 
 	stores := []struct {
@@ -207,4 +209,21 @@ func BenchmarkW7(b *testing.B) {
 			b.ReportMetric(float64(res.reducerRSS)/(1<<20), "reducer-MiB")
 		})
 	}
+}
+
+// dirBytes returns the bytes of the files under dir.
+func dirBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		n += fi.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
