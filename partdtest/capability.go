@@ -36,6 +36,34 @@ func testCapabilities(t *testing.T, s partd.Store) {
 	}
 	wantBytes(t, s, "d", "") // the rejected batches wrote nothing
 
+	checkGetAppend(t, s)
+
+	// ViewChunks shows what Get returns.
+	want, err := s.Get("a", "nope", "t/x")
+	must(t, err)
+	must(t, partd.ViewChunks(s, []string{"a", "nope", "t/x"}, func(chunks [][][]byte) error {
+		if len(chunks) != 3 {
+			t.Fatalf("ViewChunks gave %d keys, want 3", len(chunks))
+		}
+		for i, c := range chunks {
+			if j := bytes.Join(c, nil); !bytes.Equal(j, want[i]) {
+				t.Errorf("ViewChunks key %d = %q, Get says %q", i, j, want[i])
+			}
+		}
+		return nil
+	}))
+
+	// Flush keeps every byte where Get finds it.
+	must(t, partd.Flush(s))
+	wantBytes(t, s, "a", "hello, world")
+	if n, ok := partd.Size(s); ok && n < 0 {
+		t.Errorf("Size = %d", n)
+	}
+}
+
+// checkGetAppend checks partd.GetAppend (a store's own, or the fallback)
+// on the keys testCapabilities stored: "a" holds "hello, world", "b" "b1".
+func checkGetAppend(t *testing.T, s partd.Store) {
 	// GetAppend appends after what dst holds, leaves unknown keys alone.
 	dst := [][]byte{[]byte(">"), nil, make([]byte, 0, 64)}
 	got, err := partd.GetAppend(s, dst, "a", "nope", "b")
@@ -61,28 +89,6 @@ func testCapabilities(t *testing.T, s partd.Store) {
 		if spare := cap(got[0]) - len(got[0]); string(got[0][1:]) != "hello, world" || spare < 3 {
 			t.Errorf("GetAppend grew to %q with %d spare bytes, want the key's bytes and >= 3 spare", got[0], spare)
 		}
-	}
-
-	// ViewChunks shows what Get returns.
-	want, err := s.Get("a", "nope", "t/x")
-	must(t, err)
-	must(t, partd.ViewChunks(s, []string{"a", "nope", "t/x"}, func(chunks [][][]byte) error {
-		if len(chunks) != 3 {
-			t.Fatalf("ViewChunks gave %d keys, want 3", len(chunks))
-		}
-		for i, c := range chunks {
-			if j := bytes.Join(c, nil); !bytes.Equal(j, want[i]) {
-				t.Errorf("ViewChunks key %d = %q, Get says %q", i, j, want[i])
-			}
-		}
-		return nil
-	}))
-
-	// Flush keeps every byte where Get finds it.
-	must(t, partd.Flush(s))
-	wantBytes(t, s, "a", "hello, world")
-	if n, ok := partd.Size(s); ok && n < 0 {
-		t.Errorf("Size = %d", n)
 	}
 }
 
@@ -146,37 +152,7 @@ func testKeysPrefix(t *testing.T, s partd.Store) {
 		"deleted/", "deleted", "df/empty",
 	} {
 		want := slices.DeleteFunc(slices.Clone(all), func(k string) bool { return !strings.HasPrefix(k, prefix) })
-		got, err := partd.KeysPrefix(s, prefix)
-		must(t, err)
-		if !slices.Equal(nonNil(got), nonNil(want)) {
-			t.Errorf("KeysPrefix(%q) = %q, want %q", prefix, got, want)
-		}
-		// Pages of 3 from every start, and All, list the same keys.
-		var paged []string
-		after := ""
-		for {
-			page, err := partd.KeysPage(s, prefix, after, 3)
-			must(t, err)
-			if len(page) > 3 || !slices.IsSorted(page) {
-				t.Fatalf("KeysPage(%q, %q, 3) = %q", prefix, after, page)
-			}
-			paged = append(paged, page...)
-			if len(page) < 3 {
-				break
-			}
-			after = page[len(page)-1]
-		}
-		if !slices.Equal(nonNil(paged), nonNil(want)) {
-			t.Errorf("KeysPage(%q, ...) pages = %q, want %q", prefix, paged, want)
-		}
-		var walked []string
-		for k, err := range partd.All(s, prefix) {
-			must(t, err)
-			walked = append(walked, k)
-		}
-		if !slices.Equal(nonNil(walked), nonNil(want)) {
-			t.Errorf("All(%q) = %q, want %q", prefix, walked, want)
-		}
+		checkListings(t, s, prefix, want)
 	}
 	if got, err := partd.KeysPage(s, "df/", "df/p10", 2); err != nil || !slices.Equal(got, []string{"df/p2", "df/sub/q"}) {
 		t.Errorf(`KeysPage("df/", "df/p10", 2) = %q, %v`, got, err)
@@ -184,7 +160,48 @@ func testKeysPrefix(t *testing.T, s partd.Store) {
 	if _, err := partd.KeysPage(s, "", "", 0); err == nil {
 		t.Errorf("KeysPage with limit 0: no error")
 	}
-	// An iteration that stops early, and one that pops every key it is given.
+	testPopDuringAll(t, s, all)
+}
+
+// checkListings checks that KeysPrefix, pages of 3 from every start, and
+// All list the keys of s with prefix as want.
+func checkListings(t *testing.T, s partd.Store, prefix string, want []string) {
+	t.Helper()
+	got, err := partd.KeysPrefix(s, prefix)
+	must(t, err)
+	if !slices.Equal(nonNil(got), nonNil(want)) {
+		t.Errorf("KeysPrefix(%q) = %q, want %q", prefix, got, want)
+	}
+	var paged []string
+	after := ""
+	for {
+		page, err := partd.KeysPage(s, prefix, after, 3)
+		must(t, err)
+		if len(page) > 3 || !slices.IsSorted(page) {
+			t.Fatalf("KeysPage(%q, %q, 3) = %q", prefix, after, page)
+		}
+		paged = append(paged, page...)
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if !slices.Equal(nonNil(paged), nonNil(want)) {
+		t.Errorf("KeysPage(%q, ...) pages = %q, want %q", prefix, paged, want)
+	}
+	var walked []string
+	for k, err := range partd.All(s, prefix) {
+		must(t, err)
+		walked = append(walked, k)
+	}
+	if !slices.Equal(nonNil(walked), nonNil(want)) {
+		t.Errorf("All(%q) = %q, want %q", prefix, walked, want)
+	}
+}
+
+// testPopDuringAll checks an iteration that stops early, and one that pops
+// every key it is given; all are the keys of s.
+func testPopDuringAll(t *testing.T, s partd.Store, all []string) {
 	for range partd.All(s, "") {
 		break
 	}
@@ -298,7 +315,15 @@ func testPopConcurrent(t *testing.T, s partd.Store) {
 	}
 	vals, err := partd.Pop(s, "hot")
 	must(t, err)
-	got = append(got, vals[0]...)
+	checkPopped(t, append(got, vals[0]...), writers, perWriter)
+	wantKeys(t, s)
+}
+
+// checkPopped checks that got, the values popped from a key that writers
+// goroutines appended perWriter values "w:i;" to, holds each value once,
+// each writer's in order.
+func checkPopped(t *testing.T, got []byte, writers, perWriter int) {
+	t.Helper()
 	next := make([]int, writers)
 	for item := range strings.SplitSeq(strings.TrimSuffix(string(got), ";"), ";") {
 		if item == "" && len(got) == 0 {
@@ -318,5 +343,4 @@ func testPopConcurrent(t *testing.T, s partd.Store) {
 			t.Errorf("writer %d: popped %d values, want %d", w, n, perWriter)
 		}
 	}
-	wantKeys(t, s)
 }
