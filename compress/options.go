@@ -93,16 +93,21 @@ const DefaultZstdLevel = 1
 // checksum, or the error of an option it cannot apply. See the package
 // documentation for the format and for Close.
 func NewZstd(inner partd.Store, opts ...Option) (partd.Store, error) {
-	l := zstdLayer(inner, opts)
-	if l.optErr != nil {
-		return nil, l.optErr
-	}
-	return l, nil
+	return built(zstdLayer(inner, opts))
 }
 
 // Zstd is NewZstd for options known to be right: it cannot fail, and a bad
 // option makes every call of the returned store fail instead.
 func Zstd(inner partd.Store, opts ...Option) partd.Store { return zstdLayer(inner, opts) }
+
+// built returns l, or the error of an option its constructor could not
+// apply.
+func built(l *layer) (partd.Store, error) {
+	if l.optErr != nil {
+		return nil, l.optErr
+	}
+	return l, nil
+}
 
 func zstdLayer(inner partd.Store, opts []Option) *layer {
 	o, err := buildOptions(opts)
@@ -118,11 +123,7 @@ func zstdLayer(inner partd.Store, opts []Option) *layer {
 // an option it cannot apply (snappy has no levels). See the package
 // documentation for the format and for Close.
 func NewSnappy(inner partd.Store, opts ...Option) (partd.Store, error) {
-	l := snappyLayer(inner, opts)
-	if l.optErr != nil {
-		return nil, l.optErr
-	}
-	return l, nil
+	return built(snappyLayer(inner, opts))
 }
 
 // Snappy is NewSnappy for options known to be right: it cannot fail, and a
@@ -142,11 +143,7 @@ func snappyLayer(inner partd.Store, opts []Option) *layer {
 // with Python partd's partd.ZLib, or the error of an option it cannot
 // apply. See the package documentation for the format and for Close.
 func NewZLib(inner partd.Store, opts ...Option) (partd.Store, error) {
-	l := zlibLayer(inner, opts)
-	if l.optErr != nil {
-		return nil, l.optErr
-	}
-	return l, nil
+	return built(zlibLayer(inner, opts))
 }
 
 // ZLib is NewZLib for options known to be right: it cannot fail, and a bad
