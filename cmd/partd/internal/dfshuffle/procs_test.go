@@ -150,14 +150,16 @@ func runProcs(t testing.TB, job dfshuffle.Job, memory int64, workers int) (procs
 		return res, err
 	}
 	defer os.RemoveAll(sock)
-	srv, err := server.New(partd.NewBuffer(partd.NewOffHeapDict(), log, memory), "ipc://"+filepath.Join(sock, "s"),
-		server.WithLogger(slog.New(slog.DiscardHandler)))
+	buf := partd.NewBuffer(partd.NewOffHeapDict(), log, memory)
+	srv, err := server.New(buf, "ipc://"+filepath.Join(sock, "s"), server.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return res, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	defer func() { srv.Close(); <-served }()
+	// As partd shuffle stops its embedded server: the data is dropped first,
+	// so that the server's shutdown has nothing to flush to the Log.
+	defer func() { buf.Drop(); srv.Close(); <-served }()
 
 	ctx := context.Background()
 	p, err := dfshuffle.NewPlan(ctx, job)
