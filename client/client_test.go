@@ -220,7 +220,7 @@ func TestStatAndPing(t *testing.T) {
 	c.Get("a")
 	st, err := c.Stat()
 	must(t, err)
-	if st.Requests["append"] != 1 || st.Requests["get"] != 1 || st.StoreBytes != 1000 || st.Store != "*partd.Dict" || st.BytesIn < 1000 || st.BytesOut < 1000 {
+	if st.Requests["append"] != 1 || st.Requests["get"] != 1 || st.StoreBytes != 1000 || st.Store != "partd.Dict" || st.BytesIn < 1000 || st.BytesOut < 1000 {
 		t.Fatalf("Stat = %+v", st)
 	}
 	if err := c.CloseServer(); err == nil || !strings.Contains(err.Error(), "forbidden") {

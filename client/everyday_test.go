@@ -23,23 +23,23 @@ import (
 	"github.com/gopartd/partd/server/wire"
 )
 
-// TestSizesSendNoValues: Sizes of a 50 MB key is one small request and a
-// small answer (what partd stat --addr needs), where Get moves the 50 MB.
+// TestSizesSendNoValues: Sizes of a 16 MiB key is one small request and a
+// small answer (what partd stat --addr needs), where Get moves the 16 MiB.
 func TestSizesSendNoValues(t *testing.T) {
 	srv := servertest.NewAt(t, partd.NewDict(), "tcp://127.0.0.1:*")
 	c := servertest.Dial(t, srv)
-	big := bytes.Repeat([]byte("x"), 50<<20)
+	big := bytes.Repeat([]byte("x"), 16<<20)
 	must(t, c.Append(map[string][]byte{"big": big, "df/small": []byte("12345")}))
 	before := srv.Stats().BytesOut
 	sizes, err := c.Sizes("big", "df/small", "missing", "df")
 	must(t, err)
-	if !slices.Equal(sizes, []int64{50 << 20, 5, 0, 0}) {
+	if !slices.Equal(sizes, []int64{16 << 20, 5, 0, 0}) {
 		t.Fatalf("Sizes = %v", sizes)
 	}
 	if sent := srv.Stats().BytesOut - before; sent > 1<<10 {
 		t.Fatalf("Sizes made the server send %d bytes", sent)
 	}
-	if sizes, err := partd.Sizes(c, "big"); err != nil || sizes[0] != 50<<20 {
+	if sizes, err := partd.Sizes(c, "big"); err != nil || sizes[0] != 16<<20 {
 		t.Fatalf("partd.Sizes = %v, %v", sizes, err)
 	}
 	if st := srv.Stats(); st.Requests[wire.CmdSizes] != 2 || st.Requests[wire.CmdGet] != 0 {
