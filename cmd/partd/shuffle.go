@@ -235,9 +235,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
 	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSON(stdout, sum); err != nil {
 			return err
 		}
 	} else {

@@ -198,9 +198,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
 	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := writeJSON(stdout, sum); err != nil {
 			return err
 		}
 	} else {
