@@ -82,21 +82,28 @@ func commonPrefix(s []string) int {
 // Pairs sorts p by Key, stably (pairs with equal keys keep their order),
 // with tmp as scratch, and returns the sorted pairs and the other slice:
 // either may be p's array, so a caller that pools both keeps both. It is an
-// LSD radix sort of a byte a pass, from the lowest, that skips the bytes
-// every key shares: linear in len(p).
+// LSD radix sort, from the lowest digit, that skips the digits every key
+// shares: linear in len(p). Digits are 8 bits for a few thousand pairs and
+// 11 bits for more, where fewer passes pay for the larger count table.
 func Pairs(p, tmp []Pair) (sorted, spare []Pair) {
 	if len(p) == 0 {
 		return p, tmp
 	}
+	bits := uint(8)
+	if len(p) >= 4096 {
+		bits = 11
+	}
+	mask := uint64(1)<<bits - 1
 	tmp = slices.Grow(tmp[:0], len(p))[:len(p)]
-	var count [256]int
-	for shift := 0; shift < 64; shift += 8 {
-		clear(count[:])
+	var table [1 << 11]int
+	count := table[:1<<bits]
+	for shift := uint(0); shift < 64; shift += bits {
+		clear(count)
 		for _, it := range p {
-			count[byte(it.Key>>shift)]++
+			count[it.Key>>shift&mask]++
 		}
-		if count[byte(p[0].Key>>shift)] == len(p) {
-			continue // every key has this byte
+		if count[p[0].Key>>shift&mask] == len(p) {
+			continue // every key has this digit
 		}
 		sum := 0
 		for d, c := range count {
@@ -104,7 +111,7 @@ func Pairs(p, tmp []Pair) (sorted, spare []Pair) {
 			sum += c
 		}
 		for _, it := range p {
-			d := byte(it.Key >> shift)
+			d := it.Key >> shift & mask
 			tmp[count[d]] = it
 			count[d]++
 		}
