@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/compute"
 
@@ -48,7 +49,9 @@ func RunReduce(ctx context.Context, p *Plan, part int, store partd.Store) (Reduc
 	}
 	mem := compute.GetAllocator(ctx)
 	cs := &counter{Store: store}
-	as, err := arrowstore.New(cs, arrowstore.WithSchema(p.schema), arrowstore.WithAllocator(mem))
+	pf := newPrefetcher(cs, keys)
+	defer pf.wait()
+	as, err := arrowstore.New(pf, arrowstore.WithSchema(p.schema), arrowstore.WithAllocator(mem))
 	if err != nil {
 		return rs, err
 	}
@@ -157,3 +160,74 @@ func Cleanup(store partd.Store, prefix string) (int, error) {
 	}
 	return len(keys), store.Delete(keys...)
 }
+
+// prefetcher is a partd.Store that, when asked for one of keys (in the
+// order arrowstore's Reader asks for them, one at a time), already fetches
+// the next one, so that a reducer's Gets from a server overlap with its
+// decoding and encoding. It holds at most one key ahead.
+type prefetcher struct {
+	partd.Store
+	keys  []string
+	index map[string]int
+
+	mu    sync.Mutex
+	ahead int             // the index of the key being fetched ahead, or -1
+	got   chan prefetched // its result
+	wg    sync.WaitGroup  // the fetch in flight
+}
+
+type prefetched struct {
+	val []byte
+	err error
+}
+
+func newPrefetcher(s partd.Store, keys []string) *prefetcher {
+	p := &prefetcher{Store: s, keys: keys, index: make(map[string]int, len(keys)), ahead: -1}
+	for i, k := range keys {
+		p.index[k] = i
+	}
+	return p
+}
+
+// Get returns keys' bytes; a single key of the list may come from the
+// fetch ahead, and starts the fetch of the key after it.
+func (p *prefetcher) Get(keys ...string) ([][]byte, error) {
+	if len(keys) != 1 {
+		return p.Store.Get(keys...)
+	}
+	i, ok := p.index[keys[0]]
+	if !ok {
+		return p.Store.Get(keys...)
+	}
+	p.mu.Lock()
+	var ch chan prefetched
+	if p.ahead == i {
+		ch = p.got
+		p.ahead, p.got = -1, nil
+	}
+	if i+1 < len(p.keys) && p.ahead < 0 {
+		next := make(chan prefetched, 1)
+		p.ahead, p.got = i+1, next
+		key := p.keys[i+1]
+		p.wg.Go(func() {
+			vals, err := p.Store.Get(key)
+			var v []byte
+			if err == nil && len(vals) == 1 {
+				v = vals[0]
+			}
+			next <- prefetched{v, err}
+		})
+	}
+	p.mu.Unlock()
+	if ch == nil {
+		return p.Store.Get(keys...)
+	}
+	r := <-ch
+	if r.err != nil {
+		return nil, r.err
+	}
+	return [][]byte{r.val}, nil
+}
+
+// wait waits for a fetch still in flight.
+func (p *prefetcher) wait() { p.wg.Wait() }
