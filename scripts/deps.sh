@@ -7,7 +7,7 @@
 # Arrow interop test. Idempotent: it installs only what is missing.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libzmq3-dev redis-server redis-tools iproute2
+pkgs=(gcc g++ make pkg-config libzmq3-dev redis-server redis-tools iproute2
       python3 python3-partd python3-zmq python3-snappy python3-msgpack
       python3-numpy python3-pandas python3-zstandard)
 
