@@ -484,11 +484,7 @@ func printShuffleSummary(w io.Writer, s shuffleSummary) {
 	}
 	phase("map", s.MapBytes, s.MapSeconds)
 	phase("reduce", s.ReduceBytes, s.RedSeconds)
-	fmt.Fprintf(w, "  peak memory: ")
-	if s.ServerRSS > 0 {
-		fmt.Fprintf(w, "server %s, ", formatBytes(s.ServerRSS))
-	}
-	fmt.Fprintf(w, "workers max %s, reducers max %s\n", formatBytes(s.WorkerRSS), formatBytes(s.ReducerRSS))
+	printPeaks(w, s.ServerRSS, "workers max "+formatBytes(s.WorkerRSS), "reducers max "+formatBytes(s.ReducerRSS))
 	if s.Verified {
 		fmt.Fprintf(w, "verification: OK (%d partitions, %s rows, checksum %s) in %.1fs\n",
 			s.Partitions, groupDigits(s.Rows), s.Checksum, s.WallSeconds)
@@ -504,6 +500,16 @@ func groupDigits(n uint64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// printPeaks prints a shuffle's peak memory line: the embedded server's,
+// if there was one (serverRSS > 0), then the workers' and reducers' figures.
+func printPeaks(w io.Writer, serverRSS int64, workers, reducers string) {
+	fmt.Fprintf(w, "  peak memory: ")
+	if serverRSS > 0 {
+		fmt.Fprintf(w, "server %s, ", formatBytes(serverRSS))
+	}
+	fmt.Fprintf(w, "%s, %s\n", workers, reducers)
 }
 
 // formatBytes formats a byte count in decimal units: 250.3 MB.

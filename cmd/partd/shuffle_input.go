@@ -212,11 +212,7 @@ func printInputSummary(w io.Writer, s inputSummary) {
 		s.Inputs, strings.Join(s.By, ","), s.Partitions, s.Files, s.OutputFormat, s.Output, s.Workers, s.Reducers, s.Store)
 	fmt.Fprintf(w, "  map     %12s rows  %10s to the store  in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.StoreBytes), s.MapSeconds)
 	fmt.Fprintf(w, "  reduce  %12s rows  %10s of files     in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.FileBytes), s.RedSeconds)
-	fmt.Fprintf(w, "  peak memory: ")
-	if s.ServerRSS > 0 {
-		fmt.Fprintf(w, "server %s, ", formatBytes(s.ServerRSS))
-	}
-	fmt.Fprintf(w, "worker %s, reducer %s\n", formatBytes(s.WorkerRSS), formatBytes(s.ReducerRSS))
+	printPeaks(w, s.ServerRSS, "worker "+formatBytes(s.WorkerRSS), "reducer "+formatBytes(s.ReducerRSS))
 	if s.Verified {
 		fmt.Fprintf(w, "  verified: %s rows in = rows out, checksum %s; %.2fs in all\n", groupDigits(uint64(s.Rows)), s.Checksum, s.WallSeconds)
 	} else {
