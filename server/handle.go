@@ -2,32 +2,13 @@ package server
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server/wire"
 )
-
-// commandLabels are the values of the "command" label and the keys of
-// Stats.Requests: the known commands and "other", so that peers cannot grow
-// the metrics without bound.
-var commandLabels = []string{
-	wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
-	wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop, "other",
-}
-
-func commandLabel(cmd string) string {
-	switch cmd {
-	case wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
-		wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop:
-		return cmd
-	}
-	return "other"
-}
 
 // maxErrorMessage bounds the message of an error reply (an invalid key of a
 // megabyte is quoted in the store's error).
@@ -123,24 +104,6 @@ func (s *Server) handle(r *request) *reply {
 	return rep
 }
 
-// perKey runs a command that answers for each key of the payload: fn
-// returns the reply frames and how many results the store gave, which
-// must be one per key (what names them in the error).
-func perKey(p parsed, python bool, what string, fn func(keys []string) ([][]byte, int, error)) ([][]byte, bool, error) {
-	ks, err := keys(p.payload, python)
-	if err != nil {
-		return nil, false, err
-	}
-	out, n, err := fn(ks)
-	if err != nil {
-		return nil, false, err
-	}
-	if n != len(ks) {
-		return nil, false, fmt.Errorf("partd/server: store returned %d %s for %d keys", n, what, len(ks))
-	}
-	return out, false, nil
-}
-
 // partSize is the size from which a Go-dialect reply is split into several
 // messages (wire.StatusPart, then wire.StatusOK): the client can copy the
 // first values out while later ones are still on the wire.
@@ -225,160 +188,6 @@ func keys(frames [][]byte, python bool) ([]string, error) {
 		ks[i] = k
 	}
 	return ks, nil
-}
-
-// exec runs one parsed request against the store. Every key is validated
-// before the store is called.
-func (s *Server) exec(p parsed) (results [][]byte, shutdown bool, err error) {
-	python := !p.goDialect
-	switch p.cmd {
-	case wire.CmdSyn:
-		if python && len(p.payload) > 0 && string(p.payload[0]) == wire.Version {
-			// The Go client's handshake: the dialect and the message cap.
-			return [][]byte{[]byte(wire.Version), strconv.AppendInt(nil, s.opts.maxMsg, 10)}, false, nil
-		}
-		return nil, false, nil
-	case wire.CmdAppend:
-		if len(p.payload)%2 != 0 {
-			return nil, false, badRequest("append needs key, value pairs; got %d frames", len(p.payload))
-		}
-		data := make(map[string][]byte, len(p.payload)/2)
-		for i := 0; i < len(p.payload); i += 2 {
-			k, err := key(p.payload[i], python)
-			if err != nil {
-				return nil, false, err
-			}
-			v := p.payload[i+1]
-			if old, dup := data[k]; dup {
-				// Two wire keys for one store key ("a-|-b" and "a/b"): keep both
-				// values, in order.
-				v = append(append(make([]byte, 0, len(old)+len(v)), old...), v...)
-			}
-			data[k] = v
-		}
-		return nil, false, s.store.Append(data)
-	case wire.CmdGet:
-		if len(p.payload) == 0 {
-			return nil, false, badRequest("get needs at least one key")
-		}
-		ks, err := keys(p.payload, python)
-		if err != nil {
-			return nil, false, err
-		}
-		vs, err := s.store.Get(ks...)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(vs) != len(ks) {
-			return nil, false, fmt.Errorf("partd/server: store returned %d values for %d keys", len(vs), len(ks))
-		}
-		return vs, false, nil
-	case wire.CmdDelete:
-		ks, err := keys(p.payload, python)
-		if err != nil {
-			return nil, false, err
-		}
-		return nil, false, s.store.Delete(ks...)
-	case wire.CmdIset:
-		if len(p.payload) != 2 {
-			return nil, false, badRequest("iset needs a key and a value; got %d frames", len(p.payload))
-		}
-		k, err := key(p.payload[0], python)
-		if err != nil {
-			return nil, false, err
-		}
-		return nil, false, s.store.Set(k, p.payload[1])
-	case wire.CmdDrop:
-		if len(p.payload) != 0 {
-			return nil, false, badRequest("drop takes no payload; got %d frames", len(p.payload))
-		}
-		return nil, false, s.store.Drop()
-	case wire.CmdClose:
-		if !s.opts.remoteClose {
-			return nil, false, &wire.Error{Code: wire.CodeForbidden, Message: "remote close is not allowed by this server"}
-		}
-		s.opts.logger.Info("partd server: remote close")
-		return nil, true, nil
-	case wire.CmdKeys:
-		if python {
-			break
-		}
-		ks, err := s.store.Keys()
-		if err != nil {
-			return nil, false, err
-		}
-		out := make([][]byte, len(ks))
-		for i, k := range ks {
-			out[i] = []byte(k)
-		}
-		return out, false, nil
-	case wire.CmdStat:
-		if python {
-			break
-		}
-		b, err := json.Marshal(s.Stats())
-		if err != nil {
-			return nil, false, err
-		}
-		return [][]byte{b}, false, nil
-	case wire.CmdSizes:
-		if python {
-			break
-		}
-		return perKey(p, python, "sizes", func(ks []string) ([][]byte, int, error) {
-			sizes, err := partd.Sizes(s.store, ks...)
-			return [][]byte{wire.PackSizes(nil, sizes)}, len(sizes), err
-		})
-	case wire.CmdList:
-		if python {
-			break
-		}
-		return s.list(p.payload)
-	case wire.CmdPop:
-		if python {
-			break
-		}
-		return perKey(p, python, "values", func(ks []string) ([][]byte, int, error) {
-			vs, err := partd.Pop(s.store, ks...)
-			return vs, len(vs), err
-		})
-	case "":
-		return nil, false, badRequest("empty command")
-	}
-	return nil, false, badRequest("unknown command %s", quote([]byte(p.cmd)))
-}
-
-// list answers the list command: [prefix] for every key with the prefix,
-// [prefix, after, limit] for a page of them.
-func (s *Server) list(payload [][]byte) ([][]byte, bool, error) {
-	if len(payload) != 1 && len(payload) != 3 {
-		return nil, false, badRequest("list needs a prefix, or a prefix, a key to start after and a limit; got %d items", len(payload))
-	}
-	for _, b := range payload[:min(2, len(payload))] {
-		if len(b) > partd.MaxKeyLen {
-			return nil, false, badRequest("list: prefix or key of %d bytes is longer than %d bytes", len(b), partd.MaxKeyLen)
-		}
-	}
-	prefix := string(payload[0])
-	var ks []string
-	var err error
-	if len(payload) == 1 {
-		ks, err = partd.KeysPrefix(s.store, prefix)
-	} else {
-		limit, perr := strconv.Atoi(string(payload[2]))
-		if perr != nil || limit < 1 || limit > wire.MaxListPage {
-			return nil, false, badRequest("list: limit %s is not a number from 1 to %d", quote(payload[2]), wire.MaxListPage)
-		}
-		ks, err = partd.KeysPage(s.store, prefix, string(payload[1]), limit)
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	out := make([][]byte, len(ks))
-	for i, k := range ks {
-		out[i] = []byte(k)
-	}
-	return out, false, nil
 }
 
 // Stats returns the server's figures, as the stat command reports them.
