@@ -32,6 +32,7 @@ type benchFlags struct {
 	python    bool
 	seed      uint64
 	json      bool
+	getKeys   []int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -63,11 +64,15 @@ partd has no Log, so log is compared with its File and buffer-log with its
 Buffer(Dict, File), and it has no get into buffers, so get-into ×py compares
 with its plain get. Its W4 is Python's zmq Server over partd.Buffer(Dict,
 File) with Python clients. --scale shrinks every workload (0.1 runs a tenth
-of the appends). --json prints the figures as JSON instead of the table.`,
+of the appends). --get-keys sets how many keys each Get of the read-back asks
+for (Python's too): 1 reads one key per Get, as a reducer reads its
+partition; 0, the default, up to 1,000 keys and about 4 MiB per Get; a list
+(--get-keys 1,0) gives a row per value. --json prints the figures as JSON instead of the table.`,
 		Example: `  partd bench
   partd bench --workload W1,W5 --stack file,log,buffer,buffer-log --scale 0.1 --runs 3
   partd bench --scale 0.1 --python
-  partd bench --workload W1 --stack file --runs 1 --json`,
+  partd bench --workload W1 --stack file --runs 1 --json
+  partd bench --python --workload W1,W3 --stack log --get-keys 1,0`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -79,6 +84,7 @@ of the appends). --json prints the figures as JSON instead of the table.`,
 	fl.BoolVar(&f.python, "python", false, "also run Python partd 1.3 on the same workloads and show the ratios")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated values (run i uses seed+i)")
 	fl.BoolVar(&f.json, "json", false, "print the figures as JSON instead of a Markdown table")
+	fl.IntSliceVar(&f.getKeys, "get-keys", nil, "keys per Get of the read-back, a row per value: 1 reads as a reducer does, 0 up to 1,000 keys and about 4 MiB per Get (default 0)")
 	return cmd
 }
 
@@ -88,7 +94,42 @@ type benchPlan struct {
 	stack string
 }
 
+// label names the plan's workload in the table: its name, and how many
+// keys a Get asks for where --get-keys sets it.
+func (p benchPlan) label() workload.Spec {
+	s := p.spec
+	if s.GetKeys == 1 {
+		s.Name += ", 1 key per Get"
+	} else if s.GetKeys > 1 {
+		s.Name += fmt.Sprintf(", %d keys per Get", s.GetKeys)
+	}
+	return s
+}
+
 func runBench(cmd *cobra.Command, f benchFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	plans, err := planBench(cmd.ErrOrStderr(), f)
+	if err != nil {
+		return err
+	}
+	var rows []bench.Row
+	for _, p := range plans {
+		row, err := measurePlan(cmd.Context(), cmd.ErrOrStderr(), p, f)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	if f.json {
+		return writeBenchJSON(cmd.OutOrStdout(), rows, f)
+	}
+	return writeBenchTable(cmd.OutOrStdout(), rows, f)
+}
+
+// check validates the flags that need no workload.
+func (f benchFlags) check() error {
 	if f.scale <= 0 || f.scale > 10 {
 		return usageError{errors.New("--scale must be in (0, 10]")}
 	}
@@ -100,11 +141,26 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			return usageError{fmt.Errorf("--stack: unknown stack %q (want %s)", s, strings.Join(bench.Stacks, ", "))}
 		}
 	}
+	for _, n := range f.getKeys {
+		if n < 0 {
+			return usageError{fmt.Errorf("--get-keys: %d is negative (0 reads up to 1,000 keys and about 4 MiB per Get)", n)}
+		}
+	}
+	return nil
+}
+
+// planBench returns the plans to run: every workload on every stack it
+// runs on (the given ones, or its defaults), once per --get-keys value.
+func planBench(stderr io.Writer, f benchFlags) ([]benchPlan, error) {
+	getKeys := f.getKeys
+	if len(getKeys) == 0 {
+		getKeys = []int{0}
+	}
 	var plans []benchPlan
 	for _, id := range f.workloads {
 		spec, ok := workload.ByID(strings.TrimSpace(id))
 		if !ok {
-			return usageError{fmt.Errorf("--workload: unknown workload %q (want W1 to W6)", id)}
+			return nil, usageError{fmt.Errorf("--workload: unknown workload %q (want W1 to W6)", id)}
 		}
 		stacks := f.stacks
 		if len(stacks) == 0 {
@@ -112,67 +168,82 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		n := 0
 		for _, s := range stacks {
-			if bench.Applies(spec, s) {
-				plans = append(plans, benchPlan{spec.Scaled(f.scale), s})
-				n++
+			if !bench.Applies(spec, s) {
+				continue
 			}
+			for _, k := range getKeys {
+				sp := spec.Scaled(f.scale)
+				sp.GetKeys = k
+				plans = append(plans, benchPlan{sp, s})
+			}
+			n++
 		}
 		if n == 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), "partd: bench: %s does not run on %s; skipped (W4 runs only on server, and server only runs W4)\n",
+			fmt.Fprintf(stderr, "partd: bench: %s does not run on %s; skipped (W4 runs only on server, and server only runs W4)\n",
 				spec.ID, strings.Join(stacks, ","))
 		}
 	}
 	if len(plans) == 0 {
-		return usageError{errors.New("nothing to run: no workload runs on the given stacks")}
+		return nil, usageError{errors.New("nothing to run: no workload runs on the given stacks")}
 	}
-	ctx := cmd.Context()
-	stderr := cmd.ErrOrStderr()
-	var rows []bench.Row
-	for _, p := range plans {
-		var goRuns, pyRuns []bench.Measurement
-		for r := range f.runs {
-			seed := f.seed + uint64(r)
-			// Every run starts on a settled disk: the previous run's files
-			// (100,000 of them for W3) are written back and deleted first.
-			syscall.Sync()
-			m, err := benchChild(ctx, stderr, p, f.scale, seed)
-			if err != nil {
-				return err
-			}
-			goRuns = append(goRuns, m)
-			fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, get-into %.1f MB/s, peak RSS %s\n",
-				p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, m.GetIntoMBps, bench.FormatBytes(m.PeakRSS))
-			if f.python {
-				syscall.Sync()
-				var pm bench.Measurement
-				pyStack := workload.PythonStack(p.stack)
-				if p.stack == "server" {
-					if pm, err = bench.RunPythonW4(p.spec, seed); err != nil {
-						return err
-					}
-				} else {
-					res, err := workload.RunPython(p.spec, pyStack, "", seed)
-					if err != nil {
-						return err
-					}
-					pm = bench.FromResult(pyStack, res)
-				}
-				pyRuns = append(pyRuns, pm)
-				fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d, Python partd %s: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
-					p.spec.ID, p.stack, r+1, f.runs, pyStack, pm.AppendMBps, pm.GetMBps, bench.FormatBytes(pm.PeakRSS))
-			}
+	return plans, nil
+}
+
+// measurePlan runs p f.runs times, Python partd's run beside each Go run
+// with --python, and returns the medians.
+func measurePlan(ctx context.Context, stderr io.Writer, p benchPlan, f benchFlags) (bench.Row, error) {
+	var goRuns, pyRuns []bench.Measurement
+	for r := range f.runs {
+		seed := f.seed + uint64(r)
+		// Every run starts on a settled disk: the previous run's files
+		// (100,000 of them for W3) are written back and deleted first.
+		syscall.Sync()
+		m, err := benchChild(ctx, stderr, p, f.scale, seed)
+		if err != nil {
+			return bench.Row{}, err
 		}
-		row := bench.Row{Spec: p.spec, Go: bench.Median(goRuns)}
-		if len(pyRuns) > 0 {
-			pm := bench.Median(pyRuns)
-			row.Py = &pm
+		goRuns = append(goRuns, m)
+		fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d: append %.1f MB/s, get %.1f MB/s, get-into %.1f MB/s, peak RSS %s\n",
+			p.spec.ID, p.stack, r+1, f.runs, m.AppendMBps, m.GetMBps, m.GetIntoMBps, bench.FormatBytes(m.PeakRSS))
+		if !f.python {
+			continue
 		}
-		rows = append(rows, row)
+		syscall.Sync()
+		pm, err := measurePython(p, seed)
+		if err != nil {
+			return bench.Row{}, err
+		}
+		pyRuns = append(pyRuns, pm)
+		fmt.Fprintf(stderr, "partd: bench: %s %s run %d/%d, Python partd %s: append %.1f MB/s, get %.1f MB/s, peak RSS %s\n",
+			p.spec.ID, p.stack, r+1, f.runs, pm.Stack, pm.AppendMBps, pm.GetMBps, bench.FormatBytes(pm.PeakRSS))
 	}
-	out := cmd.OutOrStdout()
-	if f.json {
-		return writeBenchJSON(out, rows, f)
+	row := bench.Row{Spec: p.label(), Go: bench.Median(goRuns)}
+	if len(pyRuns) > 0 {
+		pm := bench.Median(pyRuns)
+		row.Py = &pm
 	}
+	return row, nil
+}
+
+// measurePython runs p once on Python partd: the stack Python compares
+// with (workload.PythonStack), or for the server stack its zmq server.
+// A workload with a baseline of its own adds a case here.
+func measurePython(p benchPlan, seed uint64) (bench.Measurement, error) {
+	switch p.stack {
+	case "server":
+		return bench.RunPythonW4(p.spec, seed)
+	}
+	pyStack := workload.PythonStack(p.stack)
+	res, err := workload.RunPython(p.spec, pyStack, "", seed)
+	if err != nil {
+		return bench.Measurement{}, err
+	}
+	return bench.FromResult(pyStack, res), nil
+}
+
+// writeBenchTable prints the rows as a Markdown table under a line that
+// gives the command, the machine and the date.
+func writeBenchTable(out io.Writer, rows []bench.Row, f benchFlags) error {
 	fmt.Fprintf(out, "`partd %s`: %s, median of %d run(s), %s", strings.Join(os.Args[1:], " "), bench.Machine(), f.runs,
 		time.Now().UTC().Format("2006-01-02"))
 	if f.python {
@@ -187,7 +258,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			"log is compared with its File, buffer-log with its Buffer(Dict, File). It has no get into the caller's buffers: "+
 			"get-into ×py is Go's get-into over Python's get. Python's zstd stack is partd.Encode with "+
 			"the zstandard module. Python's Dict keeps references to the appended bytes objects and copies nothing, "+
-			"so its dict append figures measure list appends.")
+			"so its dict append figures measure list appends. Both read back with the same number of keys per get call.")
 	}
 	return nil
 }
@@ -207,6 +278,7 @@ type benchJSONRow struct {
 	Workload string             `json:"workload"`
 	Name     string             `json:"name"`
 	Stack    string             `json:"stack"`
+	GetKeys  int                `json:"get_keys,omitempty"` // keys per Get of the read-back; 0: the default batches
 	Go       bench.Measurement  `json:"go"`
 	Py       *bench.Measurement `json:"python,omitempty"`
 	PyNote   string             `json:"python_note,omitempty"`
@@ -219,7 +291,7 @@ func writeBenchJSON(w io.Writer, rows []bench.Row, f benchFlags) error {
 		out.Python = pythonVersion()
 	}
 	for _, r := range rows {
-		out.Rows = append(out.Rows, benchJSONRow{Workload: r.Spec.ID, Name: r.Spec.Name, Stack: r.Go.Stack, Go: r.Go, Py: r.Py, PyNote: r.PyNote})
+		out.Rows = append(out.Rows, benchJSONRow{Workload: r.Spec.ID, Name: r.Spec.Name, Stack: r.Go.Stack, GetKeys: r.Spec.GetKeys, Go: r.Go, Py: r.Py, PyNote: r.PyNote})
 	}
 	return writeJSON(w, out)
 }
@@ -250,7 +322,8 @@ func benchChild(ctx context.Context, stderr io.Writer, p benchPlan, scale float6
 	err := runChildren(ctx, stderr, []child{{
 		name: fmt.Sprintf("%s on %s", p.spec.ID, p.stack),
 		args: []string{benchRunCmd, "--workload", p.spec.ID, "--stack", p.stack,
-			"--scale", strconv.FormatFloat(scale, 'g', -1, 64), "--seed", strconv.FormatUint(seed, 10)},
+			"--scale", strconv.FormatFloat(scale, 'g', -1, 64), "--seed", strconv.FormatUint(seed, 10),
+			"--get-keys", strconv.Itoa(p.spec.GetKeys)},
 	}}, func(_ int, line []byte) error {
 		got = true
 		return json.Unmarshal(line, &m)
@@ -275,6 +348,7 @@ type benchChildFlags struct {
 	scale    float64
 	seed     uint64
 	addr     string
+	getKeys  int
 }
 
 // w4Report is what a W4 client or reader process prints.
@@ -292,7 +366,9 @@ func newBenchChildCmds() []*cobra.Command {
 		if !ok {
 			return s, usageError{fmt.Errorf("unknown workload %q", f.workload)}
 		}
-		return s.Scaled(f.scale), nil
+		s = s.Scaled(f.scale)
+		s.GetKeys = f.getKeys
+		return s, nil
 	}
 	run := &cobra.Command{
 		Use: benchRunCmd, Short: "One measurement of partd bench (internal)", Hidden: true, Args: noArgs,
@@ -353,6 +429,7 @@ func newBenchChildCmds() []*cobra.Command {
 		fl.Float64Var(&f.scale, "scale", 1, "scale")
 		fl.Uint64Var(&f.seed, "seed", 1, "seed")
 		fl.StringVar(&f.addr, "addr", "", "server address")
+		fl.IntVar(&f.getKeys, "get-keys", 0, "keys per Get of the read-back (0: the default batches)")
 	}
 	return []*cobra.Command{run, cl, rd}
 }

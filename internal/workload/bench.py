@@ -5,7 +5,9 @@ The spec names the workload's shape and the stack: dict, file, buffer, zlib,
 snappy or zstd (zstd through partd.Encode with the zstandard module, as
 Python partd has no zstd layer). Prints one JSON object with the bytes moved,
 the seconds spent inside partd's append and get calls (generating data is not
-timed, as in the Go runner), and the peak RSS of the process.
+timed, as in the Go runner), and the peak RSS of the process. The read-back
+asks for get_batch keys per get call, as the Go runner does (Spec.GetBatch):
+get_batch 1 reads one key per call, as a reducer reads its partition.
 """
 import json
 import os

@@ -83,8 +83,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // The second is GetAppend (as partd.GetAppend reads) into buffers reused from call to call (each
 // truncated to [:0] and passed again), as a caller that cares for speed
 // reads: with a store that is a partd.GetAppender, it allocates nothing once
-// the buffers have grown. Each read-back asks for up to 1,000 keys and about
-// 4 MiB per call, so it holds little memory.
+// the buffers have grown. Each read-back asks for spec.GetBatch() keys per
+// call: by default up to 1,000 keys and about 4 MiB, so it holds little
+// memory; with spec.GetKeys 1, one key per call, as a reducer reads.
 //
 // Only time inside the store's calls counts; generating the data and
 // checking what came back (a CRC-32C per key) do not.
@@ -212,9 +213,12 @@ func (r *run) readBackInto(res *Result) error {
 	return nil
 }
 
-// GetBatch is how many keys one Get of the read-back asks for: up to 1,000
-// keys and about 4 MiB.
+// GetBatch is how many keys one Get of the read-back asks for: GetKeys if
+// set, else up to 1,000 keys and about 4 MiB.
 func (s Spec) GetBatch() int {
+	if s.GetKeys > 0 {
+		return s.GetKeys
+	}
 	perKey := max(s.TotalBytes()/int64(max(s.Keys, 1)), 1)
 	return int(min(max(4<<20/perKey, 1), 1000))
 }

@@ -20,6 +20,10 @@ type Spec struct {
 	Text      bool   // compressible CSV-like values instead of random bytes
 	MemLimit  int64  // Buffer limit, for W5
 	Clients   int    // concurrent client processes, for W4
+	// GetKeys is how many keys one Get of the read-back asks for: 0 means
+	// up to 1,000 keys and about 4 MiB (GetBatch); 1 reads as a reducer
+	// reads its partition, one key per Get.
+	GetKeys int
 }
 
 // The canonical workloads.
