@@ -83,8 +83,8 @@ or line), and no partition is written. --output must be empty or new unless
 
 Without --input: a self-check. --workers processes each generate --rows deterministic rows (from --seed
 and the worker's number), hash-partition them into --partitions partitions
-and append each partition's rows to the store (as msgpack lists or as
-columns, --format). Reduce: --reducers processes read every partition,
+and append each partition's rows to the store (as msgpack lists, as
+columns, or as Arrow record batches: --format). Reduce: --reducers processes read every partition,
 check that each row hashes to the partition it came from, and count rows
 and an order-independent checksum. The parent compares those with what the
 workers sent; any lost, duplicated, misplaced or altered row fails the run
@@ -102,6 +102,7 @@ Progress goes to stderr, the summary to stdout (--json for a JSON summary).`,
   partd shuffle --input events.csv --by user_id,day --output-format arrow --output parts/ --memory 64MiB
   partd shuffle
   partd shuffle --workers 8 --rows 500000 --format columns --compress zstd
+  partd shuffle --rows 1000000 --format arrow
   partd shuffle --dir /tmp/shuffle --keep
   partd serve --addr tcp://127.0.0.1:5555 &  partd shuffle --addr tcp://127.0.0.1:5555`,
 		Args: noArgs,
@@ -123,7 +124,7 @@ Progress goes to stderr, the summary to stdout (--json for a JSON summary).`,
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated rows")
 	addPolicyFlag(cmd, &f.policy)
 	fl.StringVar(&f.memory, "memory", "1GiB", "embedded server: bytes kept in memory before spilling to disk (0: straight to disk)")
-	fl.StringVar(&f.format, "format", "msgpack", "how partitions are stored: msgpack or columns")
+	fl.StringVar(&f.format, "format", "msgpack", "how partitions are stored: msgpack, columns or arrow")
 	fl.StringVar(&f.compress, "compress", "none", "compression layer under the format: none, zstd, snappy, zlib (with optional :LEVEL)")
 	fl.StringVar(&f.addr, "addr", "", "use the partd server at this address instead of an embedded one")
 	fl.StringVar(&f.dir, "dir", "", "use this File store directory from every process, without a server")
@@ -595,7 +596,7 @@ func newShuffleChildCmds() []*cobra.Command {
 		fl.StringVar(&f.dir, "dir", "", "File store directory")
 		fl.StringVar(&f.store, "store", "", "store URI")
 		fl.StringVar(&f.compress, "compress", "none", "compression layer")
-		fl.StringVar(&f.format, "format", "msgpack", "msgpack or columns")
+		fl.StringVar(&f.format, "format", "msgpack", "msgpack, columns or arrow")
 		fl.IntVar(&f.partitions, "partitions", 64, "partitions")
 		fl.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "server answer timeout")
 	}

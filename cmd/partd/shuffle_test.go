@@ -83,6 +83,8 @@ func TestShuffleBinary(t *testing.T) {
 		{"server-log-unbuffered", []string{"--memory", "0"}},
 		{"dir", []string{"--dir", t.TempDir()}},
 		{"dir-columns", []string{"--dir", t.TempDir(), "--format", "columns", "--reducers", "2"}},
+		{"server-arrow-spills", []string{"--format", "arrow", "--memory", "64KiB"}},
+		{"dir-arrow-snappy", []string{"--dir", t.TempDir(), "--format", "arrow", "--compress", "snappy"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,7 +152,7 @@ func TestShuffleTextSummary(t *testing.T) {
 // and the reduce phase and checks that verification fails on it.
 func TestShuffleCorruption(t *testing.T) {
 	t.Parallel()
-	for _, extra := range [][]string{nil, {"--dir", t.TempDir(), "--format", "columns"}} {
+	for _, extra := range [][]string{nil, {"--dir", t.TempDir(), "--format", "columns"}, {"--format", "arrow"}} {
 		args := append([]string{"--rows", "4000", "--workers", "2", "--partitions", "8", "--corrupt-partition", "5"}, extra...)
 		s, errOut, code := runShuffleJSON(t, args...)
 		if code != 1 || s.Verified {
@@ -205,7 +207,7 @@ func TestShufflePythonServer(t *testing.T) {
 		t.Fatalf("Python server printed no port: %v", lines.Err())
 	}
 	addr := "tcp://127.0.0.1:" + strings.TrimSpace(lines.Text())
-	for _, format := range []string{"msgpack", "columns"} {
+	for _, format := range []string{"msgpack", "columns", "arrow"} {
 		s, errOut, code := runShuffleJSON(t, "--rows", "3000", "--workers", "2", "--partitions", "8", "--format", format, "--addr", addr, "--timeout", "10s")
 		if code != 0 || !s.Verified || s.Rows != 6000 {
 			t.Fatalf("%s: exit %d, %+v\n%s", format, code, s, errOut)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/arrowstore"
 	"github.com/gopartd/partd/compress"
 	"github.com/gopartd/partd/encode"
 )
@@ -23,15 +24,19 @@ const (
 	// Columns stores each partition as a table with columns id, key, value
 	// and name (encode.Columns), readable by Python's partd.Numpy.
 	Columns Format = "columns"
+	// Arrow stores each appended batch of a partition as one Arrow IPC
+	// stream with columns id, key, value and name (arrowstore), readable by
+	// any Arrow stream reader.
+	Arrow Format = "arrow"
 )
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Msgpack, Columns:
+	case Msgpack, Columns, Arrow:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown format %q (want msgpack or columns)", s)
+	return "", fmt.Errorf("unknown format %q (want msgpack, columns or arrow)", s)
 }
 
 // Layers is the stack a mapper or reducer works through, built over a raw
@@ -41,6 +46,7 @@ type Layers struct {
 	counter *Counter
 	rows    *encode.Encoded[[]Row]
 	table   *encode.Columns
+	batches *arrowstore.Store
 }
 
 // NewLayers wraps raw in an optional compression layer, a Counter that
@@ -57,6 +63,10 @@ func NewLayers(raw partd.Store, format Format, comp compress.Setting) (*Layers, 
 		l.rows = encode.Msgpack[Row](l.counter)
 	case Columns:
 		l.table = encode.NewColumns(l.counter)
+	case Arrow:
+		if l.batches, err = arrowstore.New(l.counter, arrowstore.WithSchema(rowSchema)); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("unknown format %q", format)
 	}
@@ -68,8 +78,11 @@ func (l *Layers) Counter() *Counter { return l.counter }
 
 // Close closes the layers and the raw store.
 func (l *Layers) Close() error {
-	if l.rows != nil {
+	switch {
+	case l.rows != nil:
 		return l.rows.Close()
+	case l.batches != nil:
+		return l.batches.Close()
 	}
 	return l.table.Close()
 }
@@ -82,6 +95,9 @@ func (l *Layers) Append(parts map[int][]Row) error {
 			m[PartitionKey(p)] = rows
 		}
 		return l.rows.Append(m)
+	}
+	if l.batches != nil {
+		return l.appendBatches(parts)
 	}
 	m := make(map[string]encode.Table, len(parts))
 	for p, rows := range parts {
@@ -98,6 +114,9 @@ func (l *Layers) Get(parts ...int) ([][]Row, error) {
 	}
 	if l.rows != nil {
 		return l.rows.Get(keys...)
+	}
+	if l.batches != nil {
+		return l.getBatches(parts, keys)
 	}
 	tables, err := l.table.Get(keys...)
 	if err != nil {
@@ -364,7 +383,7 @@ func StoredKeys(format Format, partitions int) []string {
 	var keys []string
 	for p := range partitions {
 		k := PartitionKey(p)
-		if format != Columns {
+		if format != Columns { // Msgpack and Arrow: one key per partition
 			keys = append(keys, k)
 			continue
 		}
@@ -379,21 +398,19 @@ func StoredKeys(format Format, partitions int) []string {
 // Corrupt damages partition p in raw, the store below every layer: it flips
 // the lowest bit of the last stored byte of the partition (for Msgpack, the
 // last character of the last row's name; for Columns, the top byte of the
-// last value), so that the bytes still decode but a row differs. It exists so
+// last value; for Arrow, the lowest bit of the last value), so that the bytes still decode but a row differs. It exists so
 // that tests can check that verification catches a damaged store.
 func Corrupt(raw partd.Store, format Format, p int) error {
 	key := PartitionKey(p)
-	if format == Columns {
+	switch format {
+	case Arrow:
+		return corruptArrow(raw, key)
+	case Columns:
 		key += "/value"
 	}
 	vals, err := raw.Get(key)
 	if err != nil {
 		return err
 	}
-	b := vals[0]
-	if len(b) == 0 {
-		return fmt.Errorf("shuffle: corrupt: partition %d is empty", p)
-	}
-	b[len(b)-1] ^= 1
-	return raw.Set(key, b)
+	return flipLastByte(raw, key, vals[0])
 }

@@ -196,7 +196,7 @@ func shuffleOn(t *testing.T, store partd.Store, format Format, comp compress.Set
 }
 
 func TestShuffleRoundTrip(t *testing.T) {
-	for _, format := range []Format{Msgpack, Columns} {
+	for _, format := range []Format{Msgpack, Columns, Arrow} {
 		for _, comp := range []string{"none", "zstd"} {
 			t.Run(string(format)+"/"+comp, func(t *testing.T) {
 				setting, err := compress.Parse(comp)
@@ -218,7 +218,7 @@ func TestShuffleRoundTrip(t *testing.T) {
 }
 
 func TestCorruptionDetected(t *testing.T) {
-	for _, format := range []Format{Msgpack, Columns} {
+	for _, format := range []Format{Msgpack, Columns, Arrow} {
 		t.Run(string(format), func(t *testing.T) {
 			store := partd.NewDict()
 			defer store.Close()
@@ -282,7 +282,7 @@ func TestCleanup(t *testing.T) {
 }
 
 func TestStoredKeys(t *testing.T) {
-	for _, format := range []Format{Msgpack, Columns} {
+	for _, format := range []Format{Msgpack, Columns, Arrow} {
 		store := partd.NewDict()
 		l, _ := NewLayers(store, format, compress.Setting{})
 		if _, err := Map(l, MapConfig{Seed: 1, Rows: 500, Partitions: 4}); err != nil {
