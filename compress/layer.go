@@ -425,10 +425,3 @@ func (l *layer) Close() error {
 	}
 	return l.inner.Close()
 }
-
-// BufferStats returns the figures of the partd.Buffer under the layer
-// (directly or under more layers), and false if there is none, as
-// partd.BufferStatsOf does; server/metrics.go looks for this method.
-func (l *layer) BufferStats() (partd.BufferStats, bool) {
-	return partd.BufferStatsOf(l.inner)
-}

@@ -287,6 +287,23 @@ func TestMetricsFromStats(t *testing.T) {
 	}
 }
 
+// TestMetricsThroughWrappers: the store gauges follow the capabilities of
+// the store under a compression layer: a layer over a File (no Sizer, no
+// Buffer) registers neither the store_bytes gauge nor the Buffer's figures.
+func TestMetricsThroughWrappers(t *testing.T) {
+	f, err := partd.NewFile(t.TempDir())
+	must(t, err)
+	reg := prometheus.NewRegistry()
+	startServer(t, compress.Zstd(f), "", server.WithMetrics(reg))
+	mfs, err := reg.Gather()
+	must(t, err)
+	for _, mf := range mfs {
+		if name := mf.GetName(); name == "partd_server_store_bytes" || strings.HasPrefix(name, "partd_buffer_") {
+			t.Errorf("a zstd layer over a File exports %s", name)
+		}
+	}
+}
+
 // TestClientRefusesOverCap: the Go client learns the server's message cap in
 // its handshake and refuses a larger request with a too-large error at once,
 // rather than sending one frame libzmq would drop the connection for.

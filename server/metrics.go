@@ -97,8 +97,8 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 			Help: "Bytes held by the store, as its Size method reports.",
 		}, func() float64 { n, _ := partd.Size(s.store); return float64(n) }))
 	}
-	if stats, ok := bufferStats(s.store); ok {
-		cs = append(cs, newBufferCollector(stats))
+	if _, ok := partd.BufferStatsOf(s.store); ok {
+		cs = append(cs, newBufferCollector(s.store))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -146,35 +146,18 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// bufferStats returns a function reporting the figures of the partd.Buffer
-// the store is, or is under compression layers of, and false if there is
-// none. Stores say so with small optional interfaces, not by their types:
-// a Buffer has Stats, a layer over one BufferStats.
-func bufferStats(store partd.Store) (func() partd.BufferStats, bool) {
-	switch s := store.(type) {
-	case interface{ Stats() partd.BufferStats }:
-		return s.Stats, true
-	case interface {
-		BufferStats() (partd.BufferStats, bool)
-	}:
-		if _, ok := s.BufferStats(); ok {
-			return func() partd.BufferStats { st, _ := s.BufferStats(); return st }, true
-		}
-	}
-	return nil, false
-}
-
-// bufferCollector exports a Buffer's figures, read once per scrape.
+// bufferCollector exports the figures of the Buffer in a store's chain
+// (partd.BufferStatsOf), read once per scrape.
 type bufferCollector struct {
-	stats func() partd.BufferStats
+	store partd.Store
 	descs [6]*prometheus.Desc
 }
 
-func newBufferCollector(stats func() partd.BufferStats) *bufferCollector {
+func newBufferCollector(store partd.Store) *bufferCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("partd_buffer_"+name, help, nil, nil)
 	}
-	return &bufferCollector{stats: stats, descs: [6]*prometheus.Desc{
+	return &bufferCollector{store: store, descs: [6]*prometheus.Desc{
 		d("memory_bytes", "Bytes held in the Buffer's fast (in-memory) store."),
 		d("limit_bytes", "The most bytes the Buffer holds in memory before it spills."),
 		d("spills_total", "Spills begun: moves of the largest keys to the slow store, to make room or to flush."),
@@ -191,7 +174,7 @@ func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.stats()
+	st, _ := partd.BufferStatsOf(c.store)
 	for i, v := range []float64{float64(st.FastBytes), float64(st.Limit), float64(st.Spills),
 		float64(st.SpilledKeys), float64(st.SpilledBytes), st.SpillTime.Seconds()} {
 		kind := prometheus.CounterValue
