@@ -108,6 +108,12 @@ var (
 	// ErrLocked is returned when a store that one process holds alone (a
 	// Log) is already open in another process.
 	ErrLocked = errs.ErrLocked
+	// ErrKeyChanged is returned by the Read of a key's reader (NewReader)
+	// when the key was deleted, replaced or dropped before the reader
+	// reached its end, in a store that cannot keep showing the bytes the
+	// reader started on (a Dict, a Log): the reader stops rather than
+	// return a mix of old and new bytes.
+	ErrKeyChanged = errs.ErrKeyChanged
 )
 
 // MaxKeyLen is the longest key, in bytes, that any store accepts.

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) partd.Store) {
 		{"KeysPrefix", testKeysPrefix},
 		{"Pop", testPop},
 		{"PopConcurrent", testPopConcurrent},
+		{"Reader", testReader},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,4 +14,5 @@ var (
 	ErrCorrupt    = errors.New("corrupt data")                    // partd.ErrCorrupt
 	ErrNotStore   = errors.New("not a store directory")           // partd.ErrNotStore
 	ErrLocked     = errors.New("store in use by another process") // partd.ErrLocked
+	ErrKeyChanged = errors.New("key changed while it was read")   // partd.ErrKeyChanged
 )
