@@ -4,12 +4,12 @@
 # interoperability tests and the benchmark baselines, redis-server and
 # redis-tools for the Redis store's tests, and iproute2 for the test that
 # joins network namespaces, Node.js with the pinned apache-arrow for the
-# Arrow interop test. Idempotent: it installs only what is missing.
+# Arrow interop test, and python3-dask for W7's Dask baseline. Idempotent: it installs only what is missing.
 set -euo pipefail
 
 pkgs=(gcc g++ make pkg-config libzmq3-dev redis-server redis-tools iproute2
       python3 python3-partd python3-zmq python3-snappy python3-msgpack
-      python3-numpy python3-pandas python3-zstandard)
+      python3-numpy python3-pandas python3-zstandard python3-dask)
 
 missing=()
 for p in "${pkgs[@]}"; do

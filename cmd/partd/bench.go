@@ -67,12 +67,21 @@ File) with Python clients. --scale shrinks every workload (0.1 runs a tenth
 of the appends). --get-keys sets how many keys each Get of the read-back asks
 for (Python's too): 1 reads one key per Get, as a reducer reads its
 partition; 0, the default, up to 1,000 keys and about 4 MiB per Get; a list
-(--get-keys 1,0) gives a row per value. --json prints the figures as JSON instead of the table.`,
+(--get-keys 1,0) gives a row per value. --json prints the figures as JSON instead of the table.
+
+W7, the dataframe shuffle, runs only when named (--workload W7): 10,000,000
+rows of 8 columns in 4 Parquet files (made once, cached in the temporary
+directory) shuffled by key into 64 Parquet partitions by 'partd shuffle
+--input', run as a child process and timed from outside, as a user runs it,
+with its default memory and with --memory 64MiB; its own table gives seconds,
+rows/s and the largest process's peak RSS. --python adds Dask 2022.12's disk
+shuffle (on Python partd; python3-dask) of the same number of rows.`,
 		Example: `  partd bench
   partd bench --workload W1,W5 --stack file,log,buffer,buffer-log --scale 0.1 --runs 3
   partd bench --scale 0.1 --python
   partd bench --workload W1 --stack file --runs 1 --json
-  partd bench --python --workload W1,W3 --stack log --get-keys 1,0`,
+  partd bench --python --workload W1,W3 --stack log --get-keys 1,0
+  partd bench --workload W7 --python`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -109,6 +118,12 @@ func (p benchPlan) label() workload.Spec {
 func runBench(cmd *cobra.Command, f benchFlags) error {
 	if err := f.check(); err != nil {
 		return err
+	}
+	f, w7 := f.splitW7()
+	if w7 {
+		if err := runBenchW7(cmd, f); err != nil || len(f.workloads) == 0 {
+			return err
+		}
 	}
 	plans, err := planBench(cmd.ErrOrStderr(), f)
 	if err != nil {
@@ -160,7 +175,7 @@ func planBench(stderr io.Writer, f benchFlags) ([]benchPlan, error) {
 	for _, id := range f.workloads {
 		spec, ok := workload.ByID(strings.TrimSpace(id))
 		if !ok {
-			return nil, usageError{fmt.Errorf("--workload: unknown workload %q (want W1 to W6)", id)}
+			return nil, usageError{fmt.Errorf("--workload: unknown workload %q (want W1 to W7)", id)}
 		}
 		stacks := f.stacks
 		if len(stacks) == 0 {

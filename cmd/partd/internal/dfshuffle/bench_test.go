@@ -97,7 +97,7 @@ func w7Inputs(b *testing.B, rows int) []string {
 //     shuffled data goes to the Log on disk;
 //   - dask: Dask 2022.12's disk shuffle (ddf.shuffle("key", shuffle="disk"),
 //     on Python partd) of the same number of rows built in pandas
-//     (scripts/w7_dask.py; Dask cannot read Parquet here, without pyarrow):
+//     (cmd/partd/internal/bench/w7_dask.py; Dask cannot read Parquet here, without pyarrow):
 //     ns/op is the script's own timing of the shuffle and the read-back,
 //     as the issue measured it. It needs python3-dask ($PARTD_PYTHON, else
 //     /usr/bin/python3).
@@ -169,7 +169,7 @@ func BenchmarkW7(b *testing.B) {
 		}
 		var total float64
 		for b.Loop() {
-			out, err := exec.Command(py, "../../../../scripts/w7_dask.py", strconv.Itoa(rows)).Output()
+			out, err := exec.Command(py, "../bench/w7_dask.py", strconv.Itoa(rows)).Output()
 			if err != nil {
 				b.Fatalf("w7_dask.py: %v\n%s", err, out)
 			}

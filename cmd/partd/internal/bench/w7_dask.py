@@ -6,14 +6,16 @@ Usage: w7_dask.py ROWS
 Builds ROWS rows of W7's 8 columns in pandas (Dask cannot read W7's Parquet
 files here: Debian has no pyarrow), in 4 partitions, then times
 ddf.shuffle("key", shuffle="disk", npartitions=64) and reading every
-partition back, as ../shared/WORKLOADS.md describes. Prints one JSON line:
-{"rows": …, "partitions": 64, "seconds": …} where seconds is the shuffle
-and the read-back only. Needs python3-dask (Debian's 2022.12).
+partition back, as WORKLOADS.md describes. Prints one JSON line:
+{"rows": …, "partitions": 64, "seconds": …, "peak_rss": …} where seconds is
+the shuffle and the read-back only, and peak_rss the process's peak resident
+set in bytes. Needs python3-dask (Debian's 2022.12).
 
-BenchmarkW7/dask (cmd/partd/internal/dfshuffle) runs it beside DuckDB and
-partd.
+`partd bench --workload W7 --python` (embedded in the binary) and
+BenchmarkW7/dask (cmd/partd/internal/dfshuffle) run it beside partd.
 """
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -64,7 +66,8 @@ def main():
         seconds = time.perf_counter() - start
     if int(lens.sum()) != rows:
         sys.exit("dask shuffled %d rows of %d" % (int(lens.sum()), rows))
-    print(json.dumps({"rows": rows, "partitions": 64, "seconds": seconds}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"rows": rows, "partitions": 64, "seconds": seconds, "peak_rss": peak}))
 
 
 if __name__ == "__main__":
