@@ -133,85 +133,37 @@ logs a warning.`,
 	return cmd
 }
 
+// runServe runs `partd serve`: it checks the flags, opens the store and
+// the server, serves until a signal or a permitted remote close, then shuts
+// down.
 func runServe(cmd *cobra.Command, f serveFlags) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return usageError{fmt.Errorf("--log-level: %w", err)}
-	}
-	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	memory, err := storeuri.ParseSize(f.memory)
+	logger, err := serveLogger(cmd, f.logLevel)
 	if err != nil {
-		return usageError{fmt.Errorf("--memory: %w", err)}
+		return err
 	}
-	maxMsg, err := storeuri.ParseSize(f.maxMessage)
+	memory, opts, err := serveOptions(f, logger)
 	if err != nil {
-		return usageError{fmt.Errorf("--max-message: %w", err)}
+		return err
 	}
-	if maxMsg < server.MinMaxMessageSize || maxMsg > server.MaxMaxMessageSize {
-		return usageError{fmt.Errorf("--max-message: %s is not between %s and %s", f.maxMessage,
-			storeuri.FormatSize(server.MinMaxMessageSize), storeuri.FormatSize(server.MaxMaxMessageSize))}
+	spec, err := serveSpec(cmd, f, memory)
+	if err != nil {
+		return err
 	}
-	opts := []server.Option{server.WithLogger(logger), server.WithMaxMessageSize(maxMsg), server.WithRemoteClose(f.remoteClose)}
-	if f.workers != 0 {
-		opts = append(opts, server.WithWorkers(f.workers))
-	}
-	if f.curveSecret != "" || len(f.curveAllow) > 0 {
-		secret, err := readKey(f.curveSecret)
-		if err != nil {
-			return usageError{fmt.Errorf("--curve-secret: %w", err)}
-		}
-		var allow []string
-		for _, a := range f.curveAllow {
-			keys, err := readKeys(a)
-			if err != nil {
-				return usageError{fmt.Errorf("--curve-allow: %w", err)}
-			}
-			allow = append(allow, keys...)
-		}
-		opts = append(opts, server.WithCurve(secret, allow...))
-	}
-	// The store the flags name, checked whole before anything is opened.
-	var spec storeuri.Spec
-	if f.store != "" {
-		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") || cmd.Flags().Changed("policy") || cmd.Flags().Changed("sync") {
-			return usageError{errors.New("--store names the whole store: give it without --dir, --memory, --policy and --sync (in a URI: ?memory=, ?sync=1)")}
-		}
-		if spec, err = storeuri.Parse(f.store); err != nil {
-			return usageError{fmt.Errorf("--store: %w", err)}
-		}
-	} else {
-		if err := checkPolicy(f.policy); err != nil {
-			return err
-		}
-		if f.sync && memory > 0 {
-			return usageError{errors.New("--sync needs --memory 0: with a buffer, appends wait in memory, unsynced, until they spill")}
-		}
-		spec = serverStoreSpec(f.policy, f.dir, memory)
-		spec.Sync = f.sync
-	}
-
-	reg := prometheus.NewRegistry()
 	var health *healthState
 	if f.metrics != "" {
+		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts = append(opts, server.WithMetrics(reg))
 		// The listener is up before the store opens (a Log replays its
 		// records), so that /readyz says 503 rather than nothing.
 		var stopMetrics func()
-		var err error
 		if health, stopMetrics, err = startMetrics(logger, f.metrics, reg); err != nil {
 			return err
 		}
 		defer stopMetrics()
 	}
-
-	store, err := spec.Open(nil)
+	srv, err := openServer(spec, f.addr, opts)
 	if err != nil {
-		return err
-	}
-	srv, err := server.New(store, f.addr, append(opts, server.WithStoreName(spec.Redacted()))...)
-	if err != nil {
-		store.Close()
 		return err
 	}
 	ctx := cmd.Context()
@@ -225,13 +177,117 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		logger.Warn("serving without CURVE on an address other than loopback: anyone who can reach it can read, change and delete every key; "+
 			"give --curve-secret and --curve-allow, or bind 127.0.0.1 or ipc://", "addr", srv.Addr())
 	}
-
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	health.set(stateServing)
 	fmt.Fprintln(cmd.OutOrStdout(), srv.Addr())
 	logger.Info("serving", "addr", srv.Addr(), "store", storeDesc(f, spec), "memory", storeuri.FormatSize(spec.Memory), "survives", survives(spec))
+	if err := awaitShutdown(ctx, srv, served, health, logger); err != nil {
+		return err
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}
 
+// serveLogger returns the logger of --log-level, writing to stderr.
+func serveLogger(cmd *cobra.Command, logLevel string) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})), nil
+}
+
+// serveOptions checks --memory, whose bytes it returns, and returns the
+// server options the flags give: the logger, --max-message, --workers,
+// --allow-remote-close and CURVE.
+func serveOptions(f serveFlags, logger *slog.Logger) (memory int64, opts []server.Option, err error) {
+	memory, err = storeuri.ParseSize(f.memory)
+	if err != nil {
+		return 0, nil, usageError{fmt.Errorf("--memory: %w", err)}
+	}
+	maxMsg, err := storeuri.ParseSize(f.maxMessage)
+	if err != nil {
+		return 0, nil, usageError{fmt.Errorf("--max-message: %w", err)}
+	}
+	if maxMsg < server.MinMaxMessageSize || maxMsg > server.MaxMaxMessageSize {
+		return 0, nil, usageError{fmt.Errorf("--max-message: %s is not between %s and %s", f.maxMessage,
+			storeuri.FormatSize(server.MinMaxMessageSize), storeuri.FormatSize(server.MaxMaxMessageSize))}
+	}
+	opts = []server.Option{server.WithLogger(logger), server.WithMaxMessageSize(maxMsg), server.WithRemoteClose(f.remoteClose)}
+	if f.workers != 0 {
+		opts = append(opts, server.WithWorkers(f.workers))
+	}
+	if f.curveSecret != "" || len(f.curveAllow) > 0 {
+		curve, err := curveOption(f)
+		if err != nil {
+			return 0, nil, err
+		}
+		opts = append(opts, curve)
+	}
+	return memory, opts, nil
+}
+
+// curveOption reads --curve-secret and --curve-allow into server.WithCurve.
+func curveOption(f serveFlags) (server.Option, error) {
+	secret, err := readKey(f.curveSecret)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--curve-secret: %w", err)}
+	}
+	var allow []string
+	for _, a := range f.curveAllow {
+		keys, err := readKeys(a)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--curve-allow: %w", err)}
+		}
+		allow = append(allow, keys...)
+	}
+	return server.WithCurve(secret, allow...), nil
+}
+
+// serveSpec returns the store the flags name, --store or --policy, --dir,
+// --memory and --sync, checked whole before anything is opened.
+func serveSpec(cmd *cobra.Command, f serveFlags, memory int64) (storeuri.Spec, error) {
+	if f.store != "" {
+		if cmd.Flags().Changed("dir") || cmd.Flags().Changed("memory") || cmd.Flags().Changed("policy") || cmd.Flags().Changed("sync") {
+			return storeuri.Spec{}, usageError{errors.New("--store names the whole store: give it without --dir, --memory, --policy and --sync (in a URI: ?memory=, ?sync=1)")}
+		}
+		spec, err := storeuri.Parse(f.store)
+		if err != nil {
+			return storeuri.Spec{}, usageError{fmt.Errorf("--store: %w", err)}
+		}
+		return spec, nil
+	}
+	if err := checkPolicy(f.policy); err != nil {
+		return storeuri.Spec{}, err
+	}
+	if f.sync && memory > 0 {
+		return storeuri.Spec{}, usageError{errors.New("--sync needs --memory 0: with a buffer, appends wait in memory, unsynced, until they spill")}
+	}
+	spec := serverStoreSpec(f.policy, f.dir, memory)
+	spec.Sync = f.sync
+	return spec, nil
+}
+
+// openServer opens the store spec names and a server of it bound to addr.
+// If the server cannot start, it closes the store.
+func openServer(spec storeuri.Spec, addr string, opts []server.Option) (*server.Server, error) {
+	store, err := spec.Open(nil)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(store, addr, append(opts, server.WithStoreName(spec.Redacted()))...)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// awaitShutdown waits until ctx is done (a signal) or a permitted remote
+// close ends srv.Serve, whose result served delivers, then closes srv. It
+// returns the first error of Serve and Close.
+func awaitShutdown(ctx context.Context, srv *server.Server, served <-chan error, health *healthState, logger *slog.Logger) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -247,11 +303,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 			serveErr = err
 		}
 	}
-	if serveErr != nil {
-		return serveErr
-	}
-	logger.Info("stopped cleanly")
-	return nil
+	return serveErr
 }
 
 // The states /healthz and /readyz report.
