@@ -13,7 +13,7 @@ import (
 // of log_test.go, the benchmarks' workload process (bench_test.go), and
 // the writers of partdtest's several-processes check over a File.
 func TestMain(m *testing.M) {
-	helpers := map[string]partdtest.Helper{"workload": runWorkloadHelper}
+	helpers := map[string]partdtest.Helper{"workload": runWorkloadHelper, "stream-rss": runStreamHelper}
 	for _, role := range []string{"writer", "mutator", "appender", "wide", "crasher"} {
 		helpers[role] = func(args []string) error { return runHelper(role, args) }
 	}
