@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,15 @@ type Log struct {
 	log  *slog.Logger
 
 	// Lock order: compactMu -> writeMu -> ioMu -> mu.
+	//
+	// Sealed segments are read through read-only memory maps (see
+	// logSegment.data). A Get takes ioMu for reading, then mu for reading
+	// to look up its runs and the segments' mappings, lets go of mu, and
+	// copies from the mappings while it still holds ioMu; a segment is
+	// unmapped (removeSegmentLocked, closeSegments) only with ioMu held for
+	// writing, by compaction, Drop and Close, so never under a reader. A
+	// segment is mapped once, when it is sealed (startSegment, load) or
+	// written whole (a compaction's replacement), with mu held for writing.
 	compactMu sync.Mutex // one compaction at a time; Drop and Close wait for it
 
 	writeMu sync.Mutex // serializes writers: only they write segments or change the index
@@ -91,7 +101,7 @@ type Log struct {
 	stage   []byte   // scratch for a record's small pieces, copied together
 	broken  error    // a write that could not be undone: every later write fails
 
-	ioMu sync.RWMutex // held for reading while segment files are read, for writing while they are removed
+	ioMu sync.RWMutex // held for reading while segment files or their mappings are read, for writing while they are removed or unmapped
 
 	mu        sync.RWMutex // guards what follows
 	closed    bool
@@ -164,6 +174,59 @@ type logSegment struct {
 	size   int64
 	live   int64 // bytes of values in it that the index points at
 	values int64 // bytes of values it holds, live or dead
+
+	// data maps the segment's bytes read-only, so that a Get copies small
+	// runs from memory instead of a pread each: a sealed segment's size
+	// bytes once it is sealed; where writes show through a mapping
+	// (osfile.MmapCoherent, Linux), the active segment's first SegmentSize
+	// bytes as soon as it is started, of which a Get reads only what the
+	// index points at, bytes written before the index took them in. nil
+	// where osfile cannot map: reads use pread. Set with l.mu held for
+	// writing; unmapped only with l.ioMu held for writing.
+	data []byte
+}
+
+// mapLocked maps the first n bytes of s, if it is not yet mapped and the
+// system maps files. A segment that cannot be mapped is read with pread.
+// l.mu is held for writing (or l is not yet shared).
+//
+// Only bytes that will not change are read through a mapping: those of a
+// sealed segment, and those of the active segment that the index points
+// at. A mapped file that is shortened raises SIGBUS where a copy touches a
+// page past its new end, and the Log never shortens a file below what a
+// mapping is read at: the torn tail of the newest segment is cut on open
+// before anything is mapped; a failed write is cut off the active segment,
+// but the index never pointed at those bytes; compaction and RepairLog
+// write new files and rename them into place, which leaves the mapped
+// inode whole; Drop and compaction remove a file (the mapping keeps its
+// inode) and unmap only once no Get holds l.ioMu. What a process outside
+// the Log does is caught when it happens: copies from a mapping run with
+// debug.SetPanicOnFault (copyMapped), so such a fault fails the Get with
+// ErrCorrupt instead of killing the process.
+func (l *Log) mapLocked(s *logSegment, n int64) {
+	if !osfile.MmapSupported || s.data != nil || n <= 0 {
+		return
+	}
+	if b, err := osfile.Mmap(s.f, n); err == nil {
+		s.data = b
+	}
+}
+
+// mapActiveLocked maps s, the active segment, where the system's mappings
+// show later writes (osfile.MmapCoherent). l.mu is held for writing (or l
+// is not yet shared).
+func (l *Log) mapActiveLocked(s *logSegment) {
+	if osfile.MmapCoherent {
+		l.mapLocked(s, max(l.opts.SegmentSize, s.size))
+	}
+}
+
+// unmap unmaps s, if it is mapped. l.ioMu is held for writing (or l is
+// not shared): no reader holds a slice of the mapping.
+func (s *logSegment) unmap() error {
+	b := s.data
+	s.data = nil
+	return osfile.Munmap(b)
 }
 
 func (s *logSegment) name() string { return segmentName(s.major, s.gen, s.part) }
@@ -350,6 +413,12 @@ func (l *Log) load(legacy bool) error {
 	} else if err := l.startSegment(); err != nil {
 		return err
 	}
+	for _, s := range segs {
+		if s != l.active {
+			l.mapLocked(s, s.size)
+		}
+	}
+	l.mapActiveLocked(l.active)
 	return nil
 }
 
@@ -727,6 +796,10 @@ func (l *Log) startSegment() error {
 	l.nextID++
 	l.segs[s.id] = s
 	l.stats.Segments++
+	if prev := l.active; prev != nil && l.segs[prev.id] == prev {
+		l.mapLocked(prev, prev.size) // sealed: nothing writes it again
+	}
+	l.mapActiveLocked(s)
 	l.mu.Unlock()
 	l.active = s
 	return nil
@@ -932,19 +1005,36 @@ type logRead struct {
 	dst, pos int // where the bytes go: dst[dst][pos:]
 }
 
-// Reads of runs this large go straight into the caller's slice; smaller
-// runs closer than readGap are read together, up to readSpan bytes at a
-// time, and copied out.
+// logCopy is one run of bytes for a Get to copy from a segment's mapping.
+type logCopy struct {
+	src      []byte
+	s        *logSegment
+	dst, pos int // where the bytes go: dst[dst][pos:]
+}
+
+// Runs of a mapped segment shorter than mapCopy are copied from the
+// mapping; longer ones are read with pread like the runs of the active
+// segment, whose system call is a small part of their cost. So a Get of a
+// key appended to in many small batches costs a copy per run, not a system
+// call, while the long runs a Buffer spills, read once, do not add their
+// pages to the process's resident set through the mapping.
+//
+// Reads of runs at least readDirect long go straight into the caller's
+// slice; shorter runs closer than readGap are read together, up to
+// readSpan bytes at a time, and copied out.
 const (
+	mapCopy    = 16 << 10
 	readDirect = 256 << 10
 	readGap    = 4 << 10 // about what a pread costs in copying from the page cache
 	readSpan   = 4 << 20
 )
 
-// readPlan is the scratch of one Get: its runs, and the room to sort them.
-// Plans are pooled, so a reader's Gets make little garbage: a key appended
-// to in a thousand batches has a thousand runs.
+// readPlan is the scratch of one Get: its runs to copy from mappings, its
+// runs to read, and the room to sort those. Plans are pooled, so a reader's
+// Gets make little garbage: a key appended to in a thousand batches has a
+// thousand runs.
 type readPlan struct {
+	copies []logCopy
 	reads  []logRead
 	sorted []logRead
 	keys   []keysort.Pair // each run's place in the file, for sort
@@ -970,7 +1060,7 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		l.mu.RUnlock()
 		return nil, err
 	}
-	reads := plan.reads[:0]
+	reads, copies := plan.reads[:0], plan.copies[:0]
 	var seg *logSegment // the last segment looked up: runs come in file order
 	for i, key := range keys {
 		k := l.index[key]
@@ -985,21 +1075,56 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		}
 		dst[i] = dst[i][:int64(start)+k.size]
 		pos := start
-		reads = slices.Grow(reads, len(k.ext))
 		for _, e := range k.ext {
 			if seg == nil || seg.id != e.seg {
 				seg = l.segs[e.seg]
 			}
-			reads = append(reads, logRead{s: seg, off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
+			if end := int(e.off) + int(e.n); seg.data != nil && e.n < mapCopy && end <= len(seg.data) {
+				copies = append(copies, logCopy{src: seg.data[e.off:end], s: seg, dst: i, pos: pos})
+			} else {
+				reads = append(reads, logRead{s: seg, off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
+			}
 			pos += int(e.n)
 		}
 	}
 	l.mu.RUnlock()
-	plan.reads = reads
-	if err := plan.read(dst); err != nil {
+	plan.reads, plan.copies = reads, copies
+	err = copyMapped(dst, copies)
+	clear(copies) // the pool holds no slices of mappings
+	if err == nil {
+		err = plan.read(dst)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("partd: log: get: %w", err)
 	}
 	return dst, nil
+}
+
+// copyMapped copies each run from its segment's mapping into its place in
+// dst. The caller holds l.ioMu for reading, so no mapping is unmapped
+// meanwhile. A fault while copying (the file was shortened from outside the
+// Log, so a page of the mapping is past its end: SIGBUS) fails the copy
+// with ErrCorrupt instead of crashing the process (see mapLocked).
+func copyMapped(dst [][]byte, copies []logCopy) (err error) {
+	if len(copies) == 0 {
+		return nil
+	}
+	var cur *logCopy
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault || cur == nil {
+				panic(r)
+			}
+			err = fmt.Errorf("segment %s: a fault reading its mapping at byte %d (the file was shortened or damaged outside the log): %w",
+				cur.s.name(), cap(cur.s.data)-cap(cur.src), ErrCorrupt)
+		}
+	}()
+	for i := range copies {
+		cur = &copies[i]
+		copy(dst[cur.dst][cur.pos:], cur.src)
+	}
+	return nil
 }
 
 // read reads every run of the plan into its place in dst.
@@ -1230,6 +1355,7 @@ func (l *Log) removeSegmentLocked(s *logSegment) error {
 	delete(l.segs, s.id)
 	l.stats.Segments--
 	l.bytes.Add(-s.size)
+	s.unmap()
 	s.f.Close()
 	if err := os.Remove(filepath.Join(l.dir, s.name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -1313,7 +1439,7 @@ func (l *Log) closeFiles() error {
 func (l *Log) closeSegments() error {
 	var errs []error
 	for _, s := range l.segs {
-		errs = append(errs, s.f.Close())
+		errs = append(errs, s.unmap(), s.f.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -87,3 +87,66 @@ func BenchmarkLogReopen(b *testing.B) {
 		fmt.Fprintf(os.Stderr, "log of %d bytes, %d keys\n", bytes, keys)
 	}
 }
+
+// BenchmarkLogGet measures reading W1's shape back (1,000 keys, each
+// appended to in 1,000 batches of 100 bytes, so each key's bytes lie in
+// 1,000 runs), as a reducer reads: one key per Get, with Get and with
+// GetAppend into a reused buffer; and 41 keys per Get, as partd bench's
+// default read-back:
+//
+//	go test -run '^$' -bench LogGet -cpuprofile cpu.out .
+//
+// PARTD_BENCH_SCALE shrinks it.
+func BenchmarkLogGet(b *testing.B) {
+	keys := max(int(1000*benchScale()), 10)
+	const appends, valueLen = 1000, 100
+	l, err := partd.OpenLog(b.TempDir(), &partd.LogOptions{Logger: quietLog})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("key-%06d", i)
+	}
+	value := make([]byte, valueLen)
+	for range appends {
+		m := make(map[string][]byte, keys)
+		for _, k := range names {
+			m[k] = value
+		}
+		if err := l.Append(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perKey := int64(appends * valueLen)
+	for _, per := range []int{1, 41} {
+		b.Run(fmt.Sprintf("get/keys=%d", per), func(b *testing.B) {
+			b.SetBytes(perKey * int64(keys))
+			for b.Loop() {
+				for i := 0; i < keys; i += per {
+					if _, err := l.Get(names[i:min(i+per, keys)]...); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("get-into/keys=%d", per), func(b *testing.B) {
+			b.SetBytes(perKey * int64(keys))
+			dst := make([][]byte, per)
+			for b.Loop() {
+				for i := 0; i < keys; i += per {
+					chunk := names[i:min(i+per, keys)]
+					for j := range dst {
+						dst[j] = dst[j][:0]
+					}
+					out, err := partd.GetAppend(l, dst[:len(chunk)], chunk...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					copy(dst, out)
+				}
+			}
+		})
+	}
+}

@@ -206,6 +206,7 @@ func (l *Log) commitReplacementLocked(s, out *logSegment, moved []*movedKey) {
 		l.segs[out.id] = out
 		l.stats.Segments++
 		l.bytes.Add(out.size)
+		l.mapLocked(out, out.size) // written whole: sealed
 	}
 	for _, m := range moved {
 		k := l.index[m.key]

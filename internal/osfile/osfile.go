@@ -3,9 +3,9 @@
 // Linux, os.Root elsewhere), opening a file without following a link,
 // locking a file (flock(2) on Unix, LockFileEx on Windows: one
 // implementation per system for both stores), vectored writes (writev,
-// pwritev), sync, directory sync and truncation. Every system call of a
-// store goes through it, so the root package has no platform files; pebble
-// keeps its vfs/ the same way.
+// pwritev), sync, directory sync, truncation and read-only memory maps.
+// Every system call of a store goes through it, so the root package has no
+// platform files; pebble keeps its vfs/ the same way.
 //
 // The calls on a store's write path (writes, syncs and truncations) are
 // the methods of FS, so a test can wrap the very calls production makes
