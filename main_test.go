@@ -10,8 +10,9 @@ import (
 // TestMain runs the tests, or, in a copy of the test binary that a test
 // started (partdtest.StartHelper, partdtest.RunProcesses), the helper it
 // was started for: the File helpers of file_lock_test.go, the Log helpers
-// of log_test.go, the benchmarks' workload process (bench_test.go), and
-// the writers of partdtest's several-processes check over a File.
+// of log_test.go, the benchmarks' workload process (bench_test.go), the
+// reader of a 2 GiB key (file_reader_test.go), and the writers of
+// partdtest's several-processes check over a File.
 func TestMain(m *testing.M) {
 	helpers := map[string]partdtest.Helper{"workload": runWorkloadHelper, "stream-rss": runStreamHelper}
 	for _, role := range []string{"writer", "mutator", "appender", "wide", "crasher"} {
