@@ -3,6 +3,7 @@ package compress_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -42,7 +43,8 @@ func fuzzSeeds(f *testing.F, mk func(partd.Store, ...compress.Option) (partd.Sto
 }
 
 // fuzzDecode stores data as a key's raw bytes and reads it through the
-// layer: Get must return nil or ErrCorrupt, and agree with Salvage.
+// layer: Get must return nil or ErrCorrupt, and agree with Salvage and
+// with the layer's reader (partd.NewReader).
 func fuzzDecode(f *testing.F, mk func(partd.Store, ...compress.Option) (partd.Store, error)) {
 	fuzzSeeds(f, mk)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -71,6 +73,18 @@ func fuzzDecode(f *testing.F, mk func(partd.Store, ...compress.Option) (partd.St
 			}
 		} else if dropped == 0 {
 			t.Fatalf("Get failed (%v) but Salvage dropped nothing", err)
+		}
+		r, rerr := partd.NewReader(s, "k")
+		if rerr != nil {
+			t.Fatalf("NewReader: %v", rerr)
+		}
+		defer r.Close()
+		read, rerr := io.ReadAll(r)
+		switch {
+		case err == nil && (rerr != nil || !bytes.Equal(read, vs[0])):
+			t.Fatalf("Get returned %d bytes, the reader %d and %v", len(vs[0]), len(read), rerr)
+		case err != nil && !errors.Is(rerr, partd.ErrCorrupt):
+			t.Fatalf("Get failed (%v), the reader: %v", err, rerr)
 		}
 	})
 }
