@@ -34,8 +34,10 @@
 // options (compress.Option, a func(*options) error), as klauspost/compress's
 // encoders do: a layer has one or two knobs and usually none, so
 // compress.Zstd(inner) stays short, and compress.NewZstd(inner, opts...)
-// returns a bad option's error as zlib.NewWriterLevel does. The encode
-// layers take none.
+// returns a bad option's error as zlib.NewWriterLevel does. A store or a
+// server reached over a connection (redisstore.New, client.Dial,
+// server.New) takes validated functional options too: its knobs are few,
+// each with a default. The encode layers take none.
 //
 // # Lock order
 //
@@ -162,5 +164,5 @@ func errClosed(op string) error { return fmt.Errorf("partd: %s: %w", op, ErrClos
 // beside the stored key stored: one of them is a tuple parent of the other
 // ("x" and "x/y").
 func errConflict(op, key, stored string) error {
-	return fmt.Errorf("partd: %s %q: %w: conflicts with stored key %q", op, key, ErrInvalidKey, stored)
+	return errs.Conflict("partd", op, key, stored)
 }

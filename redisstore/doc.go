@@ -147,6 +147,15 @@
 // migration does not track; reshard a quiet cluster. The store is tested
 // with Redis 7.0.
 //
+// # Options
+//
+// New and Dial take validated functional options (Option, a
+// func(*options) error), the style of this module's layers, client and
+// server (see package partd, "Options"): each knob has a default, a bad
+// value is the constructor's error at once (WithPartSize(0) and
+// WithInlineLimit(0) are refused, as is a part size over the server's
+// proto-max-bulk-len), and no option is clamped silently.
+//
 // # Capabilities
 //
 // Beside partd.Store, a Store has AppendVectors (partd.VectorAppender: a

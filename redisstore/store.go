@@ -66,80 +66,6 @@ const DefaultInlineLimit = 64 << 20
 // of a key instead of renaming it into a new part.
 const mergeMax = 1 << 20
 
-// minPartSize is the smallest part size WithPartSize accepts.
-const minPartSize = 1 << 10
-
-// An Option changes how New opens a store.
-type Option func(*options)
-
-type options struct {
-	timeout     time.Duration
-	partSize    int64
-	inline      int64
-	waitN       int
-	waitTimeout time.Duration
-}
-
-// WithTimeout bounds each round trip to Redis (a pipeline, a script call, a
-// SCAN step) to d, so a dead or hung node fails a call within about d. The
-// bound holds only if the client honors context deadlines
-// (ContextTimeoutEnabled, as Dial sets); otherwise the client's own read,
-// write and dial timeouts apply. The default is DefaultTimeout.
-func WithTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.timeout = d
-		}
-	}
-}
-
-// WithPartSize caps the Redis strings that hold a key's bytes at n bytes
-// (at least 1 KiB); a key larger than that is held in several parts. The
-// default, and the largest allowed, is the server's proto-max-bulk-len (the
-// smallest over a cluster's masters), or 512 MiB if CONFIG GET is refused.
-func WithPartSize(n int64) Option {
-	return func(o *options) { o.partSize = max(n, minPartSize) }
-}
-
-// WithInlineLimit sets how many bytes of values one script call carries;
-// the rest of a larger batch is staged first, in Redis keys that expire,
-// and committed by the script. It bounds the memory the server's Lua
-// interpreter holds at once. The default is DefaultInlineLimit.
-func WithInlineLimit(n int64) Option {
-	return func(o *options) { o.inline = max(n, 1) }
-}
-
-// WithWaitReplicas makes every write call (Append, AppendVectors, Set,
-// Delete, Drop) return only once at least n replicas of the master it
-// wrote to have acknowledged the write: each write is followed, on the
-// same connection, by Redis's WAIT n with the given timeout (0 means
-// DefaultWaitTimeout; it is rounded up to a whole millisecond). If fewer
-// than n acknowledge within the timeout, the call returns an error
-// wrapping ErrMaybeWritten and ErrUnavailable that says how many did: the
-// master has the write, its replicas may not.
-//
-// An acknowledged write then survives the failure of its master as long
-// as one of the replicas that acknowledged it is promoted, which Redis
-// Cluster and Sentinel do by preferring the replica with the most data.
-// It does not make Redis strongly consistent: see the package
-// documentation. n is 0 (the default: no waiting, replication is
-// asynchronous) to MaxWaitReplicas; New refuses a master with fewer than
-// n replicas connected, and a client whose read timeout does not exceed
-// the wait timeout. Each write call costs a round trip to the replicas
-// more; see the README for a measure.
-func WithWaitReplicas(n int, timeout time.Duration) Option {
-	return func(o *options) {
-		o.waitN = n
-		if timeout > 0 {
-			d := timeout.Truncate(time.Millisecond)
-			if d < timeout {
-				d += time.Millisecond
-			}
-			o.waitTimeout = d
-		}
-	}
-}
-
 // Store is a partd.Store over Redis: a single node, a Sentinel-managed
 // master or a Redis Cluster. See the package documentation.
 type Store struct {
@@ -176,7 +102,10 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 	if err := ValidatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	o := collect(opts)
+	o, err := collect(opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{c: c, ns: prefix, timeout: o.timeout, inline: o.inline, waitN: o.waitN, waitTimeout: o.waitTimeout}
 	var readTimeout time.Duration
 	switch cc := c.(type) {
@@ -187,9 +116,6 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 		readTimeout = cc.Options().ReadTimeout
 	default:
 		return nil, fmt.Errorf("redisstore: a %T is not supported: use a *redis.Client or a *redis.ClusterClient", c)
-	}
-	if s.waitN < 0 || s.waitN > MaxWaitReplicas {
-		return nil, fmt.Errorf("redisstore: WithWaitReplicas(%d): want 0 to %d replicas", s.waitN, MaxWaitReplicas)
 	}
 	if s.waitN > 0 && readTimeout > 0 && readTimeout <= s.waitTimeout {
 		// A pipeline's answers are read under one deadline: the WAIT at
@@ -202,7 +128,10 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 	}
 	s.partSize = bulk
 	if o.partSize > 0 {
-		s.partSize = min(o.partSize, bulk)
+		if o.partSize > bulk {
+			return nil, fmt.Errorf("redisstore: WithPartSize(%d): over the server's proto-max-bulk-len, %d", o.partSize, bulk)
+		}
+		s.partSize = o.partSize
 	}
 	// A piece of a value is one argument of a command: at most a part, and
 	// well under the query buffer limit (which bounds one argument).
@@ -219,7 +148,10 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) (*Store, error)
 // opts.IsClusterMode make a cluster client; opts.MasterName a Sentinel
 // failover client.
 func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Store, error) {
-	co := collect(options)
+	co, err := collect(options)
+	if err != nil {
+		return nil, err
+	}
 	timeout := co.timeout
 	o := *opts
 	o.ContextTimeoutEnabled = true
@@ -243,14 +175,6 @@ func Dial(opts *redis.UniversalOptions, prefix string, options ...Option) (*Stor
 	}
 	s.own = true
 	return s, nil
-}
-
-func collect(opts []Option) options {
-	o := options{timeout: DefaultTimeout, inline: DefaultInlineLimit, waitTimeout: DefaultWaitTimeout}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
 }
 
 // Prefix returns the store's namespace.

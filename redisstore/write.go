@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/internal/errs"
 	"github.com/gopartd/partd/internal/keypath"
 	"github.com/redis/go-redis/v9"
 )
@@ -651,7 +652,7 @@ func (s *Store) verdictOf(op string, res []any) error {
 	case "ok", "dup":
 		return nil
 	case "conflict":
-		return fmt.Errorf("redisstore: %s %q: %w: conflicts with stored key %q", op, str(1), partd.ErrInvalidKey, str(2))
+		return errs.Conflict("redisstore", op, str(1), str(2))
 	case "lost":
 		return fmt.Errorf("redisstore: %s %q: a staged chunk expired before its commit; nothing was written", op, str(1))
 	case "corrupt":

@@ -4,7 +4,10 @@
 // errs.ErrCorrupt), so errors.Is matches either name.
 package errs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The sentinel errors; package partd documents each under its exported
 // name.
@@ -16,3 +19,11 @@ var (
 	ErrLocked     = errors.New("store in use by another process") // partd.ErrLocked
 	ErrKeyChanged = errors.New("key changed while it was read")   // partd.ErrKeyChanged
 )
+
+// Conflict returns the error of the call op on key, which cannot be stored
+// beside the stored key stored: one of them is a tuple parent of the other
+// ("x" and "x/y"). It wraps ErrInvalidKey; pkg ("partd", "redisstore")
+// begins the message, so every store words the conflict the same way.
+func Conflict(pkg, op, key, stored string) error {
+	return fmt.Errorf("%s: %s %q: %w: conflicts with stored key %q", pkg, op, key, ErrInvalidKey, stored)
+}
