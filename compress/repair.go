@@ -22,20 +22,35 @@ import (
 // Repair does not decompress: a whole frame with damaged contents stays, and
 // Get still reports it. [Salvage] finds those too.
 func Repair(inner partd.Store, key string) (kept, dropped int64, err error) {
-	vs, err := inner.Get(key)
-	if err != nil {
-		return 0, 0, err
+	raw, kept, dropped, err := tornTail(inner, key)
+	if err != nil || dropped == 0 {
+		return kept, dropped, err
 	}
-	raw := vs[0]
-	_, n := frame.SplitPrefix(raw)
-	kept, dropped = int64(n), int64(len(raw)-n)
-	if dropped == 0 {
-		return kept, 0, nil
-	}
-	if err := inner.Set(key, raw[:n]); err != nil {
+	if err := inner.Set(key, raw[:kept]); err != nil {
 		return 0, 0, err
 	}
 	return kept, dropped, nil
+}
+
+// TornTail reports what Repair would do to key in inner, and writes
+// nothing: how many stored bytes are whole frames, kept, and how many a
+// torn last frame takes, dropped. A key with kept 0 and dropped above 0
+// holds no whole frame: it may not be a framed key at all.
+func TornTail(inner partd.Store, key string) (kept, dropped int64, err error) {
+	_, kept, dropped, err = tornTail(inner, key)
+	return kept, dropped, err
+}
+
+// tornTail reads key's stored bytes in inner and splits them into whole
+// frames, raw[:kept], and a torn tail of dropped bytes.
+func tornTail(inner partd.Store, key string) (raw []byte, kept, dropped int64, err error) {
+	vs, err := inner.Get(key)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	raw = vs[0]
+	_, n := frame.SplitPrefix(raw)
+	return raw, int64(n), int64(len(raw) - n), nil
 }
 
 // Salvage returns what can still be read of key through s, a layer made by

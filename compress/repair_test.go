@@ -41,7 +41,13 @@ func TestTornTail(t *testing.T) {
 				}
 			}
 			check(t, inner.Set("k", raw[:len(raw)-1]))
-			kept, dropped, err := compress.Repair(inner, "k")
+			// TornTail says what Repair will cut, and cuts nothing.
+			kept, dropped, err := compress.TornTail(inner, "k")
+			check(t, err)
+			if kept != int64(whole) || dropped != int64(len(raw)-1-whole) || len(stored(t, inner, "k")) != len(raw)-1 {
+				t.Fatalf("TornTail = kept %d, dropped %d; want %d, %d and nothing written", kept, dropped, whole, len(raw)-1-whole)
+			}
+			kept, dropped, err = compress.Repair(inner, "k")
 			check(t, err)
 			if kept != int64(whole) || dropped != int64(len(raw)-1-whole) {
 				t.Fatalf("Repair = kept %d, dropped %d; want %d, %d", kept, dropped, whole, len(raw)-1-whole)

@@ -21,7 +21,6 @@ import (
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
-	"github.com/gopartd/partd/internal/frame"
 )
 
 // The everyday commands: append, get, keys, delete, drop, stat, repair.
@@ -577,22 +576,19 @@ func printLogRepair(w io.Writer, rep partd.LogRepair, dryRun bool) {
 func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframed bool) (torn int64, err error) {
 	var skipped, bytesDropped int64
 	for _, k := range keys {
-		var kept, dropped int64
-		if dryRun || skipUnframed {
-			vals, err := raw.Get(k)
-			if err != nil {
-				return torn, err
-			}
-			kept = wholeFrames(vals[0])
-			dropped = int64(len(vals[0])) - kept
-			if kept == 0 && dropped > 0 && skipUnframed {
-				skipped++
-				fmt.Fprintf(w, "%s: skipped: no whole frame in %d bytes (not a framed key?)\n", k, dropped)
-				continue
-			}
+		kept, dropped, err := compress.TornTail(raw, k)
+		if err != nil && !dryRun {
+			err = fmt.Errorf("repair %q: %w", k, err)
 		}
-		if !dryRun {
-			var err error
+		if err != nil {
+			return torn, err
+		}
+		if kept == 0 && dropped > 0 && skipUnframed {
+			skipped++
+			fmt.Fprintf(w, "%s: skipped: no whole frame in %d bytes (not a framed key?)\n", k, dropped)
+			continue
+		}
+		if !dryRun && dropped > 0 {
 			if kept, dropped, err = compress.Repair(raw, k); err != nil {
 				return torn, fmt.Errorf("repair %q: %w", k, err)
 			}
@@ -618,11 +614,4 @@ func repairKeys(w io.Writer, raw partd.Store, keys []string, dryRun, skipUnframe
 	}
 	fmt.Fprintln(w)
 	return torn, nil
-}
-
-// wholeFrames returns the length of the longest prefix of b made of whole
-// frames (an 8-byte little-endian length, then that many bytes).
-func wholeFrames(b []byte) int64 {
-	_, n := frame.SplitPrefix(b)
-	return int64(n)
 }
