@@ -182,10 +182,11 @@ func chunkClass(size int64) int {
 func (d *Dict) newChunk(size int64, need int) []byte {
 	class := chunkClass(size)
 	if d.mem != nil {
+		// Off the heap even a large value goes into chunks of at most
+		// 64 KiB, from the arena's slabs: they are reused when freed and
+		// backed by huge pages, where a chunk of its own size would be a
+		// mapping of its own, faulted in page by page.
 		n := 1 << (class + minChunkShift)
-		if need >= n && class == numClasses-1 {
-			n = need // a large value: a chunk of its own size
-		}
 		if c, err := d.mem.Alloc(n); err == nil {
 			return c
 		}

@@ -4,11 +4,15 @@
 // small, and a process holding N bytes in an arena stays near N bytes plus
 // its working heap without GOMEMLIMIT.
 //
-// Chunks of 128 B to 64 KiB (powers of two) come from 1 MiB slabs by the
+// Chunks of 128 B to 64 KiB (powers of two) come from 2 MiB slabs by the
 // buddy system: a free block is split in halves until it has the size asked
 // for, and a freed block merges with its free buddy, so memory freed by one
-// size serves any other. Larger chunks are mapped one by one and unmapped
-// when freed. All but one spare slab are unmapped once wholly free.
+// size serves any other. Slabs are aligned to 2 MiB and, on Linux, asked to
+// be backed by transparent huge pages (MADV_HUGEPAGE), so that filling a
+// slab costs one page fault instead of 512: first touches of fresh memory are
+// most of what copying into it costs. Larger chunks are mapped one by one and
+// unmapped when freed. Wholly free slabs are kept for reuse, up to
+// maxSpare of them; the others are unmapped.
 //
 // An Arena is not safe for concurrent use; its owner serializes calls. A
 // chunk must not be used after Free or Reset: the memory may be unmapped,
@@ -27,7 +31,7 @@ const (
 	MaxChunk = 64 << 10
 
 	minShift  = 7
-	slabShift = 20
+	slabShift = 21
 	slabSize  = 1 << slabShift
 	maxOrder  = slabShift - minShift // a whole slab
 	slabUnits = slabSize / MinChunk
@@ -44,13 +48,14 @@ type slab struct {
 
 // Arena hands out chunks; the zero value is not usable, call New.
 type Arena struct {
-	slabs   []*slab // sorted by base
-	lists   [maxOrder + 1][]blockRef
-	large   map[uintptr][]byte
-	spare   *slab // a wholly free slab kept for reuse
-	mapped  int64 // bytes mapped
-	mapFn   func(int) ([]byte, error)
-	unmapFn func([]byte) error
+	slabs     []*slab // sorted by base
+	lists     [maxOrder + 1][]blockRef
+	large     map[uintptr][]byte
+	spare     []*slab // wholly free slabs kept for reuse, at most maxSpare
+	mapped    int64   // bytes mapped
+	mapFn     func(int) ([]byte, error)
+	mapSlabFn func(int) ([]byte, error) // slabSize bytes, aligned to slabSize
+	unmapFn   func([]byte) error
 }
 
 type blockRef struct {
@@ -60,7 +65,7 @@ type blockRef struct {
 
 // New returns an empty Arena.
 func New() *Arena {
-	return &Arena{large: make(map[uintptr][]byte), mapFn: mapMemory, unmapFn: unmapMemory}
+	return &Arena{large: make(map[uintptr][]byte), mapFn: mapMemory, mapSlabFn: mapSlab, unmapFn: unmapMemory}
 }
 
 // Mapped returns the bytes the arena holds mapped, in use or free.
@@ -143,13 +148,17 @@ func (a *Arena) pop(k int) (blockRef, bool) {
 	return blockRef{}, false
 }
 
+// maxSpare is how many wholly free slabs an arena keeps mapped for reuse.
+const maxSpare = 4
+
 func (a *Arena) newSlab() (*slab, error) {
-	if s := a.spare; s != nil {
-		a.spare = nil
+	if n := len(a.spare); n > 0 {
+		s := a.spare[n-1]
+		a.spare = a.spare[:n-1]
 		s.free[0] = 0
 		return s, nil
 	}
-	mem, err := a.mapFn(slabSize)
+	mem, err := a.mapSlabFn(slabSize)
 	if err != nil {
 		return nil, err
 	}
@@ -220,10 +229,10 @@ func (a *Arena) Free(c []byte) error {
 	return nil
 }
 
-// releaseSlab keeps a wholly free slab as the spare, or unmaps it.
+// releaseSlab keeps a wholly free slab as a spare, or unmaps it.
 func (a *Arena) releaseSlab(s *slab) error {
-	if a.spare == nil {
-		a.spare = s
+	if len(a.spare) < maxSpare {
+		a.spare = append(a.spare, s)
 		return nil
 	}
 	i := slices.Index(a.slabs, s)

@@ -58,8 +58,8 @@ func TestRandomAllocFree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m := a.Mapped(); m > slabSize {
-		t.Errorf("after freeing everything %d bytes stay mapped, want at most one spare slab", m)
+	if m := a.Mapped(); m > maxSpare*slabSize {
+		t.Errorf("after freeing everything %d bytes stay mapped, want at most maxSpare spare slabs", m)
 	}
 	if err := a.Reset(); err != nil || a.Mapped() != 0 {
 		t.Errorf("Reset: %v, %d mapped", err, a.Mapped())
@@ -111,5 +111,26 @@ func BenchmarkAllocFree(b *testing.B) {
 			a.Free(c)
 		}
 		cs = cs[:0]
+	}
+}
+
+// TestSlabsAligned checks that slabs start on a slab boundary where the
+// arena maps its own memory, so that the kernel can back them with huge
+// pages.
+func TestSlabsAligned(t *testing.T) {
+	a := New()
+	defer a.Reset()
+	for range 3 * slabSize / MaxChunk {
+		if _, err := a.Alloc(MaxChunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a.slabs) != 3 {
+		t.Fatalf("%d slabs, want 3", len(a.slabs))
+	}
+	for _, s := range a.slabs {
+		if mapsOwnMemory && s.base%slabSize != 0 {
+			t.Errorf("slab at %#x is not aligned to %d bytes", s.base, slabSize)
+		}
 	}
 }

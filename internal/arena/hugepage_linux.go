@@ -1,0 +1,8 @@
+package arena
+
+import "golang.org/x/sys/unix"
+
+// adviseHugePages asks for transparent huge pages behind mem, where the
+// system's setting is "madvise" (with "always" it gets them anyway, with
+// "never" not at all). It is advice: an error changes nothing.
+func adviseHugePages(mem []byte) { _ = unix.Madvise(mem, unix.MADV_HUGEPAGE) }
