@@ -61,8 +61,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
-
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server/wire"
 )
@@ -113,22 +111,6 @@ func WithConns(n int) Option {
 	}
 }
 
-// WithCurve makes the client use CURVE security: serverPublicKey is the
-// server's Z85 public key, publicKey and secretKey the client's own pair
-// (zmq4.NewCurveKeypair). A server that does not allow publicKey never
-// answers, so calls end with ErrTimeout.
-func WithCurve(serverPublicKey, publicKey, secretKey string) Option {
-	return func(o *options) error {
-		for _, k := range []string{serverPublicKey, publicKey, secretKey} {
-			if len(k) != 40 || len(zmq.Z85decode(k)) != 32 {
-				return errors.New("partd/client: CURVE keys must be 40 Z85 characters")
-			}
-		}
-		o.curveServer, o.curvePublic, o.curveSecret = serverPublicKey, publicKey, secretKey
-		return nil
-	}
-}
-
 // dialect of the server, learned in the first handshake.
 const (
 	dialectUnknown int32 = iota
@@ -141,7 +123,7 @@ const (
 type Client struct {
 	addr    string
 	opts    options
-	ctx     *zmq.Context
+	tr      clientTransport
 	calls   chan *call    // callers -> connection goroutines
 	quit    chan struct{} // closed by Close
 	conns   sync.WaitGroup
@@ -205,11 +187,12 @@ func DialContext(ctx context.Context, addr string, opts ...Option) (*Client, err
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("partd/client: dial %s: %w", addr, err)
 	}
-	zctx, err := zmq.NewContext()
+	c := &Client{addr: addr, opts: o, calls: make(chan *call), quit: make(chan struct{})}
+	tr, err := newTransport(c)
 	if err != nil {
-		return nil, fmt.Errorf("partd/client: zmq context: %w", err)
+		return nil, err
 	}
-	c := &Client{addr: addr, opts: o, ctx: zctx, calls: make(chan *call), quit: make(chan struct{})}
+	c.tr = tr
 	for range o.conns {
 		c.conns.Add(1)
 		go c.run()
@@ -228,67 +211,21 @@ func DialContext(ctx context.Context, addr string, opts ...Option) (*Client, err
 	return c, nil
 }
 
-// probeSeq numbers the monitor endpoints of probes.
-var probeSeq atomic.Uint64
-
 // probe waits, up to dialConnect (or the timeout, if shorter), for anything
-// to accept a connection at the client's address, on a socket of its own
-// that it watches with a ZeroMQ monitor: ZeroMQ connects in the background
-// and retries forever, so without it a dial to a dead address would wait
-// the whole timeout. A server that accepted has the rest of the timeout to
-// answer the handshake.
+// to accept a connection at the client's address, on a socket of its own:
+// ZeroMQ connects in the background and retries forever, so without it a
+// dial to a dead address would wait the whole timeout. A server that
+// accepted has the rest of the timeout to answer the handshake.
 func (c *Client) probe(ctx context.Context) error {
 	wait := min(dialConnect, c.opts.timeout)
-	fail := func(err error) error {
-		return fmt.Errorf("partd/client: dial %s: probe: %w", c.addr, err)
+	err := c.tr.probe(ctx, wait)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrTimeout):
+		return fmt.Errorf("partd/client: no partd server answered at %s (nothing accepted a connection within %v): %w", c.addr, wait, ErrTimeout)
 	}
-	sock, err := c.ctx.NewSocket(zmq.DEALER)
-	if err != nil {
-		return fail(err)
-	}
-	sock.SetLinger(0)
-	mon, err := c.ctx.NewSocket(zmq.PAIR)
-	if err != nil {
-		sock.Close()
-		return fail(err)
-	}
-	mon.SetLinger(0)
-	defer func() {
-		sock.Monitor("", 0) // stop the monitor, then close the sockets
-		sock.Close()
-		mon.Close()
-	}()
-	if c.opts.curveServer != "" {
-		// The server then sees an ordinary CURVE client, not a failed
-		// handshake.
-		if err := sock.ClientAuthCurve(c.opts.curveServer, c.opts.curvePublic, c.opts.curveSecret); err != nil {
-			return fail(err)
-		}
-	}
-	monAddr := fmt.Sprintf("inproc://partd-client-probe-%d", probeSeq.Add(1))
-	if err := sock.Monitor(monAddr, zmq.EVENT_CONNECTED); err != nil {
-		return fail(err)
-	}
-	if err := mon.Connect(monAddr); err != nil {
-		return fail(err)
-	}
-	if err := sock.Connect(c.addr); err != nil {
-		return fmt.Errorf("partd/client: dial %s: %w", c.addr, err)
-	}
-	cl := &call{ctx: ctx, deadline: time.Now().Add(wait)}
-	for {
-		err := c.wait(mon, zmq.POLLIN, cl)
-		if errors.Is(err, ErrTimeout) {
-			return fmt.Errorf("partd/client: no partd server answered at %s (nothing accepted a connection within %v): %w", c.addr, wait, ErrTimeout)
-		}
-		if err != nil {
-			return fmt.Errorf("partd/client: dial %s: %w", c.addr, err)
-		}
-		ev, _, _, err := mon.RecvEvent(zmq.DONTWAIT)
-		if err == nil && ev == zmq.EVENT_CONNECTED {
-			return nil
-		}
-	}
+	return fmt.Errorf("partd/client: dial %s: probe: %w", c.addr, err)
 }
 
 // Addr returns the address the client was dialed with.
@@ -306,7 +243,7 @@ func (c *Client) Close() error {
 		c.closed.Store(true)
 		close(c.quit)
 		c.conns.Wait()
-		c.ctx.Term()
+		c.tr.close()
 	})
 	return nil
 }
@@ -627,10 +564,10 @@ func (c *Client) CloseServer() error {
 // use and reopened after a failure.
 func (c *Client) run() {
 	defer c.conns.Done()
-	var sock *zmq.Socket
+	var sock dealerConn
 	defer func() {
 		if sock != nil {
-			sock.Close()
+			sock.close()
 		}
 	}()
 	for {
@@ -642,7 +579,7 @@ func (c *Client) run() {
 			if err != nil && !isRemote(err) && sock != nil {
 				// The socket may be out of step (a late answer could still
 				// come): drop it, the next call opens a fresh one.
-				sock.Close()
+				sock.close()
 				sock = nil
 			}
 			cl.done <- result{frames, err}
@@ -656,31 +593,20 @@ func isRemote(err error) bool {
 }
 
 // open creates and connects a socket and performs the handshake.
-func (c *Client) open(cl *call) (*zmq.Socket, error) {
-	sock, err := c.ctx.NewSocket(zmq.DEALER)
+func (c *Client) open(cl *call) (dealerConn, error) {
+	sock, err := c.tr.newDealer()
 	if err != nil {
-		return nil, err
-	}
-	sock.SetLinger(0)
-	if c.opts.curveServer != "" {
-		if err := sock.ClientAuthCurve(c.opts.curveServer, c.opts.curvePublic, c.opts.curveSecret); err != nil {
-			sock.Close()
-			return nil, err
-		}
-	}
-	if err := sock.Connect(c.addr); err != nil {
-		sock.Close()
 		return nil, err
 	}
 	// Handshake: "syn" "partd/1". Python's server answers "ack"; ours
 	// answers "ack" "partd/1".
 	if err := c.send(sock, cl, []byte(wire.CmdSyn), []byte(wire.Version)); err != nil {
-		sock.Close()
+		sock.close()
 		return nil, err
 	}
 	msg, err := c.recv(sock, cl)
 	if err != nil {
-		sock.Close()
+		sock.close()
 		return nil, err
 	}
 	switch {
@@ -694,14 +620,14 @@ func (c *Client) open(cl *call) (*zmq.Socket, error) {
 	case len(msg) == 1 && string(msg[0]) == wire.Ack:
 		c.dialect.Store(dialectPython)
 	default:
-		sock.Close()
+		sock.close()
 		return nil, fmt.Errorf("unexpected handshake answer of %d frames", len(msg))
 	}
 	return sock, nil
 }
 
 // roundTrip runs one call on the goroutine's socket.
-func (c *Client) roundTrip(sockp **zmq.Socket, cl *call) ([][]byte, error) {
+func (c *Client) roundTrip(sockp *dealerConn, cl *call) ([][]byte, error) {
 	if *sockp == nil {
 		sock, err := c.open(cl)
 		if err != nil {
@@ -719,7 +645,7 @@ func (c *Client) roundTrip(sockp **zmq.Socket, cl *call) ([][]byte, error) {
 	return c.roundTripPython(sock, cl)
 }
 
-func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
+func (c *Client) roundTripGo(sock dealerConn, cl *call) ([][]byte, error) {
 	id := binary.BigEndian.AppendUint64(nil, c.nextID.Add(1))
 	msg := [][]byte{[]byte(wire.Version), id, []byte(cl.cmd)}
 	if len(cl.payload) > 0 {
@@ -777,7 +703,7 @@ func (c *Client) roundTripGo(sock *zmq.Socket, cl *call) ([][]byte, error) {
 
 // roundTripPython speaks Python partd's protocol, but waits for the ack of
 // each request before returning, so a returned call has been applied.
-func (c *Client) roundTripPython(sock *zmq.Socket, cl *call) ([][]byte, error) {
+func (c *Client) roundTripPython(sock dealerConn, cl *call) ([][]byte, error) {
 	switch cl.cmd {
 	case wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop:
 		return nil, errors.ErrUnsupported
@@ -809,7 +735,7 @@ func (c *Client) roundTripPython(sock *zmq.Socket, cl *call) ([][]byte, error) {
 	return out, nil
 }
 
-func (c *Client) recvAck(sock *zmq.Socket, cl *call) error {
+func (c *Client) recvAck(sock dealerConn, cl *call) error {
 	ack, err := c.recv(sock, cl)
 	if err != nil {
 		return err
@@ -834,63 +760,10 @@ var packPool = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledPack is the largest buffer kept in packPool.
 const maxPooledPack = 16 << 20
 
-// pollSlice bounds each wait so a Close is noticed quickly; ctxSlice bounds
-// it for a call whose context can be cancelled.
-const (
-	pollSlice = 100 * time.Millisecond
-	ctxSlice  = 20 * time.Millisecond
-)
-
-// wait polls sock for events until cl's deadline, the end of cl's context,
-// or Close.
-func (c *Client) wait(sock *zmq.Socket, events zmq.State, cl *call) error {
-	poller := zmq.NewPoller()
-	poller.Add(sock, events)
-	slice := pollSlice
-	if cl.ctx.Done() != nil {
-		slice = ctxSlice
-	}
-	for {
-		select {
-		case <-c.quit:
-			return partd.ErrClosed
-		case <-cl.ctx.Done():
-			return cl.ctx.Err()
-		default:
-		}
-		left := time.Until(cl.deadline)
-		if left <= 0 {
-			return ErrTimeout
-		}
-		polled, err := poller.Poll(min(left, slice))
-		if err != nil {
-			return err
-		}
-		if len(polled) > 0 {
-			return nil
-		}
-	}
+func (c *Client) send(sock dealerConn, cl *call, frames ...[]byte) error {
+	return sock.send(cl, frames)
 }
 
-func (c *Client) send(sock *zmq.Socket, cl *call, frames ...[]byte) error {
-	if err := c.wait(sock, zmq.POLLOUT, cl); err != nil {
-		return err
-	}
-	for i, f := range frames {
-		flag := zmq.SNDMORE | zmq.DONTWAIT
-		if i == len(frames)-1 {
-			flag = zmq.DONTWAIT
-		}
-		if _, err := sock.SendBytes(f, flag); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *Client) recv(sock *zmq.Socket, cl *call) ([][]byte, error) {
-	if err := c.wait(sock, zmq.POLLIN, cl); err != nil {
-		return nil, err
-	}
-	return sock.RecvMessageBytes(zmq.DONTWAIT)
+func (c *Client) recv(sock dealerConn, cl *call) ([][]byte, error) {
+	return sock.recv(cl)
 }

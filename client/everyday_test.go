@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
-
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/zmtp"
 	"github.com/gopartd/partd/partdtest"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/server/servertest"
@@ -259,38 +258,34 @@ func TestViewConformance(t *testing.T) {
 
 // oldServer is a server of the Go dialect that predates the sizes, list
 // and pop extensions: it answers them "unknown command", as a partd server
-// before them did.
+// before them did. Its ROUTER is internal/zmtp's, in both builds (so the
+// libzmq build's client talks to it too).
 func oldServer(t *testing.T) string {
 	t.Helper()
-	sock, err := zmq.NewSocket(zmq.ROUTER)
+	sock, err := zmtp.Listen("tcp://127.0.0.1:*", zmtp.Options{})
 	must(t, err)
-	sock.SetLinger(0)
-	must(t, sock.Bind("tcp://127.0.0.1:*"))
-	addr, err := sock.GetLastEndpoint()
-	must(t, err)
+	addr := sock.Addr()
 	store := partd.NewDict()
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer sock.Close()
-		poller := zmq.NewPoller()
-		poller.Add(sock, zmq.POLLIN)
 		for {
+			var m zmtp.Msg
 			select {
 			case <-quit:
 				return
-			default:
+			case m = <-sock.Incoming():
 			}
-			if polled, _ := poller.Poll(20 * time.Millisecond); len(polled) == 0 {
+			if len(m.Frames) < 1 {
 				continue
 			}
-			msg, err := sock.RecvMessageBytes(0)
-			if err != nil || len(msg) < 2 {
-				continue
-			}
-			peer, req := msg[0], msg[1:]
+			peer, req := m.Peer, m.Frames
 			if string(req[0]) == wire.CmdSyn {
-				sock.SendMessage(peer, wire.Ack, wire.Version, strconv.Itoa(1<<20))
+				sock.Send(peer, [][]byte{[]byte(wire.Ack), []byte(wire.Version), []byte(strconv.Itoa(1 << 20))})
+				continue
+			}
+			if len(req) < 3 {
 				continue
 			}
 			id, cmd := req[1], string(req[2])
@@ -302,7 +297,7 @@ func oldServer(t *testing.T) string {
 			for i, it := range items {
 				keys[i] = string(it)
 			}
-			reply := [][]byte{peer, id, []byte(wire.StatusOK)}
+			reply := [][]byte{id, []byte(wire.StatusOK)}
 			switch cmd {
 			case wire.CmdAppend:
 				data := map[string][]byte{}
@@ -321,9 +316,9 @@ func oldServer(t *testing.T) string {
 					reply = append(reply, []byte(k))
 				}
 			default:
-				reply = [][]byte{peer, id, []byte(wire.StatusErr), []byte(wire.CodeBadRequest), []byte("unknown command " + strconv.Quote(cmd))}
+				reply = [][]byte{id, []byte(wire.StatusErr), []byte(wire.CodeBadRequest), []byte("unknown command " + strconv.Quote(cmd))}
 			}
-			sock.SendMessage(reply)
+			sock.Send(peer, reply)
 		}
 	})
 	t.Cleanup(func() { close(quit); wg.Wait() })

@@ -39,8 +39,6 @@ import (
 	"testing"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
-
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/internal/workload"
@@ -168,42 +166,33 @@ func runRole(role string) error {
 	case "w4-raw-client", "w4-raw-packed":
 		packed := role == "w4-raw-packed"
 		batches := pregenerate(spec, seed)
-		sock, err := zmq.NewSocket(zmq.DEALER)
+		sock, err := newRawDealer(addr)
 		if err != nil {
 			return err
 		}
-		defer sock.Close()
-		sock.SetSndhwm(8)
-		if err := sock.Connect(addr); err != nil {
-			return err
-		}
+		defer sock.close()
 		ready()
 		for _, b := range batches {
-			frames := make([]any, 0, 2*len(b))
+			frames := make([][]byte, 0, 2*len(b))
 			for k, v := range b {
-				frames = append(frames, k, v)
+				frames = append(frames, []byte(k), v)
 			}
 			if packed { // the same bytes in one frame
 				var buf []byte
 				for _, f := range frames {
-					switch f := f.(type) {
-					case string:
-						buf = append(buf, f...)
-					case []byte:
-						buf = append(buf, f...)
-					}
+					buf = append(buf, f...)
 				}
-				frames = []any{buf}
+				frames = [][]byte{buf}
 			}
-			if _, err := sock.SendMessage(frames...); err != nil {
+			if err := sock.send(frames...); err != nil {
 				return err
 			}
 		}
-		if _, err := sock.SendMessage("done"); err != nil {
+		if err := sock.send([]byte("done")); err != nil {
 			return err
 		}
-		if _, err := sock.RecvMessage(0); err != nil {
-			return err
+		if m, err := sock.recv(time.Minute); err != nil || m == nil {
+			return fmt.Errorf("no answer to done: %v", err)
 		}
 		finish("")
 	default:
@@ -450,26 +439,21 @@ func w4Python(b *testing.B, py string, spec workload.Spec) (res w4Result) {
 // w4Raw streams the same batches from DEALERs to a ROUTER that receives and
 // discards them: the transport's ceiling.
 func w4Raw(b *testing.B, self string, spec workload.Spec, role string) (res w4Result) {
-	sink, err := zmq.NewSocket(zmq.ROUTER)
+	sink, err := newRawRouter("tcp://127.0.0.1:*")
 	must(b, err)
-	must(b, sink.Bind("tcp://127.0.0.1:*"))
-	addr, err := sink.GetLastEndpoint()
-	must(b, err)
+	addr := sink.addr()
 	var stop atomic.Bool
 	var received atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() { // owns sink
-		defer sink.Close()
-		poller := zmq.NewPoller()
-		poller.Add(sink, zmq.POLLIN)
+		defer sink.close()
 		for !stop.Load() {
-			msg, err := sink.RecvMessageBytes(zmq.DONTWAIT)
-			if err != nil {
-				poller.Poll(100 * time.Millisecond)
+			msg, err := sink.recv(100 * time.Millisecond)
+			if err != nil || msg == nil {
 				continue
 			}
 			if len(msg) == 2 && string(msg[1]) == "done" {
-				sink.SendMessage(msg[0], "ok")
+				sink.send(msg[0], []byte("ok"))
 				continue
 			}
 			for _, f := range msg[1:] {

@@ -10,36 +10,33 @@ import (
 	"testing"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
-
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/server/wire"
 )
 
-// rawPeer is a bare DEALER socket for sending hand-made frames.
+// rawPeer is a bare DEALER socket for sending hand-made frames (libzmq's,
+// or internal/zmtp's in the pure-Go build: rawsock_*_test.go).
 type rawPeer struct {
 	t    testing.TB
-	sock *zmq.Socket
+	sock *rawDealer
 }
 
 func newRawPeer(t testing.TB, addr string) *rawPeer {
 	t.Helper()
-	sock, err := zmq.NewSocket(zmq.DEALER)
+	sock, err := newRawDealer(addr)
 	must(t, err)
-	sock.SetLinger(0)
-	must(t, sock.Connect(addr))
-	t.Cleanup(func() { sock.Close() })
+	t.Cleanup(sock.close)
 	return &rawPeer{t: t, sock: sock}
 }
 
 func (p *rawPeer) send(frames ...string) {
 	p.t.Helper()
-	parts := make([]any, len(frames))
+	parts := make([][]byte, len(frames))
 	for i, f := range frames {
-		parts[i] = f
+		parts[i] = []byte(f)
 	}
-	if _, err := p.sock.SendMessage(parts...); err != nil {
+	if err := p.sock.send(parts...); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -47,16 +44,16 @@ func (p *rawPeer) send(frames ...string) {
 // recv waits up to d for one message; nil if none came.
 func (p *rawPeer) recv(d time.Duration) []string {
 	p.t.Helper()
-	poller := zmq.NewPoller()
-	poller.Add(p.sock, zmq.POLLIN)
-	polled, err := poller.Poll(d)
+	msg, err := p.sock.recv(d)
 	must(p.t, err)
-	if len(polled) == 0 {
+	if msg == nil {
 		return nil
 	}
-	msg, err := p.sock.RecvMessage(0)
-	must(p.t, err)
-	return msg
+	out := make([]string, len(msg))
+	for i, f := range msg {
+		out[i] = string(f)
+	}
+	return out
 }
 
 func (p *rawPeer) expect(want ...string) {

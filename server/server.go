@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	zmq "github.com/pebbe/zmq4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gopartd/partd"
@@ -94,32 +93,6 @@ func WithWorkers(n int) Option {
 	}
 }
 
-// WithCurve makes the server require CURVE security: secretKey is the
-// server's Z85 secret key (40 characters, see zmq4.NewCurveKeypair) and
-// allowed lists the Z85 public keys of the clients allowed to connect ("*"
-// allows any client key, for encryption without authentication). A client
-// whose key is not allowed gets no connection at all. Each server runs its own
-// ZAP authenticator inside its own ZeroMQ context, so servers in one process
-// have separate lists and nothing process-global is touched.
-func WithCurve(secretKey string, allowed ...string) Option {
-	return func(o *options) error {
-		if len(secretKey) != 40 || len(zmq.Z85decode(secretKey)) != 32 {
-			return errors.New("partd/server: CURVE secret key must be 40 Z85 characters")
-		}
-		if len(allowed) == 0 {
-			return errors.New("partd/server: CURVE needs at least one allowed client key (or \"*\")")
-		}
-		for _, k := range allowed {
-			if k != zmq.CURVE_ALLOW_ANY && (len(k) != 40 || len(zmq.Z85decode(k)) != 32) {
-				return fmt.Errorf("partd/server: allowed CURVE key %q is not 40 Z85 characters", k)
-			}
-		}
-		o.curveSecret = secretKey
-		o.curveAllow = append([]string(nil), allowed...)
-		return nil
-	}
-}
-
 // WithRemoteClose lets a client's "close" command shut the server down. By
 // default it is refused with a "forbidden" error.
 func WithRemoteClose(allow bool) Option {
@@ -165,27 +138,19 @@ func WithStoreName(name string) Option {
 // Server serves one partd.Store on one ZeroMQ ROUTER socket. Create it with
 // New, run Serve, stop it with Close.
 type Server struct {
-	store    partd.Store
-	opts     options
-	addr     string
-	wakeAddr string
-	created  time.Time
-	domain   string          // ZAP domain, "" without CURVE
-	allowed  map[string]bool // allowed CURVE client keys (Z85); read-only after New
-	ctx      *zmq.Context
+	store   partd.Store
+	opts    options
+	addr    string
+	created time.Time
 
-	// Sockets owned by the goroutine running Serve (see the package doc).
-	router *zmq.Socket
-	wake   *zmq.Socket
-	zap    *zmq.Socket
+	// The ROUTER socket and the owner's wake-ups (transport.go), owned by
+	// the goroutine running Serve (see the package doc).
+	tr routerTransport
 
 	jobs chan *request // owner -> workers; closed by the owner at shutdown
 
 	repliesMu sync.Mutex // guards replies
 	replies   []*reply   // workers -> owner
-
-	ctxMu   sync.Mutex // guards ctxDone: Close's wake-up socket vs. terminating ctx
-	ctxDone bool
 
 	mu       sync.Mutex // guards serving; closing is also read without it
 	serving  bool
@@ -257,23 +222,26 @@ func New(store partd.Store, addr string, opts ...Option) (*Server, error) {
 	}
 	seq := serverSeq.Add(1)
 	s := &Server{
-		store:    store,
-		opts:     o,
-		wakeAddr: fmt.Sprintf("inproc://partd-server-wake-%d", seq),
-		created:  time.Now(),
-		jobs:     make(chan *request, o.workers*4),
-		done:     make(chan struct{}),
-		release:  make(chan struct{}, 1),
+		store:   store,
+		opts:    o,
+		created: time.Now(),
+		jobs:    make(chan *request, o.workers*4),
+		done:    make(chan struct{}),
+		release: make(chan struct{}, 1),
 	}
 	s.stats.requests = make(map[string]*atomic.Uint64)
 	for _, c := range commandLabels {
 		s.stats.requests[c] = new(atomic.Uint64)
 	}
 	s.stats.errorsBy = newErrorCounts()
-	if err := s.open(addr, seq); err != nil {
-		s.abort()
+	tr, err := newTransport(transportConfig{
+		addr: addr, seq: seq, maxMsg: o.maxMsg, lingerClose: o.lingerClose,
+		curveSecret: o.curveSecret, curveAllow: o.curveAllow, logger: o.logger,
+	})
+	if err != nil {
 		return nil, err
 	}
+	s.tr, s.addr = tr, tr.addr()
 	if o.reg != nil {
 		m, err := newMetrics(o.reg, s)
 		if err != nil {
@@ -283,59 +251,6 @@ func New(store partd.Store, addr string, opts ...Option) (*Server, error) {
 		s.metrics = m
 	}
 	return s, nil
-}
-
-// open creates the context and the sockets and binds them.
-func (s *Server) open(addr string, seq uint64) error {
-	ctx, err := zmq.NewContext()
-	if err != nil {
-		return fmt.Errorf("partd/server: zmq context: %w", err)
-	}
-	s.ctx = ctx
-	if s.opts.curveSecret != "" {
-		// The ZAP handler must be bound before the ROUTER accepts anyone.
-		if s.zap, err = ctx.NewSocket(zmq.REP); err != nil {
-			return fmt.Errorf("partd/server: zap socket: %w", err)
-		}
-		s.zap.SetLinger(0)
-		if err := s.zap.Bind("inproc://zeromq.zap.01"); err != nil {
-			return fmt.Errorf("partd/server: bind zap handler: %w", err)
-		}
-		s.domain = fmt.Sprintf("partd-%d", seq)
-		s.allowed = make(map[string]bool)
-		for _, k := range s.opts.curveAllow {
-			s.allowed[k] = true
-		}
-	}
-	if s.router, err = ctx.NewSocket(zmq.ROUTER); err != nil {
-		return fmt.Errorf("partd/server: router socket: %w", err)
-	}
-	// Few whole messages queued per peer inside ZeroMQ: beyond that, TCP
-	// pushes back.
-	s.router.SetRcvhwm(64)
-	if err := s.router.SetMaxmsgsize(s.opts.maxMsg); err != nil {
-		return fmt.Errorf("partd/server: set max message size: %w", err)
-	}
-	s.router.SetLinger(s.opts.lingerClose)
-	if s.zap != nil {
-		if err := s.router.ServerAuthCurve(s.domain, s.opts.curveSecret); err != nil {
-			return fmt.Errorf("partd/server: curve: %w", err)
-		}
-	}
-	if err := s.router.Bind(addr); err != nil {
-		return fmt.Errorf("partd/server: bind %s: %w", addr, err)
-	}
-	if s.addr, err = s.router.GetLastEndpoint(); err != nil {
-		return fmt.Errorf("partd/server: endpoint: %w", err)
-	}
-	if s.wake, err = ctx.NewSocket(zmq.PULL); err != nil {
-		return fmt.Errorf("partd/server: wake socket: %w", err)
-	}
-	s.wake.SetLinger(0)
-	if err := s.wake.Bind(s.wakeAddr); err != nil {
-		return fmt.Errorf("partd/server: bind %s: %w", s.wakeAddr, err)
-	}
-	return nil
 }
 
 // Addr returns the endpoint the server is bound to, with the real port when
@@ -355,7 +270,7 @@ func (s *Server) Serve() error {
 	s.serving = true
 	s.mu.Unlock()
 
-	s.opts.logger.Info("partd server listening", "addr", s.addr, "workers", s.opts.workers, "curve", s.zap != nil)
+	s.opts.logger.Info("partd server listening", "addr", s.addr, "workers", s.opts.workers, "curve", s.tr.curve(), "transport", Transport)
 	var workers sync.WaitGroup
 	for range s.opts.workers {
 		workers.Go(s.work)
@@ -397,45 +312,28 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// wakeOwner sends "quit" to the owner on a socket of the caller's own. The
-// owner also checks s.closing at least once a second, so a lost wake-up
-// only delays Close.
-func (s *Server) wakeOwner() {
-	s.ctxMu.Lock()
-	defer s.ctxMu.Unlock()
-	if s.ctxDone {
-		return
-	}
-	push, err := s.ctx.NewSocket(zmq.PUSH)
-	if err != nil {
-		return
-	}
-	defer push.Close()
-	if push.Connect(s.wakeAddr) == nil {
-		push.SendBytes([]byte("quit"), zmq.DONTWAIT)
-	}
-}
+// wakeOwner asks the owner to stop. The owner also checks s.closing at
+// least once a second, so a lost wake-up only delays Close.
+func (s *Server) wakeOwner() { s.tr.quit() }
 
-// shutdown closes the sockets, flushes and closes the store and terminates
-// the context. It runs once, in the goroutine that owns the sockets.
+// shutdown closes the transport, flushes and closes the store. It runs
+// once, in the goroutine that owns the sockets.
 func (s *Server) shutdown(loopErr error) {
-	s.closeSockets()
 	var errs []error
 	if loopErr != nil {
 		errs = append(errs, loopErr)
 	}
+	// The transport first: no request arrives once the store is closing.
+	trErr := s.tr.close()
 	if err := partd.Flush(s.store); err != nil {
 		errs = append(errs, fmt.Errorf("partd/server: flush store: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("partd/server: close store: %w", err))
 	}
-	s.ctxMu.Lock()
-	if err := s.ctx.Term(); err != nil {
-		errs = append(errs, fmt.Errorf("partd/server: terminate zmq context: %w", err))
+	if trErr != nil {
+		errs = append(errs, trErr)
 	}
-	s.ctxDone = true
-	s.ctxMu.Unlock()
 	if s.metrics != nil {
 		s.metrics.unregister()
 	}
@@ -443,21 +341,9 @@ func (s *Server) shutdown(loopErr error) {
 	close(s.done)
 }
 
-func (s *Server) closeSockets() {
-	for _, sock := range []**zmq.Socket{&s.router, &s.wake, &s.zap} {
-		if *sock != nil {
-			(*sock).Close()
-			*sock = nil
-		}
-	}
-}
-
 // abort undoes a failed New.
 func (s *Server) abort() {
-	s.closeSockets()
-	if s.ctx != nil {
-		s.ctx.Term()
-	}
+	s.tr.close()
 }
 
 // peer is the owner's bookkeeping for one DEALER identity with work under
@@ -471,16 +357,13 @@ type peer struct {
 // ROUTER socket, the wake-up PULL socket and the ZAP REP socket while Serve
 // runs; so nothing here needs a lock.
 type owner struct {
-	s            *Server
-	poller       *zmq.Poller
-	routerIdx    int              // the ROUTER's index in poller
-	routerEvents zmq.State        // the events poller asks of the ROUTER now
-	peers        map[string]*peer // peers with a request dispatched, by routing id
-	inflight     int              // requests dispatched and not yet answered
-	pending      int64            // bytes of requests read and not yet answered (dispatched or queued)
-	maxPending   int64            // stop reading when pending reaches this
-	maxInflight  int              // stop reading when inflight reaches this (cap(s.jobs))
-	stopping     bool             // Close or a remote close asked to stop
+	s           *Server
+	peers       map[string]*peer // peers with a request dispatched, by routing id
+	inflight    int              // requests dispatched and not yet answered
+	pending     int64            // bytes of requests read and not yet answered (dispatched or queued)
+	maxPending  int64            // stop reading when pending reaches this
+	maxInflight int              // stop reading when inflight reaches this (cap(s.jobs))
+	stopping    bool             // Close or a remote close asked to stop
 }
 
 // loop is the owner: it reads requests, dispatches them, sends replies. It
@@ -498,31 +381,19 @@ func (s *Server) loop() error {
 		}
 		o.drainWakeups()
 		o.sendReplies()
-		if s.zap != nil {
-			s.authenticate()
-		}
+		s.tr.authenticate()
 		o.readRequests()
 	}
 }
 
-// newOwner sets up the owner's poller over the ROUTER, the wake-up socket and
-// the ZAP socket (if CURVE is on). The poller only refers to the sockets; the
-// goroutine running loop polls them and is their only user.
+// newOwner sets up the owner's bookkeeping.
 func (s *Server) newOwner() *owner {
-	o := &owner{
-		s:            s,
-		poller:       zmq.NewPoller(),
-		routerEvents: zmq.POLLIN,
-		peers:        make(map[string]*peer),
-		maxPending:   4 * s.opts.maxMsg,
-		maxInflight:  cap(s.jobs),
+	return &owner{
+		s:           s,
+		peers:       make(map[string]*peer),
+		maxPending:  4 * s.opts.maxMsg,
+		maxInflight: cap(s.jobs),
 	}
-	o.routerIdx = o.poller.Add(s.router, zmq.POLLIN)
-	o.poller.Add(s.wake, zmq.POLLIN)
-	if s.zap != nil {
-		o.poller.Add(s.zap, zmq.POLLIN)
-	}
-	return o
 }
 
 // finished notes a Close seen through s.closing and reports whether the loop
@@ -545,33 +416,14 @@ func (o *owner) canRead() bool {
 // input, so ZeroMQ's queues and then TCP push back on clients. Owner
 // goroutine only.
 func (o *owner) poll() error {
-	want := zmq.State(0)
-	if o.canRead() {
-		want = zmq.POLLIN
-	}
-	if want != o.routerEvents {
-		o.poller.Update(o.routerIdx, want)
-		o.routerEvents = want
-	}
-	if _, err := o.poller.Poll(time.Second); err != nil {
-		// pebbe/zmq4 retries EINTR itself: anything else will not go away.
-		return fmt.Errorf("partd/server: poll: %w", err)
-	}
-	return nil
+	return o.s.tr.wait(o.canRead(), time.Second)
 }
 
-// drainWakeups empties the wake-up PULL socket without waiting: workers send
-// empty wake-ups, Close sends "quit", which makes the owner stop. Owner
-// goroutine only (it owns the PULL socket; each sender owns its PUSH).
+// drainWakeups consumes the wake-ups: workers send empty ones, Close sends
+// one that makes the owner stop. Owner goroutine only.
 func (o *owner) drainWakeups() {
-	for {
-		msg, err := o.s.wake.RecvBytes(zmq.DONTWAIT)
-		if err != nil {
-			return
-		}
-		if string(msg) == "quit" {
-			o.stopping = true
-		}
+	if o.s.tr.drainWakeups() {
+		o.stopping = true
 	}
 }
 
@@ -622,8 +474,8 @@ func (o *owner) readRequests() {
 		if !o.canRead() {
 			return
 		}
-		r, err := o.s.recv()
-		if err != nil {
+		r := o.s.tr.recv()
+		if r == nil {
 			return
 		}
 		o.admit(r)
@@ -689,125 +541,27 @@ func (o *owner) dispatch(r *request) {
 	o.s.jobs <- r
 }
 
-// recv reads one request from the ROUTER without waiting. Frames past the
-// message cap are read and dropped. Owner goroutine only.
-func (s *Server) recv() (*request, error) {
-	id, err := s.router.RecvBytes(zmq.DONTWAIT)
-	if err != nil {
-		return nil, err
-	}
-	r := &request{peer: id, start: time.Now()}
-	for {
-		more, err := s.router.GetRcvmore()
-		if err != nil || !more {
-			break
-		}
-		f, err := s.router.RecvBytes(0) // the rest of a message arrives with its first frame
-		if err != nil {
-			break
-		}
-		r.size += int64(len(f)) + frameOverhead
-		if r.tooLarge {
-			continue
-		}
-		if r.size > s.opts.maxMsg {
-			r.tooLarge = true
-			// Keep only a small head, enough to address the error reply.
-			head := r.frames[:0]
-			for i, h := range r.frames {
-				if i < 3 && len(h) <= 256 {
-					head = append(head, h)
-				}
-			}
-			r.frames = head
-			continue
-		}
-		r.frames = append(r.frames, f)
-	}
-	return r, nil
-}
-
 // send sends msgs to peer. A ROUTER drops what it cannot route (a peer that
 // went away), which is what we want. Owner goroutine only.
 func (s *Server) send(peer []byte, msgs [][][]byte) {
-	var n uint64
-	for _, msg := range msgs {
-		if _, err := s.router.SendBytes(peer, zmq.SNDMORE); err != nil {
-			s.opts.logger.Debug("partd server send", "err", err)
-			return
-		}
-		for i, f := range msg {
-			flag := zmq.SNDMORE
-			if i == len(msg)-1 {
-				flag = 0
-			}
-			if _, err := s.router.SendBytes(f, flag); err != nil {
-				s.opts.logger.Debug("partd server send", "err", err)
-				return
-			}
-			n += uint64(len(f))
-		}
-	}
-	s.stats.bytesOut.Add(n)
-}
-
-// authenticate answers pending ZAP requests (RFC 27): CURVE clients whose
-// public key is allowed get 200, everyone else 400. Owner goroutine only (it
-// owns the ZAP REP socket).
-func (s *Server) authenticate() {
-	for {
-		msg, err := s.zap.RecvMessageBytes(zmq.DONTWAIT)
-		if err != nil {
-			return
-		}
-		var reqID []byte
-		if len(msg) > 1 {
-			reqID = msg[1]
-		}
-		status, text, user := "400", "denied", ""
-		if len(msg) >= 7 && string(msg[0]) == "1.0" && string(msg[2]) == s.domain &&
-			string(msg[5]) == "CURVE" && len(msg[6]) == 32 {
-			key := zmq.Z85encode(string(msg[6]))
-			if s.allowed[key] || s.allowed[zmq.CURVE_ALLOW_ANY] {
-				status, text, user = "200", "OK", key
-			} else {
-				s.opts.logger.Warn("partd server: CURVE client key not allowed", "key", key, "address", string(msg[3]))
-			}
-		}
-		s.zap.SendMessage("1.0", reqID, status, text, user, "")
-	}
+	s.stats.bytesOut.Add(s.tr.send(peer, msgs))
 }
 
 // work is a worker goroutine: it runs requests against the store and queues
 // the replies for the owner, waking it through its own PUSH socket.
 func (s *Server) work() {
-	push, err := s.ctx.NewSocket(zmq.PUSH)
-	if err == nil {
-		push.SetLinger(0)
-		if err = push.Connect(s.wakeAddr); err != nil {
-			push.Close()
-			push = nil
-		}
-	} else {
-		push = nil
+	w := s.tr.newWaker()
+	if w != nil {
+		defer w.close()
 	}
-	if err != nil {
-		s.opts.logger.Warn("partd server worker: no wake-up socket, replies wait for the owner's poll timeout", "err", err)
-	}
-	defer func() {
-		if push != nil {
-			push.Close()
-		}
-	}()
 	for r := range s.jobs {
 		rep := s.handle(r)
 		s.repliesMu.Lock()
 		wasEmpty := len(s.replies) == 0
 		s.replies = append(s.replies, rep)
 		s.repliesMu.Unlock()
-		if wasEmpty && push != nil {
-			// A failed send means a wake-up is already pending.
-			push.SendBytes(nil, zmq.DONTWAIT)
+		if wasEmpty && w != nil {
+			w.wake()
 		}
 	}
 }

@@ -53,15 +53,15 @@ func Dial(endpoint string, opts Options) (*Dealer, error) {
 }
 
 // Connected waits until the Dealer has a connection past its handshake,
-// until stop is closed, or until deadline; it returns nil, ErrClosed (stop
-// or Close) or ErrTimeout.
-func (d *Dealer) Connected(stop <-chan struct{}, deadline time.Time) error {
-	_, err := d.conn(stop, deadline)
+// until stop or cancel is closed (either may be nil), or until deadline; it
+// returns nil, ErrClosed (stop, cancel or Close) or ErrTimeout.
+func (d *Dealer) Connected(stop, cancel <-chan struct{}, deadline time.Time) error {
+	_, err := d.conn(stop, cancel, deadline)
 	return err
 }
 
 // conn returns the current connection, waiting for one.
-func (d *Dealer) conn(stop <-chan struct{}, deadline time.Time) (*conn, error) {
+func (d *Dealer) conn(stop, cancel <-chan struct{}, deadline time.Time) (*conn, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -82,6 +82,8 @@ func (d *Dealer) conn(stop <-chan struct{}, deadline time.Time) (*conn, error) {
 		case <-ready:
 		case <-stop:
 			return nil, ErrClosed
+		case <-cancel:
+			return nil, ErrClosed
 		case <-d.done:
 			return nil, ErrClosed
 		case <-timer.C:
@@ -90,13 +92,13 @@ func (d *Dealer) conn(stop <-chan struct{}, deadline time.Time) (*conn, error) {
 	}
 }
 
-// Send writes msg by deadline, first waiting (until stop is closed or
-// deadline) for a connection. The frames are written before Send returns,
+// Send writes msg by deadline, first waiting (until stop or cancel is
+// closed, or deadline) for a connection. The frames are written before Send returns,
 // so the caller may reuse them. A message whose connection fails while it
 // is written is lost, as with libzmq: Send returns nil and no answer will
 // come.
-func (d *Dealer) Send(stop <-chan struct{}, deadline time.Time, msg [][]byte) error {
-	c, err := d.conn(stop, deadline)
+func (d *Dealer) Send(stop, cancel <-chan struct{}, deadline time.Time, msg [][]byte) error {
+	c, err := d.conn(stop, cancel, deadline)
 	if err != nil {
 		return err
 	}
@@ -111,8 +113,9 @@ func (d *Dealer) Send(stop <-chan struct{}, deadline time.Time, msg [][]byte) er
 	return nil
 }
 
-// Recv waits for a message until stop is closed or deadline.
-func (d *Dealer) Recv(stop <-chan struct{}, deadline time.Time) ([][]byte, error) {
+// Recv waits for a message until stop or cancel is closed (either may be
+// nil) or deadline.
+func (d *Dealer) Recv(stop, cancel <-chan struct{}, deadline time.Time) ([][]byte, error) {
 	select {
 	case m := <-d.in:
 		return m, nil
@@ -124,6 +127,8 @@ func (d *Dealer) Recv(stop <-chan struct{}, deadline time.Time) ([][]byte, error
 	case m := <-d.in:
 		return m, nil
 	case <-stop:
+		return nil, ErrClosed
+	case <-cancel:
 		return nil, ErrClosed
 	case <-d.done:
 		return nil, ErrClosed

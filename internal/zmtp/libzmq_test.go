@@ -54,7 +54,7 @@ func TestLibzmqRouter(t *testing.T) {
 	sock.SetRcvtimeo(10 * time.Second)
 	d := dial(t, addr, Options{Identity: []byte("ours")})
 	big := bytes.Repeat([]byte("y"), 1<<20)
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("a"), nil, big}))
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("a"), nil, big}))
 	got, err := sock.RecvMessageBytes(0)
 	must(t, err)
 	if len(got) != 4 || string(got[0]) != "ours" || string(got[1]) != "a" || len(got[2]) != 0 || !bytes.Equal(got[3], big) {
@@ -62,13 +62,13 @@ func TestLibzmqRouter(t *testing.T) {
 	}
 	_, err = sock.SendMessage("ours", "re", big)
 	must(t, err)
-	m, err := d.Recv(nil, soon())
+	m, err := d.Recv(nil, nil, soon())
 	must(t, err)
 	if len(m) != 2 || string(m[0]) != "re" || !bytes.Equal(m[1], big) {
 		t.Fatalf("our DEALER got %d frames", len(m))
 	}
 	time.Sleep(200 * time.Millisecond) // libzmq's PINGs are answered
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("b")}))
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("b")}))
 	if got, err = sock.RecvMessageBytes(0); err != nil || string(got[1]) != "b" {
 		t.Fatalf("%q %v", got, err)
 	}

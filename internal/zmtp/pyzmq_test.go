@@ -87,8 +87,8 @@ func TestPyzmqRouter(t *testing.T) {
 	d := dial(t, strings.TrimSpace(line), Options{})
 	big := bytes.Repeat([]byte("z"), 1<<20)
 	for _, msg := range [][][]byte{{[]byte("a")}, {[]byte("b"), big}} {
-		must(t, d.Send(nil, time.Now().Add(10*time.Second), msg))
-		got, err := d.Recv(nil, time.Now().Add(10*time.Second))
+		must(t, d.Send(nil, nil, time.Now().Add(10*time.Second), msg))
+		got, err := d.Recv(nil, nil, time.Now().Add(10*time.Second))
 		if err != nil {
 			t.Fatalf("%v: %s", err, stderr.String())
 		}

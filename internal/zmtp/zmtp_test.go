@@ -73,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 			big := bytes.Repeat([]byte("0123456789"), 700_000)
 			msgs := [][][]byte{{[]byte("hello")}, {nil}, {[]byte("a"), nil, big, []byte("z")}}
 			for _, msg := range msgs {
-				must(t, d.Send(nil, soon(), msg))
+				must(t, d.Send(nil, nil, soon(), msg))
 				m := recvMsg(t, r)
 				if len(m.Frames) != len(msg) || m.Truncated {
 					t.Fatalf("got %d frames, want %d", len(m.Frames), len(msg))
@@ -84,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 					}
 				}
 				must(t, r.Send(m.Peer, append([][]byte{[]byte("re")}, m.Frames...)))
-				got, err := d.Recv(nil, soon())
+				got, err := d.Recv(nil, nil, soon())
 				must(t, err)
 				if len(got) != len(msg)+1 || string(got[0]) != "re" {
 					t.Fatalf("reply of %d frames", len(got))
@@ -97,13 +97,13 @@ func TestRoundTrip(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	r := listenT(t, Options{})
 	d := dial(t, r.Addr(), Options{Identity: []byte("me")})
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("x")}))
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("x")}))
 	if m := recvMsg(t, r); string(m.Peer) != "me" {
 		t.Fatalf("peer %q", m.Peer)
 	}
 	// A second peer with the same routing id is refused, as libzmq does.
 	d2 := dial(t, r.Addr(), Options{Identity: []byte("me")})
-	d2.Send(nil, time.Now().Add(300*time.Millisecond), [][]byte{[]byte("y")})
+	d2.Send(nil, nil, time.Now().Add(300*time.Millisecond), [][]byte{[]byte("y")})
 	select {
 	case m := <-r.Incoming():
 		t.Fatalf("duplicate id delivered %q", m.Frames)
@@ -114,12 +114,12 @@ func TestIdentity(t *testing.T) {
 func TestTruncated(t *testing.T) {
 	r := listenT(t, Options{MaxMessageSize: 1000, FrameOverhead: 10})
 	d := dial(t, r.Addr(), Options{})
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("cmd"), make([]byte, 900), make([]byte, 5000), []byte("tail")}))
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("cmd"), make([]byte, 900), make([]byte, 5000), []byte("tail")}))
 	m := recvMsg(t, r)
 	if !m.Truncated || m.Size != 3+900+5000+4+40 || len(m.Frames) != 2 {
 		t.Fatalf("Truncated %v Size %d frames %d", m.Truncated, m.Size, len(m.Frames))
 	}
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("next")}))
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("next")}))
 	if m := recvMsg(t, r); m.Truncated || string(m.Frames[0]) != "next" {
 		t.Fatalf("next message %+v", m)
 	}
@@ -188,8 +188,8 @@ func TestHugeFrameHeader(t *testing.T) {
 	nc.Write(append(append([]byte(nil), greeting...), binary.BigEndian.AppendUint64([]byte{6}, 1<<62)...))
 	expectClosed(t, nc)
 	d := dial(t, r.Addr(), Options{})
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("still here")}))
-	if m, err := d.Recv(nil, soon()); err != nil || string(m[0]) != "still here" {
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("still here")}))
+	if m, err := d.Recv(nil, nil, soon()); err != nil || string(m[0]) != "still here" {
 		t.Fatalf("%q %v", m, err)
 	}
 }
@@ -207,8 +207,8 @@ func TestIdleHandshake(t *testing.T) {
 	half.Write(greeting[:20])
 	start := time.Now()
 	d := dial(t, r.Addr(), Options{})
-	must(t, d.Send(nil, soon(), [][]byte{[]byte("x")}))
-	_, err := d.Recv(nil, soon())
+	must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("x")}))
+	_, err := d.Recv(nil, nil, soon())
 	must(t, err)
 	if el := time.Since(start); el > 400*time.Millisecond {
 		t.Fatalf("a client behind idle handshakes took %v", el)
@@ -339,9 +339,9 @@ func TestDealerReconnects(t *testing.T) {
 	r := listenT(t, Options{})
 	addr := r.Addr()
 	d := dial(t, addr, Options{})
-	must(t, d.Connected(nil, soon()))
+	must(t, d.Connected(nil, nil, soon()))
 	r.Close()
-	if err := d.Send(nil, time.Now().Add(200*time.Millisecond), [][]byte{[]byte("lost")}); err != nil && !errors.Is(err, ErrTimeout) {
+	if err := d.Send(nil, nil, time.Now().Add(200*time.Millisecond), [][]byte{[]byte("lost")}); err != nil && !errors.Is(err, ErrTimeout) {
 		t.Fatal(err)
 	}
 	r2, err := Listen(addr, Options{})
@@ -350,8 +350,8 @@ func TestDealerReconnects(t *testing.T) {
 	go echo(r2)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		must(t, d.Send(nil, soon(), [][]byte{[]byte("again")}))
-		m, err := d.Recv(nil, time.Now().Add(time.Second))
+		must(t, d.Send(nil, nil, soon(), [][]byte{[]byte("again")}))
+		m, err := d.Recv(nil, nil, time.Now().Add(time.Second))
 		if err == nil && string(m[0]) == "again" {
 			break
 		}
@@ -368,19 +368,19 @@ func TestDealerTimeouts(t *testing.T) {
 	l.Close()
 	d := dial(t, addr, Options{})
 	start := time.Now()
-	if err := d.Send(nil, time.Now().Add(200*time.Millisecond), [][]byte{[]byte("x")}); !errors.Is(err, ErrTimeout) {
+	if err := d.Send(nil, nil, time.Now().Add(200*time.Millisecond), [][]byte{[]byte("x")}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Send with nothing listening: %v", err)
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if _, err := d.Recv(stop, soon()); !errors.Is(err, ErrClosed) {
+	if _, err := d.Recv(stop, nil, soon()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Recv with stop closed: %v", err)
 	}
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("slow")
 	}
 	d.Close()
-	if _, err := d.Recv(nil, soon()); !errors.Is(err, ErrClosed) {
+	if _, err := d.Recv(nil, nil, soon()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Recv after Close: %v", err)
 	}
 }
