@@ -911,21 +911,52 @@ func (l *Log) writeVectored(f *os.File, off int64, head []byte, items []logItem)
 func (l *Log) Append(data map[string][]byte) error {
 	// In key order: keys that a reader asks for together (the parts of a
 	// table, a range of partitions) then lie together in every record, and
-	// a Get of them reads one span per record.
-	// Sorting the keys alone, then looking each value up again, is faster
-	// than sorting the items (for batches of ten thousand keys).
-	keys := make([]string, 0, len(data))
-	for k := range data {
+	// a Get of them reads one span per record. One pass over the map takes
+	// its keys and values; the keys' order (keysort.Order) then places both,
+	// with no second lookup in the map.
+	sc := appendPool.Get().(*appendScratch)
+	defer sc.release()
+	keys, vals := sc.keys[:0], sc.vals[:0]
+	for k, v := range data {
 		keys = append(keys, k)
+		vals = append(vals, v)
 	}
-	keysort.Strings(keys)
-	items := make([]logItem, len(keys))
-	pieces := make([][]byte, len(keys)) // one allocation for every item's one piece
-	for i, k := range keys {
-		pieces[i] = data[k]
-		items[i] = logItem{key: k, pieces: pieces[i : i+1 : i+1], size: int64(len(pieces[i]))}
+	var order []keysort.Pair
+	order, sc.order = keysort.Order(keys, sc.order)
+	items := slices.Grow(sc.items[:0], len(keys))[:len(keys)]
+	pieces := slices.Grow(sc.pieces[:0], len(keys))[:len(keys)] // every item's one piece
+	for i, o := range order {
+		pieces[i] = vals[o.I]
+		items[i] = logItem{key: keys[o.I], pieces: pieces[i : i+1 : i+1], size: int64(len(pieces[i]))}
 	}
+	sc.keys, sc.vals, sc.items, sc.pieces = keys, vals, items, pieces
 	return l.appendItems(items, false)
+}
+
+// appendScratch is the scratch of one Append: the batch's keys and values
+// as the map yields them, their order, and the items of its record. It is
+// pooled, so that a writer's Appends make little garbage.
+type appendScratch struct {
+	keys   []string
+	vals   [][]byte
+	order  []keysort.Pair // keysort.Order's scratch
+	items  []logItem
+	pieces [][]byte
+}
+
+var appendPool = sync.Pool{New: func() any { return new(appendScratch) }}
+
+// release puts sc back in the pool, holding nothing of the caller's, unless
+// a batch of very many keys grew it.
+func (sc *appendScratch) release() {
+	if cap(sc.items) > 1<<17 {
+		return
+	}
+	clear(sc.keys)
+	clear(sc.vals)
+	clear(sc.items)
+	clear(sc.pieces)
+	appendPool.Put(sc)
 }
 
 // AppendVectors appends, for each i, the concatenation of vecs[i] to

@@ -150,3 +150,40 @@ func BenchmarkLogGet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLogAppend measures W3's appends (batches of 10,000 distinct keys
+// of 100,000, 100 bytes each) on a Log:
+//
+//	go test -run '^$' -bench LogAppend -cpuprofile cpu.out .
+func BenchmarkLogAppend(b *testing.B) {
+	const keys, batch, valueLen = 100_000, 10_000, 100
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("key-%06d", i)
+	}
+	buf := make([]byte, batch*valueLen)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	batches := make([]map[string][]byte, keys/batch)
+	for i := range batches {
+		m := make(map[string][]byte, batch)
+		for j := range batch {
+			m[names[i*batch+j]] = buf[j*valueLen : (j+1)*valueLen]
+		}
+		batches[i] = m
+	}
+	l, err := partd.OpenLog(b.TempDir(), &partd.LogOptions{Logger: quietLog})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.SetBytes(batch * valueLen)
+	i := 0
+	for b.Loop() {
+		if err := l.Append(batches[i%len(batches)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

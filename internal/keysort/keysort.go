@@ -22,12 +22,35 @@ func Strings(s []string) {
 		slices.Sort(s)
 		return
 	}
+	order, _ := Order(s, nil)
+	sorted := make([]string, len(s))
+	for k, it := range order {
+		sorted[k] = s[it.I]
+	}
+	copy(s, sorted)
+}
+
+// Order returns the order of s's strings, increasing, without changing s:
+// the Ith string of s is the kth smallest where order[k].I == I (and equal
+// strings keep their order). buf is scratch it may use (nil, or the buf an
+// earlier call returned); it returns the scratch to pass next time, which
+// holds order.
+func Order(s []string, buf []Pair) (order, scratch []Pair) {
+	n := len(s)
+	buf = slices.Grow(buf[:0], 2*n)[:2*n]
+	items := buf[:n:n]
+	if n < small || n > 1<<32-1 {
+		for i := range items {
+			items[i] = Pair{I: uint32(i)}
+		}
+		slices.SortStableFunc(items, func(a, b Pair) int { return strings.Compare(s[a.I], s[b.I]) })
+		return items, buf
+	}
 	skip := commonPrefix(s)
-	items := make([]Pair, len(s))
 	for i, str := range s {
 		items[i] = Pair{Key: word(str, skip), I: uint32(i)}
 	}
-	items, _ = Pairs(items, nil)
+	items, _ = Pairs(items, buf[n:2*n:2*n])
 	// Strings whose eight bytes after the prefix are equal: compare them.
 	for i := 0; i < len(items); {
 		j := i + 1
@@ -35,15 +58,11 @@ func Strings(s []string) {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(items[i:j], func(a, b Pair) int { return strings.Compare(s[a.I][skip:], s[b.I][skip:]) })
+			slices.SortStableFunc(items[i:j], func(a, b Pair) int { return strings.Compare(s[a.I][skip:], s[b.I][skip:]) })
 		}
 		i = j
 	}
-	sorted := make([]string, len(s))
-	for k, it := range items {
-		sorted[k] = s[it.I]
-	}
-	copy(s, sorted)
+	return items, buf
 }
 
 // Pair is what Pairs sorts: a key, and the index of what it stands for.

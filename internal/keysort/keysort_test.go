@@ -90,3 +90,40 @@ func BenchmarkStrings(b *testing.B) {
 		}
 	})
 }
+
+func TestOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var buf []Pair
+	for _, n := range []int{0, 1, 5, 127, 128, 1000, 20_000, 300} {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = fmt.Sprintf("key-%06d", rng.IntN(n*2+1))
+			if i%9 == 0 {
+				s[i] = s[i][:4+rng.IntN(6)]
+			}
+		}
+		orig := slices.Clone(s)
+		var order []Pair
+		order, buf = Order(s, buf)
+		if !slices.Equal(s, orig) || len(order) != n {
+			t.Fatalf("%d: Order changed s or gave %d places", n, len(order))
+		}
+		got := make([]string, n)
+		seen := make([]bool, n)
+		for k, p := range order {
+			got[k] = s[p.I]
+			if seen[p.I] {
+				t.Fatalf("%d: index %d twice", n, p.I)
+			}
+			seen[p.I] = true
+			if k > 0 && got[k] == got[k-1] && order[k-1].I > p.I {
+				t.Fatalf("%d: equal strings out of their order", n)
+			}
+		}
+		want := slices.Clone(s)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d: not in order", n)
+		}
+	}
+}
