@@ -84,8 +84,11 @@ func buildOptions(opts []Option) (options, error) {
 
 // DefaultZstdLevel is the level of [Zstd] unless [WithLevel] says otherwise:
 // level 1, the encoder's fastest speed, because a shuffle or spill store is
-// usually bound by how fast it compresses. (What level 1 saves against
-// level 3 on the workloads is measured in compress's benchmarks.)
+// usually bound by how fast it compresses. At every level the layer
+// entropy-codes literals even in blocks where no match was found, so text
+// with few repeated runs but a skewed alphabet (numbers, one per line)
+// compresses as zstd -1 compresses it, not 1:1. (What level 1 saves
+// against level 3 on the workloads is measured in compress's benchmarks.)
 const DefaultZstdLevel = 1
 
 // NewZstd returns a layer that compresses each value with zstd (at
