@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,34 +18,35 @@ import (
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/cmd/partd/internal/dfshuffle"
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/partdtest"
 	"github.com/gopartd/partd/server"
 )
 
-// The test binary doubles as a map or reduce worker process, as the partd
-// binary does for `partd shuffle`: with $DFSHUFFLE_CHILD set to map or
-// reduce, it runs that worker and exits.
+// TestMain: the test binary doubles as a map or reduce worker process, as
+// the partd binary does for `partd shuffle`: started as the partdtest
+// helper "dfshuffle-map" or "dfshuffle-reduce", it runs that worker and
+// exits.
 func TestMain(m *testing.M) {
-	if role := os.Getenv("DFSHUFFLE_CHILD"); role != "" {
-		if err := child(role); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+	partdtest.MainWithHelpers(m, nil, map[string]partdtest.Helper{
+		"dfshuffle-map":    func(args []string) error { return child("map", args) },
+		"dfshuffle-reduce": func(args []string) error { return child("reduce", args) },
+	})
 }
 
-// child runs one worker: the plan from $DFSHUFFLE_PLAN, the server at
-// $DFSHUFFLE_ADDR, the tasks or partitions in $DFSHUFFLE_ITEMS (comma
-// separated). It writes Message lines to stdout.
-func child(role string) error {
+// child runs one worker; args are the plan's path, the server's address
+// and the tasks or partitions, comma separated. It writes Message lines to
+// stdout.
+func child(role string, args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("%s worker: arguments %q, want plan, address and items", role, args)
+	}
 	ctx := context.Background()
-	p, err := dfshuffle.ReadPlan(os.Getenv("DFSHUFFLE_PLAN"))
+	p, err := dfshuffle.ReadPlan(args[0])
 	if err != nil {
 		return err
 	}
 	var items []int
-	for _, s := range strings.Split(os.Getenv("DFSHUFFLE_ITEMS"), ",") {
+	for _, s := range strings.Split(args[2], ",") {
 		if s == "" {
 			continue
 		}
@@ -56,7 +56,7 @@ func child(role string) error {
 		}
 		items = append(items, n)
 	}
-	c, err := client.Dial(os.Getenv("DFSHUFFLE_ADDR"))
+	c, err := client.Dial(args[1])
 	if err != nil {
 		return err
 	}
@@ -81,10 +81,6 @@ func child(role string) error {
 // runChildren runs one worker process per list of items and returns their
 // final messages.
 func runChildren(t testing.TB, role, planPath, addr string, lists [][]int) ([]dfshuffle.Message, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	out := make([]dfshuffle.Message, len(lists))
 	errs := make([]error, len(lists))
 	var wg sync.WaitGroup
@@ -93,10 +89,7 @@ func runChildren(t testing.TB, role, planPath, addr string, lists [][]int) ([]df
 		for j, n := range items {
 			strs[j] = strconv.Itoa(n)
 		}
-		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), "DFSHUFFLE_CHILD="+role, "DFSHUFFLE_PLAN="+planPath,
-			"DFSHUFFLE_ADDR="+addr, "DFSHUFFLE_ITEMS="+strings.Join(strs, ","))
-		cmd.Stderr = os.Stderr
+		cmd := partdtest.StartHelper("dfshuffle-"+role, planPath, addr, strings.Join(strs, ","))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
