@@ -18,7 +18,8 @@ import (
 // open files) starts the test binary again as a helper with StartHelper.
 // Both are one mechanism, as os/exec's tests' TestHelperProcess: the test
 // binary must route the copies to their work, by calling Main (or
-// MainWithHelpers, with helpers of its own) from TestMain.
+// MainWithHelpers, with helpers of its own, or RunHelper before its own
+// setup) from TestMain.
 //
 //	func TestMain(m *testing.M) { partdtest.Main(m, openers) }
 //
@@ -49,9 +50,24 @@ func Main(m *testing.M, openers map[string]Opener) { MainWithHelpers(m, openers,
 // own: in a child that StartHelper started, it runs the helper of that name
 // and exits.
 func MainWithHelpers(m *testing.M, openers map[string]Opener, helpers map[string]Helper) {
+	RunHelper(openers, helpers)
+	os.Exit(m.Run())
+}
+
+// RunHelper, in a child that StartHelper or RunProcesses started, runs the
+// helper it was started for and exits: with status 0 if the helper returns
+// nil, else 1 after printing the error. Elsewhere it returns at once. A
+// TestMain that sets something up around m.Run (a server its tests share)
+// calls it first, so that a child skips the setup:
+//
+//	func TestMain(m *testing.M) {
+//		partdtest.RunHelper(nil, helpers)
+//		// start the shared server, run m.Run, stop the server
+//	}
+func RunHelper(openers map[string]Opener, helpers map[string]Helper) {
 	name := os.Getenv(helperEnv)
 	if name == "" {
-		os.Exit(m.Run())
+		return
 	}
 	var args []string
 	if i := slices.Index(os.Args, "--"); i >= 0 {

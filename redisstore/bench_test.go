@@ -3,7 +3,7 @@ package redisstore_test
 // BenchmarkW4 runs W4 (server-shuffle, shared/WORKLOADS.md) through Redis:
 // spec.Clients writer processes append W4's batches through a Store, then
 // one reader process gets every key. The processes are this test binary
-// re-executed with roleEnv set (see TestMain).
+// started again as partdtest helpers (see TestMain).
 //
 //	go test -run '^$' -bench W4 -benchtime 3x -timeout 30m ./redisstore
 //
@@ -51,14 +51,15 @@ import (
 	"time"
 
 	"github.com/gopartd/partd/internal/workload"
+	"github.com/gopartd/partd/partdtest"
 	"github.com/gopartd/partd/redisstore"
 	"github.com/gopartd/partd/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
 func init() {
-	roles["w4-writer"] = w4Writer
-	roles["w4-reader"] = w4Reader
+	helpers["w4-writer"] = w4Writer
+	helpers["w4-reader"] = w4Reader
 }
 
 // benchScale is PARTD_BENCH_SCALE, 1 unless set to a positive number.
@@ -82,12 +83,11 @@ func w4KeyBytes(spec workload.Spec, i int) int64 {
 	return int64(n) * int64(spec.ValueSize) * int64(spec.Clients)
 }
 
-// dialEnv opens the store the child's environment names: PARTD_REDIS_ADDRS
-// (comma-separated; several make a cluster client) and PARTD_REDIS_PREFIX.
-func dialEnv() (*redisstore.Store, error) {
-	addrs := strings.Split(os.Getenv("PARTD_REDIS_ADDRS"), ",")
-	return redisstore.Dial(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: len(addrs) > 1},
-		os.Getenv("PARTD_REDIS_PREFIX"))
+// dialArgs opens the store a child's arguments name: the Redis addresses
+// (comma-separated; several make a cluster client) and the prefix.
+func dialArgs(addrList, prefix string) (*redisstore.Store, error) {
+	addrs := strings.Split(addrList, ",")
+	return redisstore.Dial(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: len(addrs) > 1}, prefix)
 }
 
 // The protocol of a benchmark child on stdin/stdout: print "ready", wait for
@@ -102,11 +102,15 @@ func childDone(in *bufio.Reader, s string) {
 	_, _ = io.Copy(io.Discard, in)
 }
 
-// w4Writer appends the batches of W4's client PARTD_SEED.
-func w4Writer() error {
-	seed, err := strconv.ParseUint(os.Getenv("PARTD_SEED"), 10, 64)
+// w4Writer appends the batches of one of W4's clients; args are the Redis
+// addresses, the prefix and the client's seed.
+func w4Writer(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("w4-writer: arguments %q, want addresses, prefix and seed", args)
+	}
+	seed, err := strconv.ParseUint(args[2], 10, 64)
 	if err != nil {
-		return fmt.Errorf("PARTD_SEED: %w", err)
+		return fmt.Errorf("seed: %w", err)
 	}
 	spec := w4Spec()
 	var batches []map[string][]byte
@@ -117,7 +121,7 @@ func w4Writer() error {
 		}
 		batches = append(batches, m)
 	}
-	s, err := dialEnv()
+	s, err := dialArgs(args[0], args[1])
 	if err != nil {
 		return err
 	}
@@ -125,7 +129,7 @@ func w4Writer() error {
 	in := bufio.NewReader(os.Stdin)
 	childReady(in)
 	if path := os.Getenv("PARTD_BENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path + "." + os.Getenv("PARTD_SEED"))
+		f, err := os.Create(path + "." + args[2])
 		if err != nil {
 			return err
 		}
@@ -145,10 +149,14 @@ func w4Writer() error {
 }
 
 // w4Reader gets every key of W4, 16 keys a call, checks that each holds
-// every writer's bytes, and prints the bytes it read.
-func w4Reader() error {
+// every writer's bytes, and prints the bytes it read; args are the Redis
+// addresses and the prefix.
+func w4Reader(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("w4-reader: arguments %q, want addresses and prefix", args)
+	}
 	spec := w4Spec()
-	s, err := dialEnv()
+	s, err := dialArgs(args[0], args[1])
 	if err != nil {
 		return err
 	}
@@ -181,13 +189,10 @@ type proc struct {
 	out *bufio.Reader
 }
 
-func startProc(b *testing.B, env []string) *proc {
+// startProc starts this test binary as the helper name with args.
+func startProc(b *testing.B, name string, args ...string) *proc {
 	b.Helper()
-	self, err := os.Executable()
-	must(b, err)
-	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
+	cmd := partdtest.StartHelper(name, args...)
 	in, err := cmd.StdinPipe()
 	must(b, err)
 	out, err := cmd.StdoutPipe()
@@ -344,14 +349,14 @@ func benchW4(b *testing.B, addrs []string) {
 				continue
 			}
 			prefix := fmt.Sprintf("w4-%d-%d", os.Getpid(), i)
-			env := []string{"PARTD_REDIS_ADDRS=" + strings.Join(addrs, ","), "PARTD_REDIS_PREFIX=" + prefix}
+			addrList := strings.Join(addrs, ",")
 			var procs []*proc
 			for c := range spec.Clients {
-				procs = append(procs, startProc(b, append(env, fmt.Sprintf("PARTD_SEED=%d", c+1), roleEnv+"=w4-writer")))
+				procs = append(procs, startProc(b, "w4-writer", addrList, prefix, strconv.Itoa(c+1)))
 			}
 			d, _ := runGroup(b, procs, pids)
 			a = mbps(total, d)
-			d, outs := runGroup(b, []*proc{startProc(b, append(env, roleEnv+"=w4-reader"))}, pids)
+			d, outs := runGroup(b, []*proc{startProc(b, "w4-reader", addrList, prefix)}, pids)
 			if outs[0] != fmt.Sprint(total) {
 				b.Fatalf("reader got %s bytes, want %d", outs[0], total)
 			}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gopartd/partd/partdtest"
 	"github.com/gopartd/partd/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -15,31 +16,16 @@ import (
 // share, started by TestMain with Redis's default limits.
 var redisAddr string
 
-// roleEnv names the role of a child process: this test binary re-executed
-// by a benchmark or a test (see roles) to append or read in a process of
-// its own.
-const roleEnv = "PARTD_REDIS_ROLE"
-
-// roles maps a child role to its body; the files that start children add
-// theirs in init.
-var roles = map[string]func() error{}
+// helpers are the work this test binary does when a test or a benchmark
+// starts it again as a child process (partdtest.StartHelper); the files
+// that start children add theirs in init.
+var helpers = map[string]partdtest.Helper{}
 
 // TestMain starts the shared server and stops it after the tests. Without
 // redis-server the tests fail: they are never skipped. In a child process
-// (roleEnv set) it runs the role instead, and starts no server.
+// it runs the helper instead (partdtest.RunHelper), and starts no server.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(roleEnv); role != "" {
-		run := roles[role]
-		if run == nil {
-			fmt.Fprintf(os.Stderr, "%s=%s: unknown role\n", roleEnv, role)
-			os.Exit(2)
-		}
-		if err := run(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	partdtest.RunHelper(nil, helpers)
 	dir, err := os.MkdirTemp("", "redisstore-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -26,8 +26,8 @@ import (
 )
 
 func init() {
-	roles["netns-writer"] = netnsWriter
-	roles["netns-reader"] = netnsReader
+	helpers["netns-writer"] = netnsWriter
+	helpers["netns-reader"] = netnsReader
 }
 
 // The workload of TestAcrossHosts: each writer appends, per round, a value
@@ -141,17 +141,19 @@ func TestAcrossHosts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	inB := func(role string, env ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, ip, "netns", "exec", nsB, self, "-test.run=^$")
-		cmd.Env = append(os.Environ(), append(env, roleEnv+"="+role, "PARTD_REDIS_ADDRS="+addr,
-			"PARTD_REDIS_PREFIX="+netnsPrefix)...)
+	// inB runs this test binary in namespace B as the helper name, with the
+	// Redis address, the prefix and args.
+	inB := func(name string, args ...string) *exec.Cmd {
+		h := partdtest.StartHelper(name, append([]string{addr, netnsPrefix}, args...)...)
+		cmd := exec.CommandContext(ctx, ip, append([]string{"netns", "exec", nsB, self}, h.Args[1:]...)...)
+		cmd.Env = h.Env
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		return cmd
 	}
 	writers := make([]*exec.Cmd, netnsWriters)
 	outs := make([]*bytes.Buffer, netnsWriters)
 	for w := range writers {
-		writers[w] = inB("netns-writer", "PARTD_NETNS_WRITER="+strconv.Itoa(w))
+		writers[w] = inB("netns-writer", strconv.Itoa(w))
 		outs[w] = new(bytes.Buffer)
 		writers[w].Stdout, writers[w].Stderr = outs[w], outs[w]
 		must(t, writers[w].Start())
@@ -167,21 +169,25 @@ func TestAcrossHosts(t *testing.T) {
 			t.Fatalf("writer %d in %s: %v\n%s", w, nsB, err, outs[w])
 		}
 	}
-	out, err := inB("netns-reader", "PARTD_NETNS_PEER="+addrB).CombinedOutput()
+	out, err := inB("netns-reader", addrB).CombinedOutput()
 	if err != nil {
 		t.Fatalf("reader in %s: %v\n%s", nsB, err, out)
 	}
 	t.Logf("Redis in %s at %s; %d writers and a reader in %s at %s: %s", nsA, addr, netnsWriters, nsB, addrB, bytes.TrimSpace(out))
 }
 
-// netnsWriter appends writer PARTD_NETNS_WRITER's rounds, each one Append
-// of its value to its own key and to the shared one.
-func netnsWriter() error {
-	w, err := strconv.Atoi(os.Getenv("PARTD_NETNS_WRITER"))
-	if err != nil {
-		return fmt.Errorf("PARTD_NETNS_WRITER: %w", err)
+// netnsWriter appends one writer's rounds, each one Append of its value to
+// its own key and to the shared one; args are the Redis address, the
+// prefix and the writer's number.
+func netnsWriter(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("netns-writer: arguments %q, want address, prefix and writer", args)
 	}
-	s, err := dialEnv()
+	w, err := strconv.Atoi(args[2])
+	if err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	s, err := dialArgs(args[0], args[1])
 	if err != nil {
 		return err
 	}
@@ -200,12 +206,15 @@ func netnsWriter() error {
 }
 
 // netnsReader reads every key back and checks it; it prints what it read
-// and the address Redis saw it connect from, which must be PARTD_NETNS_PEER.
-func netnsReader() error {
-	addrs := strings.Split(os.Getenv("PARTD_REDIS_ADDRS"), ",")
-	c := redis.NewClient(&redis.Options{Addr: addrs[0], ContextTimeoutEnabled: true, PoolSize: 1})
+// and the address Redis saw it connect from, which must be the peer address
+// it is given. args are the Redis address, the prefix and that peer.
+func netnsReader(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("netns-reader: arguments %q, want address, prefix and peer", args)
+	}
+	c := redis.NewClient(&redis.Options{Addr: args[0], ContextTimeoutEnabled: true, PoolSize: 1})
 	defer c.Close()
-	s, err := redisstore.New(c, os.Getenv("PARTD_REDIS_PREFIX"))
+	s, err := redisstore.New(c, args[1])
 	if err != nil {
 		return err
 	}
@@ -242,7 +251,7 @@ func netnsReader() error {
 	if err != nil {
 		return err
 	}
-	peer := os.Getenv("PARTD_NETNS_PEER")
+	peer := args[2]
 	if host, _, _ := net.SplitHostPort(info.Addr); host != peer {
 		return fmt.Errorf("Redis saw the reader connect from %s, want %s", info.Addr, peer)
 	}
