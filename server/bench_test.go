@@ -3,8 +3,8 @@ package server_test
 // Benchmarks of W4 (server-shuffle, shared/WORKLOADS.md) against Python
 // partd's server with its own Python clients and against a raw libzmq
 // DEALER→ROUTER stream, all in one run, plus the small-message (100 B)
-// request rate. Client processes are this test binary re-executed with
-// PARTD_BENCH_ROLE set (see TestMain) or testdata/w4.py.
+// request rate. Client processes are this test binary started again as
+// partdtest helpers (see TestMain) or testdata/w4.py.
 //
 //	go test -run '^$' -bench W4 -benchtime 5x -timeout 30m ./server/
 //	go test -run '^$' -bench SmallAppend -benchtime 2s ./server/
@@ -46,17 +46,16 @@ import (
 	"github.com/gopartd/partd/server/servertest"
 )
 
+// TestMain runs the tests, or, in a copy of the test binary, the benchmark
+// client it was started as (runRole) or a writer of RunProcesses.
 func TestMain(m *testing.M) {
-	if role := os.Getenv("PARTD_BENCH_ROLE"); role != "" {
-		if err := runRole(role); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	helpers := map[string]partdtest.Helper{}
+	for _, role := range []string{"w4-go-client", "w4-go-reader", "w4-raw-client", "w4-raw-packed"} {
+		helpers[role] = func(args []string) error { return runRole(role, args) }
 	}
-	partdtest.Main(m, map[string]partdtest.Opener{
+	partdtest.MainWithHelpers(m, map[string]partdtest.Opener{
 		"client": func(addr string) (partd.Store, error) { return client.Dial(addr) },
-	})
+	}, helpers)
 }
 
 // TestClientProcessesSuite: processes append through one server at once.
@@ -89,12 +88,18 @@ func pregenerate(spec workload.Spec, seed uint64) []map[string][]byte {
 	return out
 }
 
-// runRole is the body of a benchmark client process. Protocol on
+// runRole is the body of a benchmark client process; args are the
+// server's address, the client's seed and its goroutines. Protocol on
 // stdin/stdout: print "ready", wait for a line, work, print "done …", wait
 // for stdin to close.
-func runRole(role string) error {
-	addr := os.Getenv("PARTD_ADDR")
-	seed, _ := strconv.ParseUint(os.Getenv("PARTD_SEED"), 10, 64)
+func runRole(role string, args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("%s: arguments %q, want address, seed and goroutines", role, args)
+	}
+	addr := args[0]
+	seed, _ := strconv.ParseUint(args[1], 10, 64)
+	workers, _ := strconv.Atoi(args[2])
+	workers = max(workers, 1)
 	spec := w4Spec()
 	in := bufio.NewReader(os.Stdin)
 	ready := func() { fmt.Println("ready"); in.ReadString('\n') }
@@ -102,8 +107,6 @@ func runRole(role string) error {
 	switch role {
 	case "w4-go-client":
 		batches := pregenerate(spec, seed)
-		workers, _ := strconv.Atoi(os.Getenv("PARTD_W4_GOROUTINES"))
-		workers = max(workers, 1)
 		c, err := client.Dial(addr, client.WithConns(workers))
 		if err != nil {
 			return err
@@ -130,8 +133,6 @@ func runRole(role string) error {
 		}
 		finish("")
 	case "w4-go-reader":
-		workers, _ := strconv.Atoi(os.Getenv("PARTD_W4_GOROUTINES"))
-		workers = max(workers, 1)
 		c, err := client.Dial(addr, client.WithConns(workers))
 		if err != nil {
 			return err
@@ -208,11 +209,24 @@ type proc struct {
 	out *bufio.Reader
 }
 
-func startProc(b *testing.B, env []string, name string, args ...string) *proc {
+// startProc starts the program name (the Python client) with args.
+func startProc(b *testing.B, name string, args ...string) *proc {
 	b.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
+	return startCmd(b, cmd)
+}
+
+// startHelper starts this test binary as the benchmark client role with
+// the server's address, the client's seed and its goroutines.
+func startHelper(b *testing.B, role, addr string, seed, goroutines int) *proc {
+	b.Helper()
+	return startCmd(b, partdtest.StartHelper(role, addr, strconv.Itoa(seed), strconv.Itoa(goroutines)))
+}
+
+// startCmd starts cmd with pipes to its standard input and output.
+func startCmd(b *testing.B, cmd *exec.Cmd) *proc {
+	b.Helper()
 	in, err := cmd.StdinPipe()
 	must(b, err)
 	out, err := cmd.StdoutPipe()
@@ -314,8 +328,6 @@ func BenchmarkW4(b *testing.B) {
 	spec := w4Spec()
 	py := python(b)
 	total := spec.TotalBytes() * int64(spec.Clients)
-	self, err := os.Executable()
-	must(b, err)
 	only := os.Getenv("PARTD_W4_ONLY") // "go", "python" or "raw": profile one system
 	gb := float64(total) / 1e9
 	cpuPerGB := func(d time.Duration) float64 { return d.Seconds() / gb }
@@ -328,11 +340,11 @@ func BenchmarkW4(b *testing.B) {
 			switch (i + j) % 3 {
 			case 0:
 				if only == "" || only == "go" {
-					res := w4Go(b, self, spec, 1)
+					res := w4Go(b, spec, 1)
 					ga, gg = mbps(total, res.app), mbps(total, res.get)
 					goApp, goGet = append(goApp, ga), append(goGet, gg)
 					goCPU, goGetCPU = append(goCPU, cpuPerGB(res.appCPU)), append(goGetCPU, cpuPerGB(res.getCPU))
-					res = w4Go(b, self, spec, 2)
+					res = w4Go(b, spec, 2)
 					ga2, gg2 := mbps(total, res.app), mbps(total, res.get)
 					go2App, go2Get = append(go2App, ga2), append(go2Get, gg2)
 					x2App, x2Get = append(x2App, ga2), append(x2Get, gg2) // divided by Python's below
@@ -346,10 +358,10 @@ func BenchmarkW4(b *testing.B) {
 				}
 			case 2:
 				if only == "" || only == "raw" {
-					res := w4Raw(b, self, spec, "w4-raw-client")
+					res := w4Raw(b, spec, "w4-raw-client")
 					r = mbps(total, res.app)
 					raw, rawCPU = append(raw, r), append(rawCPU, cpuPerGB(res.appCPU))
-					res = w4Raw(b, self, spec, "w4-raw-packed")
+					res = w4Raw(b, spec, "w4-raw-packed")
 					rp := mbps(total, res.app)
 					rawPacked, rawPackedCPU = append(rawPacked, rp), append(rawPackedCPU, cpuPerGB(res.appCPU))
 					r = max(r, rp)
@@ -394,17 +406,15 @@ type w4Result struct {
 // w4Go runs W4 on the Go server; each client process and the reader use
 // goroutines concurrent requests (1 is W4 as written: each client waits for
 // each append).
-func w4Go(b *testing.B, self string, spec workload.Spec, goroutines int) (res w4Result) {
-	g := fmt.Sprintf("PARTD_W4_GOROUTINES=%d", goroutines)
+func w4Go(b *testing.B, spec workload.Spec, goroutines int) (res w4Result) {
 	s := startServer(b, partd.NewDict(), "")
 	defer s.Close()
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, []string{g, "PARTD_BENCH_ROLE=w4-go-client", "PARTD_ADDR=" + s.Addr(),
-			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
+		procs = append(procs, startHelper(b, "w4-go-client", s.Addr(), c+1, goroutines))
 	}
 	res.app, _, res.appCPU = runGroup(b, procs, os.Getpid())
-	r := startProc(b, []string{g, "PARTD_BENCH_ROLE=w4-go-reader", "PARTD_ADDR=" + s.Addr()}, self, "-test.run=^$")
+	r := startHelper(b, "w4-go-reader", s.Addr(), 0, goroutines)
 	var outs []string
 	res.get, outs, res.getCPU = runGroup(b, []*proc{r}, os.Getpid())
 	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
@@ -414,7 +424,7 @@ func w4Go(b *testing.B, self string, spec workload.Spec, goroutines int) (res w4
 }
 
 func w4Python(b *testing.B, py string, spec workload.Spec) (res w4Result) {
-	srv := startProc(b, nil, py, "testdata/w4.py", "server")
+	srv := startProc(b, py, "testdata/w4.py", "server")
 	port := srv.line(b, "")
 	addr := "tcp://127.0.0.1:" + port
 	defer func() {
@@ -423,11 +433,11 @@ func w4Python(b *testing.B, py string, spec workload.Spec) (res w4Result) {
 	}()
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, nil, py, "testdata/w4.py", "client", addr, fmt.Sprint(c+1),
+		procs = append(procs, startProc(b, py, "testdata/w4.py", "client", addr, fmt.Sprint(c+1),
 			fmt.Sprint(spec.Appends), fmt.Sprint(spec.Keys), fmt.Sprint(spec.Batch), fmt.Sprint(spec.ValueSize)))
 	}
 	res.app, _, res.appCPU = runGroup(b, procs, srv.cmd.Process.Pid)
-	r := startProc(b, nil, py, "testdata/w4.py", "reader", addr, fmt.Sprint(spec.Keys))
+	r := startProc(b, py, "testdata/w4.py", "reader", addr, fmt.Sprint(spec.Keys))
 	var outs []string
 	res.get, outs, res.getCPU = runGroup(b, []*proc{r}, srv.cmd.Process.Pid)
 	if want := fmt.Sprint(spec.TotalBytes() * int64(spec.Clients)); outs[0] != want {
@@ -438,7 +448,7 @@ func w4Python(b *testing.B, py string, spec workload.Spec) (res w4Result) {
 
 // w4Raw streams the same batches from DEALERs to a ROUTER that receives and
 // discards them: the transport's ceiling.
-func w4Raw(b *testing.B, self string, spec workload.Spec, role string) (res w4Result) {
+func w4Raw(b *testing.B, spec workload.Spec, role string) (res w4Result) {
 	sink, err := newRawRouter("tcp://127.0.0.1:*")
 	must(b, err)
 	addr := sink.addr()
@@ -463,8 +473,7 @@ func w4Raw(b *testing.B, self string, spec workload.Spec, role string) (res w4Re
 	})
 	var procs []*proc
 	for c := range spec.Clients {
-		procs = append(procs, startProc(b, []string{"PARTD_BENCH_ROLE=" + role, "PARTD_ADDR=" + addr,
-			fmt.Sprintf("PARTD_SEED=%d", c+1)}, self, "-test.run=^$"))
+		procs = append(procs, startHelper(b, role, addr, c+1, 1))
 	}
 	res.app, _, res.appCPU = runGroup(b, procs, os.Getpid())
 	stop.Store(true)
@@ -524,7 +533,7 @@ func BenchmarkSmallAppend(b *testing.B) {
 		small(b, s.Addr())
 	})
 	b.Run("python-client/python-server", func(b *testing.B) {
-		srv := startProc(b, nil, py, "testdata/w4.py", "server")
+		srv := startProc(b, py, "testdata/w4.py", "server")
 		port := srv.line(b, "")
 		defer func() { srv.in.Close(); srv.cmd.Wait() }()
 		small(b, "tcp://127.0.0.1:"+port)
