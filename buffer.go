@@ -32,12 +32,12 @@ const spillTarget = 0.9
 // returns that error) rather than return those bytes twice.
 //
 // The limit counts the bytes held. Go's collector lets the heap grow to
-// about twice what is live before it collects, so a heap Dict of limit bytes
-// lets the process grow to about twice the limit. Give the Buffer a
-// NewOffHeapDict, whose bytes the collector neither counts nor scans, and
-// the process stays near the limit plus its working heap (the README gives
-// the figures of the benchmarks); or tell the runtime the budget, GOMEMLIMIT (or
-// debug.SetMemoryLimit) a little above the limit. Spilling makes little
+// about twice what is live before it collects, so a Dict of limit bytes on
+// the heap would let the process grow to about twice the limit. So a fast
+// store that is an empty Dict from NewDict is moved off the heap, as if
+// from NewOffHeapDict: its bytes are neither counted nor scanned by the
+// collector, and the process stays near the limit plus its working heap
+// (the README gives the figures of the benchmarks). Spilling makes little
 // garbage: a Dict reuses the memory of spilled keys, and spills through
 // the slow store's AppendVectors (File, Log) without copying.
 //
@@ -69,6 +69,9 @@ var (
 // the largest keys to slow. Keys already in fast or slow count from the first
 // change made through the Buffer.
 func NewBuffer(fast, slow Store, limit int64) *Buffer {
+	if d, ok := fast.(*Dict); ok {
+		d.moveOffHeap()
+	}
 	return &Buffer{fast: fast, slow: slow, limit: max(limit, 0), sizes: sizeheap.New(), tree: keypath.NewTree()}
 }
 
@@ -321,9 +324,19 @@ func (b *Buffer) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 // holds, after what the slow store reads in. b.mu is held.
 func (b *Buffer) getLocked(dst [][]byte, keys []string) ([][]byte, error) {
 	if dst == nil {
+		// Each key's slice once, of its whole size where the slow store
+		// tells its part (a Log, a File), so that neither store regrows it.
 		dst = make([][]byte, len(keys))
+		var slow []int64
+		if ks, ok := b.slow.(KeySizer); ok {
+			slow, _ = ks.Sizes(keys...) // only a hint: an error leaves it nil
+		}
 		for i, k := range keys {
-			if n := b.sizes.Size(k); n > 0 {
+			n := b.sizes.Size(k)
+			if i < len(slow) {
+				n += slow[i]
+			}
+			if n > 0 {
 				dst[i] = make([]byte, 0, n)
 			}
 		}

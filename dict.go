@@ -87,6 +87,18 @@ func NewOffHeapDict() *Dict {
 	return d
 }
 
+// moveOffHeap makes d keep its bytes off the heap, as NewOffHeapDict's
+// does, if it holds nothing yet (NewBuffer's fast store).
+func (d *Dict) moveOffHeap() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mem == nil && !d.closed && len(d.data) == 0 {
+		clear(d.free[:])
+		d.freeLen = 0
+		d.mem = arena.New()
+	}
+}
+
 // usableLocked returns why d cannot serve op (it is closed), or nil. d.mu
 // is held.
 func (d *Dict) usableLocked(op string) error {
