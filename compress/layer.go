@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -247,7 +248,7 @@ func (l *layer) planKey(runs []run, i int, key string, frames [][]byte, out *[]b
 	for j, f := range frames {
 		n, err := l.c.sizeHint(f, l.maxValue)
 		if err != nil {
-			return runs, l.corrupt(key, j, err)
+			return runs, l.corrupt(key, j, f, err)
 		}
 		if n < 0 {
 			return append(runs, run{key: i, frames: frames}), nil
@@ -302,7 +303,7 @@ func (l *layer) decodeRun(keys []string, out [][]byte, r *run) error {
 	for j, f := range r.frames {
 		var err error
 		if dst, err = l.c.decode(dst, f, l.maxValue); err != nil {
-			return l.corrupt(key, r.first+j, err)
+			return l.corrupt(key, r.first+j, f, err)
 		}
 	}
 	if cap(dst) != cap(r.dst) {
@@ -313,9 +314,40 @@ func (l *layer) decodeRun(keys []string, out [][]byte, r *run) error {
 	return nil
 }
 
-// corrupt returns the error for key's frame i.
-func (l *layer) corrupt(key string, i int, err error) error {
-	return fmt.Errorf("partd: %s: key %q: frame %d: %w: %v", l.c.name(), key, i, partd.ErrCorrupt, err)
+// corrupt returns the error for key's frame i, f, which failed to decode
+// with err. It names no library (klauspost's snappy reports "s2: corrupt
+// input"), and where the frame looks like another codec's, or the first
+// frame fails, it says the store may hold another codec.
+func (l *layer) corrupt(key string, i int, f []byte, err error) error {
+	detail := err.Error()
+	for _, lib := range []string{"s2: ", "snappy: ", "zstd: ", "zlib: ", "flate: "} {
+		detail = strings.TrimPrefix(detail, lib)
+	}
+	if detail == "corrupt input" {
+		detail = ""
+	} else {
+		detail = ": " + detail
+	}
+	hint := ""
+	switch other := sniff(f); {
+	case other != "" && other != l.c.name():
+		hint = fmt.Sprintf(" (the frame looks like %s: the store may hold another codec?)", other)
+	case i == 0 && other == "":
+		hint = " (the store may hold another codec, or none?)"
+	}
+	return fmt.Errorf("partd: %s: key %q: frame %d: %w%s%s", l.c.name(), key, i, partd.ErrCorrupt, detail, hint)
+}
+
+// sniff returns the codec whose output f looks like, "zstd" or "zlib", or
+// "" (snappy's block format has no signature to tell).
+func sniff(f []byte) string {
+	switch {
+	case len(f) >= 4 && f[0] == 0x28 && f[1] == 0xb5 && f[2] == 0x2f && f[3] == 0xfd:
+		return "zstd"
+	case len(f) >= 2 && f[0]&0x0f == 8 && f[0]>>4 <= 7 && (uint16(f[0])<<8|uint16(f[1]))%31 == 0:
+		return "zlib"
+	}
+	return ""
 }
 
 // decodeFrames decodes frames and concatenates their values, growing the
@@ -328,7 +360,7 @@ func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 	for i, f := range frames {
 		n, err := l.c.sizeHint(f, l.maxValue)
 		if err != nil {
-			return nil, l.corrupt(key, i, err)
+			return nil, l.corrupt(key, i, f, err)
 		}
 		if n < 0 {
 			n = 4 * len(f)
@@ -340,7 +372,7 @@ func (l *layer) decodeFrames(key string, frames [][]byte) ([]byte, error) {
 	for i, f := range frames {
 		var err error
 		if out, err = l.c.decode(out, f, l.maxValue); err != nil {
-			return nil, l.corrupt(key, i, err)
+			return nil, l.corrupt(key, i, f, err)
 		}
 	}
 	if len(out) == 0 {

@@ -79,7 +79,7 @@ func (r *frameReader) next() error {
 	}
 	i := r.frames.Frames() - 1
 	if r.out, err = r.l.c.decode(r.out, r.stored, r.l.maxValue); err != nil {
-		return r.l.corrupt(r.key, i, err)
+		return r.l.corrupt(r.key, i, r.stored, err)
 	}
 	return nil
 }

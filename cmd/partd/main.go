@@ -120,9 +120,10 @@ const finishOnSignal = "partd/finish-on-signal"
 // execute runs root with ctx, the context signalContext returns, and
 // returns the exit status.
 func execute(ctx context.Context, root *cobra.Command) int {
-	ownStop := false
+	ownStop, usage := false, root.CommandPath()
 	if cmd, _, err := root.Find(os.Args[1:]); err == nil {
 		_, ownStop = cmd.Annotations[finishOnSignal]
+		usage = cmd.CommandPath() // "partd get": usage errors point at its help
 	}
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -154,13 +155,23 @@ func execute(ctx context.Context, root *cobra.Command) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "partd:", err)
+	fmt.Fprintln(os.Stderr, message(err))
 	var ue usageError
 	// cobra reports unknown commands and wrong argument counts as plain errors.
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") ||
 		strings.HasPrefix(err.Error(), "accepts ") || strings.HasPrefix(err.Error(), "requires ") {
-		fmt.Fprintln(os.Stderr, "Run 'partd --help' for usage.")
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", usage)
 		return 2
 	}
 	return 1
+}
+
+// message is the line that reports err: prefixed "partd: " once, since the
+// module's own errors start with "partd: " (or "partd/client: ") already.
+func message(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "partd: ") || strings.HasPrefix(msg, "partd/") {
+		return msg
+	}
+	return "partd: " + msg
 }

@@ -105,7 +105,7 @@ func (t target) spec() (storeuri.Spec, error) {
 	case t.store != "":
 		var err error
 		if s, err = storeuri.Parse(t.store); err != nil {
-			return s, fmt.Errorf("%s: %w", cmp.Or(t.from, "--store"), err)
+			return s, uriError{from: cmp.Or(t.from, "--store"), uri: storeuri.Redact(t.store), err: err}
 		}
 	case t.addr != "":
 		var err error
@@ -175,7 +175,7 @@ func (t *target) openRaw(ctx context.Context) (partd.Store, error) {
 	}
 	c, err := client.DialContext(ctx, s.Addr, client.WithTimeout(cmp.Or(t.timeout, client.DefaultTimeout)))
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", s.Addr, err)
+		return nil, err // it names the address
 	}
 	context.AfterFunc(ctx, func() { c.Close() })
 	if s.Memory > 0 { // as storeuri builds it
@@ -276,3 +276,21 @@ func newServerStore(policy, dir string, memory int64) (partd.Store, error) {
 func serverStoreSpec(policy, dir string, memory int64) storeuri.Spec {
 	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}
 }
+
+// uriError is a store URI that storeuri cannot parse, named by the flag or
+// variable it came from. Its text says each thing once: storeuri's own
+// prefix and the URI it quotes give way to the flag's, and a compress
+// setting's error its "partd: compress:" prefix (storeuri names the
+// parameter).
+type uriError struct {
+	from, uri string
+	err       error
+}
+
+func (e uriError) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), fmt.Sprintf("storeuri: %q: ", e.uri))
+	msg = strings.Replace(msg, "compress: partd: compress: ", "compress: ", 1)
+	return fmt.Sprintf("%s %q: %s", e.from, e.uri, msg)
+}
+
+func (e uriError) Unwrap() error { return e.err }
