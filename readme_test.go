@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // snippetImports are the packages a README fragment may use without
@@ -216,4 +217,109 @@ func writeSnippet(t *testing.T, mod, pkg, src string) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReadmeLinks: every relative link of README.md ([text](target) and
+// [label]: target, outside code) names a file or directory of the
+// repository, never one outside it, and every #anchor a heading of the
+// file it points into; every *.md file the text names exists.
+func TestReadmeLinks(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range brokenLinks(t, ".", "README.md", string(readme)) {
+		t.Error(p)
+	}
+}
+
+var (
+	fencedCode = regexp.MustCompile("(?ms)^\\s*```.*?^\\s*```")
+	inlineCode = regexp.MustCompile("`[^`\n]*`")
+	inlineLink = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
+	refLink    = regexp.MustCompile(`(?m)^\s*\[[^\]]+\]:\s*(\S+)`)
+	mdFile     = regexp.MustCompile(`(?:^|[\s(\x60"'])((?:[\w.-]+/)*[\w.-]+\.md)\b`)
+	heading    = regexp.MustCompile(`(?m)^#{1,6}\s+(.+?)\s*#*\s*$`)
+)
+
+// brokenLinks returns what is wrong with the relative links of text, the
+// Markdown file name in the repository whose root is root.
+func brokenLinks(t *testing.T, root, name, text string) []string {
+	t.Helper()
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prose := inlineCode.ReplaceAllString(fencedCode.ReplaceAllString(text, ""), "")
+	var targets []string
+	for _, m := range inlineLink.FindAllStringSubmatch(prose, -1) {
+		targets = append(targets, m[1])
+	}
+	for _, m := range refLink.FindAllStringSubmatch(prose, -1) {
+		targets = append(targets, m[1])
+	}
+	var problems []string
+	for _, target := range targets {
+		if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+			continue
+		}
+		file, anchor, _ := strings.Cut(target, "#")
+		path := filepath.Join(filepath.Dir(filepath.Join(absRoot, name)), filepath.FromSlash(file))
+		if file == "" {
+			path = filepath.Join(absRoot, name)
+		}
+		if rel, err := filepath.Rel(absRoot, path); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			problems = append(problems, fmt.Sprintf("%s: link %q leads outside the repository", name, target))
+			continue
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: link %q: %v", name, target, err))
+			continue
+		}
+		if anchor != "" && !st.IsDir() && strings.HasSuffix(path, ".md") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(anchors(string(b)), anchor) {
+				problems = append(problems, fmt.Sprintf("%s: link %q: no heading makes the anchor #%s", name, target, anchor))
+			}
+		}
+	}
+	// Files named in the text, not linked ("see WORKLOADS.md").
+	for _, m := range mdFile.FindAllStringSubmatch(fencedCode.ReplaceAllString(text, ""), -1) {
+		if strings.Contains(m[0], "://") {
+			continue
+		}
+		path := filepath.Join(absRoot, filepath.FromSlash(m[1]))
+		rel, err := filepath.Rel(absRoot, path)
+		if err == nil && !strings.HasPrefix(rel, "..") {
+			_, err = os.Stat(path)
+		}
+		if err != nil || strings.HasPrefix(rel, "..") {
+			problems = append(problems, fmt.Sprintf("%s: names %s, which is not in the repository", name, m[1]))
+		}
+	}
+	return problems
+}
+
+// anchors returns the anchors GitHub gives the headings of a Markdown
+// text: lower case, spaces as hyphens, punctuation but hyphens and
+// underscores dropped.
+func anchors(text string) []string {
+	var out []string
+	for _, m := range heading.FindAllStringSubmatch(fencedCode.ReplaceAllString(text, ""), -1) {
+		var b strings.Builder
+		for _, r := range strings.ToLower(m[1]) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
 }
