@@ -41,9 +41,25 @@ type serveFlags struct {
 func newServeCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve a store over ZeroMQ to Go and Python partd clients",
-		Long: `Serve a store over ZeroMQ. Python partd's partd.zmq.Client and the Go
+		Use:     "serve",
+		Short:   "Serve a store over ZeroMQ to Go and Python partd clients",
+		Long:    serveLong,
+		Example: serveExample,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
+			}
+			return nil
+		},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) },
+		Annotations: map[string]string{finishOnSignal: "shutdown flushes the store"},
+	}
+	addServeFlags(cmd, &f)
+	return cmd
+}
+
+// serveLong is the help text of `partd serve`.
+const serveLong = `Serve a store over ZeroMQ. Python partd's partd.zmq.Client and the Go
 client (package client) both work against it.
 
 The store is a Buffer: up to --memory bytes in memory, the largest keys
@@ -98,24 +114,20 @@ once it shuts down).
 
 A server bound to an address other than loopback or ipc:// without CURVE
 (--curve-secret) lets anyone who reaches it read and delete every key: it
-logs a warning.`,
-		Example: `  # a server on a fixed port, keeping 4 GiB in memory and spilling to /data/shuffle
+logs a warning.`
+
+// serveExample is the example of `partd serve --help`.
+const serveExample = `  # a server on a fixed port, keeping 4 GiB in memory and spilling to /data/shuffle
   partd serve --addr tcp://127.0.0.1:5555 --memory 4GiB --dir /data/shuffle
 
   # the same store, by URI, with zstd frames
   partd serve --addr tcp://127.0.0.1:5555 --store 'file:///data/shuffle?memory=4GiB&compress=zstd'
 
   # on every interface, for clients with an allowed CURVE key, with Prometheus metrics
-  partd serve --addr tcp://0.0.0.0:5555 --curve-secret @server.key --curve-allow @clients.txt --metrics 127.0.0.1:9100`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("serve takes no arguments, got %q", args)}
-			}
-			return nil
-		},
-		RunE:        func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) },
-		Annotations: map[string]string{finishOnSignal: "shutdown flushes the store"},
-	}
+  partd serve --addr tcp://0.0.0.0:5555 --curve-secret @server.key --curve-allow @clients.txt --metrics 127.0.0.1:9100`
+
+// addServeFlags registers the flags of `partd serve` into f.
+func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "ZeroMQ endpoint to bind: tcp://HOST:PORT (PORT may be *) or ipc://PATH")
 	fl.StringVar(&f.store, "store", "", "the store to serve, by URI (mem://, file:///abs/dir, log:///abs/dir, …, with ?memory=SIZE, ?compress=NAME, ?sync=1); instead of --dir, --memory, --policy and --sync")
@@ -130,7 +142,6 @@ logs a warning.`,
 	fl.StringSliceVar(&f.curveAllow, "curve-allow", nil, "Z85 public keys of allowed clients (repeatable, comma-separated, @FILE for one key per line, * for any)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, and /healthz and /readyz (e.g. 127.0.0.1:9100)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	return cmd
 }
 
 // runServe runs `partd serve`: it checks the flags, opens the store and
