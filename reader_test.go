@@ -3,11 +3,14 @@ package partd_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"testing"
 	"testing/iotest"
 
 	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/encode"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -84,4 +87,34 @@ func TestReaderConformanceFallbacks(t *testing.T) {
 	t.Run("Get", func(t *testing.T) {
 		partdtest.Run(t, func(t *testing.T) partd.Store { return getOnly{partd.NewDict()} })
 	})
+}
+
+// A key of a Buffer over a File is read through NewReader a piece at a
+// time: the spilled bytes from the File, then the ones still in memory.
+// The typed layers read a key one appended value at a time with Values.
+func ExampleNewReader() {
+	disk, _ := partd.NewFile("")
+	b := partd.NewBuffer(partd.NewDict(), disk, 8) // spills at once
+	defer b.Close()
+	b.Append(map[string][]byte{"part-7": []byte("spilled,")})
+	b.Append(map[string][]byte{"part-7": []byte("held")})
+
+	r, _ := partd.NewReader(b, "part-7")
+	defer r.Close()
+	io.Copy(os.Stdout, r)
+	fmt.Println()
+
+	rows := encode.Msgpack[string](partd.NewDict())
+	rows.Append(map[string][]string{"p": {"a", "b"}})
+	rows.Append(map[string][]string{"p": {"c"}})
+	for batch, err := range rows.Values("p") {
+		if err != nil {
+			break
+		}
+		fmt.Println(batch)
+	}
+	// Output:
+	// spilled,held
+	// [a b]
+	// [c]
 }
