@@ -51,6 +51,7 @@ type shuffleFlags struct {
 	output       string
 	outputFormat string
 	overwrite    bool
+	attempts     int
 }
 
 // defaultShuffleRows is the rows each worker generates by default: with 4

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +28,13 @@ func addInputFlags(cmd *cobra.Command, f *shuffleFlags) {
 	fl.StringVar(&f.output, "output", "", "with --input: the directory the partition files go to (empty or new, unless --overwrite)")
 	fl.StringVar(&f.outputFormat, "output-format", "parquet", "with --input: parquet, arrow or csv")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "with --input: replace what --output holds once the new partitions are complete")
+	fl.IntVar(&f.attempts, "attempts", defaultAttempts, "with --input: times a map task or a partition runs before the shuffle gives up, when its process is killed")
 }
 
 // inputOnly are the flags that mean something only with --input, and
 // synthOnly those that mean something only without.
 var (
-	inputOnly = []string{"input-format", "by", "output", "output-format", "overwrite"}
+	inputOnly = []string{"input-format", "by", "output", "output-format", "overwrite", "attempts"}
 	synthOnly = []string{"rows", "seed", "format", "compress", "corrupt-partition"}
 )
 
@@ -68,6 +71,10 @@ type inputSummary struct {
 	ServerRSS    int64    `json:"server_peak_rss,omitempty"`
 	WorkerRSS    int64    `json:"worker_peak_rss"`
 	ReducerRSS   int64    `json:"reducer_peak_rss"`
+	// RetriedTasks and RetriedPartitions count the map tasks and the
+	// partitions run again after their process was killed.
+	RetriedTasks      int `json:"retried_tasks"`
+	RetriedPartitions int `json:"retried_partitions"`
 }
 
 // runInputShuffle shuffles the user's files (--input): it plans the job
@@ -90,6 +97,8 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		return usageError{errors.New("--input needs --by COL[,COL]: the columns that pick a row's partition")}
 	case f.output == "":
 		return usageError{errors.New("--input needs --output DIR: where the partition files go")}
+	case f.attempts < 1 || f.attempts > 100:
+		return usageError{errors.New("--attempts must be in [1, 100]")}
 	}
 	stdout, stderr, ctx := cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Context()
 	job := dfshuffle.Job{Inputs: f.inputs, InputFormat: f.inputFormat, By: strings.Split(f.by, ","),
@@ -127,49 +136,71 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	targetArgs, env := t.childArgs(f.timeout)
 
 	// Map.
-	var mapped []dfshuffle.MapStats
-	var workers []child
-	for w, tasks := range dfshuffle.AssignTasks(plan, f.workers) {
-		if len(tasks) == 0 {
-			continue
-		}
-		workers = append(workers, child{name: fmt.Sprintf("worker %d", w), env: env,
-			args: append([]string{shuffleInputMapCmd, "--plan", planPath, "--items", joinInts(tasks)}, targetArgs...)})
-	}
-	took, err := runPhase(ctx, stderr, "map", "rows", max(plan.Rows(), 0), f.quiet, workers,
-		func(i int, m dfshuffle.Message) (int64, error) {
-			if m.Done {
-				mapped = append(mapped, m.Mapped...)
-				sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
+	mapped := map[int]dfshuffle.MapStats{} // by task: the first attempt to finish
+	mapPhase := itemPhase{phase: "map", unit: "rows", total: max(plan.Rows(), 0), quiet: f.quiet,
+		shares: dfshuffle.AssignTasks(plan, f.workers), attempts: f.attempts,
+		child: func(tasks []int, attempt int) child {
+			return child{name: fmt.Sprintf("worker %d", attempt), env: env,
+				args: append([]string{shuffleInputMapCmd, "--plan", planPath, "--items", joinInts(tasks),
+					"--attempt", strconv.Itoa(attempt)}, targetArgs...)}
+		},
+		report: func(attempt int, line []byte) (int64, []int, error) {
+			var m dfshuffle.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
 			}
-			return m.Progress, nil
-		})
+			var done []int
+			for _, s := range m.Mapped {
+				if _, ok := mapped[s.Task]; !ok && s.Attempt == attempt {
+					mapped[s.Task] = s
+					done = append(done, s.Task)
+				}
+			}
+			sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
+			return m.Progress, done, nil
+		}}
+	took, retried, err := mapPhase.run(ctx, stderr)
+	sum.RetriedTasks = retried
 	if err != nil {
 		return err
 	}
 	sum.MapSeconds = took.Seconds()
-	for _, m := range mapped {
+	plan.Committed = make(map[int]int, len(mapped))
+	for t, m := range mapped {
 		sum.StoreBytes += m.Bytes
+		plan.Committed[t] = m.Attempt
+	}
+	committedPath, err := plan.SaveCommitted()
+	if err != nil {
+		return err
 	}
 
 	// Reduce.
-	var reduced []dfshuffle.ReduceStats
-	var reducers []child
-	for r, parts := range dfshuffle.AssignPartitions(f.partitions, f.reducers) {
-		if len(parts) == 0 {
-			continue
-		}
-		reducers = append(reducers, child{name: fmt.Sprintf("reducer %d", r), env: env,
-			args: append([]string{shuffleInputReduceCmd, "--plan", planPath, "--items", joinInts(parts)}, targetArgs...)})
-	}
-	took, err = runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
-		func(i int, m dfshuffle.Message) (int64, error) {
-			if m.Done {
-				reduced = append(reduced, m.Reduced...)
-				sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
+	reduced := map[int]dfshuffle.ReduceStats{} // by partition
+	redPhase := itemPhase{phase: "reduce", unit: "partitions", total: int64(f.partitions), quiet: f.quiet,
+		shares: dfshuffle.AssignPartitions(f.partitions, f.reducers), attempts: f.attempts,
+		child: func(parts []int, attempt int) child {
+			return child{name: fmt.Sprintf("reducer %d", attempt), env: env,
+				args: append([]string{shuffleInputReduceCmd, "--plan", planPath, "--items", joinInts(parts),
+					"--committed", committedPath}, targetArgs...)}
+		},
+		report: func(attempt int, line []byte) (int64, []int, error) {
+			var m dfshuffle.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
 			}
-			return m.Progress, nil
-		})
+			var done []int
+			for _, r := range m.Reduced {
+				if _, ok := reduced[r.Partition]; !ok {
+					reduced[r.Partition] = r
+					done = append(done, r.Partition)
+				}
+			}
+			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
+			return m.Progress, done, nil
+		}}
+	took, retried, err = redPhase.run(ctx, stderr)
+	sum.RetriedPartitions = retried
 	if err != nil {
 		return err
 	}
@@ -179,7 +210,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		sum.Files += len(r.Files)
 	}
 
-	total, verr := dfshuffle.Verify(plan, mapped, reduced)
+	total, verr := dfshuffle.Verify(plan, slices.Collect(maps.Values(mapped)), slices.Collect(maps.Values(reduced)))
 	sum.Verified = verr == nil
 	sum.Rows, sum.Checksum = total.Rows, fmt.Sprintf("%016x", total.Checksum())
 	if verr == nil {
@@ -213,6 +244,9 @@ func printInputSummary(w io.Writer, s inputSummary) {
 	fmt.Fprintf(w, "  map     %12s rows  %10s to the store  in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.StoreBytes), s.MapSeconds)
 	fmt.Fprintf(w, "  reduce  %12s rows  %10s of files     in %6.2fs\n", groupDigits(uint64(s.Rows)), formatBytes(s.FileBytes), s.RedSeconds)
 	printPeaks(w, s.ServerRSS, "worker "+formatBytes(s.WorkerRSS), "reducer "+formatBytes(s.ReducerRSS))
+	if s.RetriedTasks+s.RetriedPartitions > 0 {
+		fmt.Fprintf(w, "  run again after their process was killed: %d map tasks, %d partitions\n", s.RetriedTasks, s.RetriedPartitions)
+	}
 	if s.Verified {
 		fmt.Fprintf(w, "  verified: %s rows in = rows out, checksum %s; %.2fs in all\n", groupDigits(uint64(s.Rows)), s.Checksum, s.WallSeconds)
 	} else {
@@ -249,9 +283,11 @@ const (
 
 func newShuffleInputChildCmds() []*cobra.Command {
 	var (
-		t     = target{compress: "none"}
-		plan  string
-		items string
+		t         = target{compress: "none"}
+		plan      string
+		items     string
+		attempt   int
+		committed string
 	)
 	run := func(cmd *cobra.Command, work func(p *dfshuffle.Plan, items []int, enc *json.Encoder, t *target) (dfshuffle.Message, error)) error {
 		if err := t.check(); err != nil {
@@ -264,6 +300,12 @@ func newShuffleInputChildCmds() []*cobra.Command {
 		p, err := dfshuffle.ReadPlan(plan)
 		if err != nil {
 			return err
+		}
+		p.Attempt = attempt
+		if committed != "" {
+			if err := p.ReadCommitted(committed); err != nil {
+				return err
+			}
 		}
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		m, err := work(p, ids, enc, &t)
@@ -280,14 +322,24 @@ func newShuffleInputChildCmds() []*cobra.Command {
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, func(p *dfshuffle.Plan, tasks []int, enc *json.Encoder, t *target) (dfshuffle.Message, error) {
+				// A report after each task: the parent keeps the tasks a
+				// killed worker finished.
 				var m dfshuffle.Message
 				err := t.use(cmd.Context(), true, func(s partd.Store) error {
-					var err error
-					m.Mapped, err = dfshuffle.MapTasks(cmd.Context(), p, tasks, s, func(rows int64) {
-						enc.Encode(dfshuffle.Message{Progress: rows})
-						m.Progress = rows
-					})
-					return err
+					for _, task := range tasks {
+						base := m.Progress
+						st, err := dfshuffle.MapTasks(cmd.Context(), p, []int{task}, s, func(rows int64) {
+							enc.Encode(dfshuffle.Message{Progress: base + rows})
+						})
+						if err != nil {
+							return err
+						}
+						m.Progress = base + st[0].Rows
+						if err := enc.Encode(dfshuffle.Message{Progress: m.Progress, Mapped: st}); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 				return m, err
 			})
@@ -300,14 +352,20 @@ func newShuffleInputChildCmds() []*cobra.Command {
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, func(p *dfshuffle.Plan, parts []int, enc *json.Encoder, t *target) (dfshuffle.Message, error) {
+				// A report after each partition, as for map tasks.
 				var m dfshuffle.Message
 				err := t.use(cmd.Context(), true, func(s partd.Store) error {
-					var err error
-					m.Reduced, err = dfshuffle.ReduceParts(cmd.Context(), p, parts, s, func(done int) {
-						enc.Encode(dfshuffle.Message{Progress: int64(done)})
-						m.Progress = int64(done)
-					})
-					return err
+					for i, part := range parts {
+						rs, err := dfshuffle.ReduceParts(cmd.Context(), p, []int{part}, s, nil)
+						if err != nil {
+							return err
+						}
+						m.Progress = int64(i + 1)
+						if err := enc.Encode(dfshuffle.Message{Progress: m.Progress, Reduced: rs}); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 				return m, err
 			})
@@ -322,5 +380,7 @@ func newShuffleInputChildCmds() []*cobra.Command {
 		fl.StringVar(&plan, "plan", "", "the plan file")
 		fl.StringVar(&items, "items", "", "the tasks (map) or partitions (reduce) to run, N[,N]")
 	}
+	mapCmd.Flags().IntVar(&attempt, "attempt", 0, "the attempt number the keys written carry")
+	redCmd.Flags().StringVar(&committed, "committed", "", "the file of the committed map attempts")
 	return []*cobra.Command{mapCmd, redCmd}
 }

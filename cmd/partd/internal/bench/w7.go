@@ -121,7 +121,13 @@ func W7Batch(mem memory.Allocator, from, to int64) arrow.RecordBatch {
 // 122,880 rows) holding rows rows in all, writing them into a cache
 // directory under os.TempDir() named by the row count the first time.
 func W7Inputs(rows int) ([]string, error) {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("partd-w7-go-%d-v1", rows))
+	return WriteW7(filepath.Join(os.TempDir(), fmt.Sprintf("partd-w7-go-%d-v1", rows)), rows, w7RowGroup)
+}
+
+// WriteW7 writes W7's rows rows into 4 Parquet files in dir (zstd, row
+// groups of rowGroup rows), unless dir says it holds them already, and
+// returns their paths.
+func WriteW7(dir string, rows, rowGroup int) ([]string, error) {
 	paths := make([]string, w7Files)
 	for f := range paths {
 		paths[f] = filepath.Join(dir, fmt.Sprintf("w7-%d.parquet", f))
@@ -139,7 +145,7 @@ func W7Inputs(rows int) ([]string, error) {
 		if f == w7Files-1 {
 			hi = int64(rows)
 		}
-		if err := writeW7File(path, int64(f)*per, hi); err != nil {
+		if err := writeW7File(path, int64(f)*per, hi, int64(rowGroup)); err != nil {
 			return nil, fmt.Errorf("bench: W7 input %s: %w", path, err)
 		}
 	}
@@ -148,7 +154,7 @@ func W7Inputs(rows int) ([]string, error) {
 
 // writeW7File writes rows [from, to) of W7 to a Parquet file at path,
 // through a temporary file renamed into place.
-func writeW7File(path string, from, to int64) (err error) {
+func writeW7File(path string, from, to, rowGroup int64) (err error) {
 	tmp := path + ".tmp"
 	out, err := os.Create(tmp)
 	if err != nil {
@@ -161,13 +167,13 @@ func writeW7File(path string, from, to int64) (err error) {
 		}
 	}()
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(w7RowGroup))
+		parquet.WithDictionaryDefault(false), parquet.WithMaxRowGroupLength(rowGroup))
 	w, err := pqarrow.NewFileWriter(W7Schema, out, props, pqarrow.DefaultWriterProps())
 	if err != nil {
 		return err
 	}
-	for lo := from; lo < to; lo += w7RowGroup {
-		rec := W7Batch(memory.DefaultAllocator, lo, min(lo+w7RowGroup, to))
+	for lo := from; lo < to; lo += rowGroup {
+		rec := W7Batch(memory.DefaultAllocator, lo, min(lo+rowGroup, to))
 		err = w.Write(rec)
 		rec.Release()
 		if err != nil {

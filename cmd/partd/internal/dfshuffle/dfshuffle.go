@@ -18,7 +18,7 @@
 //  2. Map: [RunMapTask] reads one task's rows in batches, splits each batch
 //     by the hash of the --by columns (arrowstore.Partition) and appends the
 //     pieces to the store as Arrow IPC streams, under one key per partition,
-//     task and chunk (see [ChunkKey]). It returns [MapStats]: per partition,
+//     task, attempt and chunk (see [ChunkKey]). It returns [MapStats]: per partition,
 //     the rows sent and their order-independent checksum ([Stats]).
 //  3. Reduce: once every map task has succeeded, [RunReduce] reads one
 //     partition's keys batch by batch, checks that every row belongs to the
@@ -291,12 +291,24 @@ func PartitionPrefix(prefix string, p int) string {
 	return fmt.Sprintf("%s/part-%05d/", prefix, p)
 }
 
-// ChunkKey is the store key that holds chunk seq of what map task task
-// sent to partition p: PartitionPrefix followed by tTTTTTTTT-SSSS. Keys of
-// one partition sort by task, then chunk, which is the order a reducer
-// writes them in.
-func ChunkKey(prefix string, p, task, seq int) string {
-	return fmt.Sprintf("%s/part-%05d/t%08d-%04d", prefix, p, task, seq)
+// ChunkKey is the store key that holds chunk seq of what attempt attempt
+// of map task task sent to partition p: PartitionPrefix followed by
+// tTTTTTTTT-aAAAA-SSSS. Keys of one partition sort by task, then attempt,
+// then chunk, which is the order a reducer writes them in. Each attempt at
+// a task writes keys of its own, so that a reducer reads exactly one
+// attempt of each task (Plan.Committed) whatever the others left behind.
+func ChunkKey(prefix string, p, task, attempt, seq int) string {
+	return fmt.Sprintf("%s/part-%05d/t%08d-a%04d-%04d", prefix, p, task, attempt, seq)
+}
+
+// chunkAttempt returns the task and attempt of a key ChunkKey made.
+func chunkAttempt(key string) (task, attempt int, ok bool) {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	var seq int
+	if n, err := fmt.Sscanf(name, "t%08d-a%04d-%04d", &task, &attempt, &seq); err != nil || n != 3 {
+		return 0, 0, false
+	}
+	return task, attempt, true
 }
 
 // PartitionFile is the name of partition p's output file in format: part-NNNNN.EXT,

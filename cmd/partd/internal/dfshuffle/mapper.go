@@ -18,10 +18,11 @@ import (
 
 // MapStats is what one map task read and sent to the store.
 type MapStats struct {
-	Task  int     `json:"task"`
-	Rows  int64   `json:"rows"`  // rows read
-	Bytes int64   `json:"bytes"` // bytes appended to the store (Arrow IPC streams)
-	Parts []Stats `json:"parts"` // per partition: the rows sent there and their checksum
+	Task    int     `json:"task"`
+	Attempt int     `json:"attempt"` // Plan.Attempt of the process that ran it
+	Rows    int64   `json:"rows"`    // rows read
+	Bytes   int64   `json:"bytes"`   // bytes appended to the store (Arrow IPC streams)
+	Parts   []Stats `json:"parts"`   // per partition: the rows sent there and their checksum
 }
 
 // counter is a partd.Store that counts the bytes appended through it and
@@ -84,7 +85,7 @@ func RunMapTask(ctx context.Context, p *Plan, task int, store partd.Store, progr
 	}
 	n := p.Job.Partitions
 	m := &mapper{p: p, task: t, as: as, progress: progress,
-		stats:   MapStats{Task: t.ID, Parts: make([]Stats, n)},
+		stats:   MapStats{Task: t.ID, Attempt: p.Attempt, Parts: make([]Stats, n)},
 		pending: make([][]arrow.RecordBatch, n), partBytes: make([]int64, n), seq: make([]int, n), keyBytes: make([]int64, n),
 		work: make(chan flushBatch, 1), mem: mem}
 	m.wg.Go(m.appender)
@@ -205,7 +206,7 @@ func (m *mapper) flush() {
 		if len(recs) == 0 {
 			continue
 		}
-		data[ChunkKey(m.p.Job.Prefix, q, m.task.ID, m.seq[q])] = recs
+		data[ChunkKey(m.p.Job.Prefix, q, m.task.ID, m.p.Attempt, m.seq[q])] = recs
 		if m.keyBytes[q] += m.partBytes[q]; m.keyBytes[q] >= m.p.Job.KeyBytes {
 			m.seq[q]++
 			m.keyBytes[q] = 0

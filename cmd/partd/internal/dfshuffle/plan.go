@@ -34,6 +34,16 @@ type Plan struct {
 	// batches, for the JSON form; Schema returns it decoded.
 	SchemaIPC []byte `json:"schema_ipc"`
 
+	// Attempt numbers the map attempts of this process: the keys its map
+	// tasks write carry it (ChunkKey). A process that runs a task again
+	// after a failed attempt uses a new number. Not saved.
+	Attempt int `json:"-"`
+	// Committed, if not nil, holds the attempt of each map task whose keys
+	// a reducer reads (the first attempt that succeeded); keys of other
+	// attempts are left alone. Nil reads every key. Not saved: see
+	// SaveCommitted.
+	Committed map[int]int `json:"-"`
+
 	schema *arrow.Schema
 }
 
@@ -489,6 +499,41 @@ func decodeSchema(b []byte) (*arrow.Schema, error) {
 // planFile is the name of the plan in the staging directory.
 const planFile = ".partd-plan.json"
 
+// committedFile is the name of the committed attempts in the staging
+// directory (SaveCommitted).
+const committedFile = ".partd-committed.json"
+
+// SaveCommitted writes p.Committed into the staging directory, for reduce
+// processes (ReadCommitted), and returns its path.
+func (p *Plan) SaveCommitted() (string, error) {
+	b, err := json.Marshal(p.Committed)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(p.Staging, committedFile)
+	return path, os.WriteFile(path, b, 0o666)
+}
+
+// ReadCommitted sets p.Committed from a file SaveCommitted wrote. Every
+// task of the plan must have its attempt.
+func (p *Plan) ReadCommitted(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var c map[int]int
+	if err := json.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("dfshuffle: committed attempts %s: %w", path, err)
+	}
+	for _, t := range p.Tasks {
+		if _, ok := c[t.ID]; !ok {
+			return fmt.Errorf("dfshuffle: committed attempts %s: no attempt of task %d", path, t.ID)
+		}
+	}
+	p.Committed = c
+	return nil
+}
+
 // Save writes the plan as JSON into the staging directory, for the map and
 // reduce processes, and returns its path. Commit removes it.
 func (p *Plan) Save() (string, error) {
@@ -538,8 +583,10 @@ func (p *Plan) Abort() error {
 // replaced only if it is empty or the job says Overwrite; it is renamed
 // aside first and removed once the new one is in place.
 func (p *Plan) Commit() error {
-	if err := os.Remove(filepath.Join(p.Staging, planFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	for _, name := range []string{planFile, committedFile} {
+		if err := os.Remove(filepath.Join(p.Staging, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	empty, err := emptyDir(p.Staging)
 	if err != nil {

@@ -44,6 +44,9 @@ func RunReduce(ctx context.Context, p *Plan, part int, store partd.Store) (Reduc
 	if err != nil {
 		return rs, fmt.Errorf("dfshuffle: partition %d: listing its keys: %w", part, err)
 	}
+	if keys, err = p.committedKeys(keys); err != nil {
+		return rs, fmt.Errorf("dfshuffle: partition %d: %w", part, err)
+	}
 	if len(keys) == 0 {
 		return rs, nil
 	}
@@ -105,6 +108,25 @@ func reduceBatches(ctx context.Context, p *Plan, part int, rd *arrowstore.Reader
 		return fmt.Errorf("dfshuffle: partition %d: reading the store: %w", part, err)
 	}
 	return nil
+}
+
+// committedKeys returns the keys of keys that the committed attempt of
+// their task wrote (all of them if p.Committed is nil), in their order.
+func (p *Plan) committedKeys(keys []string) ([]string, error) {
+	if p.Committed == nil {
+		return keys, nil
+	}
+	out := keys[:0:0]
+	for _, k := range keys {
+		task, attempt, ok := chunkAttempt(k)
+		if !ok {
+			return nil, fmt.Errorf("key %q is not a map task's", k)
+		}
+		if a, ok := p.Committed[task]; ok && a == attempt {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // partialSuffix ends the name of a partition file being written.

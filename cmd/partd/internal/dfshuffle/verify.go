@@ -65,6 +65,9 @@ func Verify(p *Plan, mapped []MapStats, reduced []ReduceStats) (Stats, error) {
 			return Stats{}, fmt.Errorf("dfshuffle: task %d reported twice", m.Task)
 		}
 		seen[m.Task] = true
+		if a, ok := p.Committed[m.Task]; p.Committed != nil && (!ok || a != m.Attempt) {
+			return Stats{}, fmt.Errorf("dfshuffle: task %d reported by attempt %d, but attempt %d is committed", m.Task, m.Attempt, a)
+		}
 		if len(m.Parts) != n {
 			return Stats{}, fmt.Errorf("dfshuffle: task %d reported %d partitions, want %d", m.Task, len(m.Parts), n)
 		}
