@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -83,8 +84,15 @@ func NewDict() *Dict {
 // the views ViewChunks lends for the length of its callback.
 func NewOffHeapDict() *Dict {
 	d := NewDict()
-	d.mem = arena.New()
+	d.useArena()
 	return d
+}
+
+// useArena makes d keep its chunks in an arena of its own, which is reset
+// (unmapped) when d is closed or dropped, or else when d is collected.
+func (d *Dict) useArena() {
+	d.mem = arena.New()
+	runtime.AddCleanup(d, func(a *arena.Arena) { a.Reset() }, d.mem)
 }
 
 // moveOffHeap makes d keep its bytes off the heap, as NewOffHeapDict's
@@ -95,7 +103,7 @@ func (d *Dict) moveOffHeap() {
 	if d.mem == nil && !d.closed && len(d.data) == 0 {
 		clear(d.free[:])
 		d.freeLen = 0
-		d.mem = arena.New()
+		d.useArena()
 	}
 }
 
