@@ -16,6 +16,24 @@
 //	redis-cluster://[USER:PASS@]HOST:PORT,HOST:PORT…
 //	                            a redisstore.Store on a Redis Cluster, reached through any of its nodes
 //
+// # Drivers
+//
+// The first three are this package's own. The others are registered by
+// the packages that implement them, as database/sql drivers are: tcp://
+// and ipc:// by package client, redis:// and redis-cluster:// by package
+// redisstore, each in its init. A program that opens only mem://, file://
+// and log:// stores therefore compiles neither ZeroMQ nor go-redis; one
+// that wants the others imports their packages, if only for the side
+// effect:
+//
+//	import (
+//		_ "github.com/gopartd/partd/client"     // tcp://, ipc://
+//		_ "github.com/gopartd/partd/redisstore" // redis://, redis-cluster://
+//	)
+//
+// (the partd command does). Parse and Open of a scheme whose package is not
+// linked in fail with an error, wrapping ErrBadURI, that names the import.
+//
 // The Redis schemes take the namespace of the store as prefix=NAME (1 to 64
 // letters, digits and _-.:), "partd" if none is given; stores with different
 // prefixes share a server without seeing each other's keys. A user or
@@ -64,20 +82,76 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gopartd/partd"
-	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/compress"
-	"github.com/gopartd/partd/redisstore"
-	"github.com/redis/go-redis/v9"
 )
 
 // ErrBadURI is wrapped by every error of Parse.
 var ErrBadURI = errors.New("bad store URI")
 
-// Schemes lists the schemes Open knows.
+// Schemes lists the schemes Parse and Open know: the last four once their
+// packages are linked in (see Drivers in the package documentation).
 var Schemes = []string{"mem", "file", "log", "tcp", "ipc", "redis", "redis-cluster"}
+
+// driverPackages names the package that registers each scheme of a driver.
+var driverPackages = map[string]string{
+	"tcp":           "github.com/gopartd/partd/client",
+	"ipc":           "github.com/gopartd/partd/client",
+	"redis":         "github.com/gopartd/partd/redisstore",
+	"redis-cluster": "github.com/gopartd/partd/redisstore",
+}
+
+// A Driver opens the stores of a scheme that another package implements
+// (tcp and ipc: package client; redis and redis-cluster: package
+// redisstore), which registers it with Register.
+type Driver struct {
+	// Open opens the write policy s describes; Open (the package's)
+	// adds the memory= and compress= layers over it.
+	Open func(s Spec, o Options) (partd.Store, error)
+	// Check, if not nil, checks a Spec that Parse has read against the
+	// scheme's own rules and fills in its defaults (a Redis namespace's
+	// name, its default prefix). Its error is wrapped with ErrBadURI.
+	Check func(s *Spec) error
+}
+
+var (
+	driversMu sync.RWMutex
+	drivers   = map[string]Driver{}
+)
+
+// Register makes the stores of scheme available to Parse and Open, from the
+// package that implements them, in its init. scheme is one of tcp, ipc,
+// redis, redis-cluster. Register panics if scheme is not one of them, if
+// d.Open is nil, or if the scheme is registered twice.
+func Register(scheme string, d Driver) {
+	driversMu.Lock()
+	defer driversMu.Unlock()
+	if _, ok := driverPackages[scheme]; !ok {
+		panic("storeuri: Register of scheme " + strconv.Quote(scheme) + ", which is not a driver's")
+	}
+	if d.Open == nil {
+		panic("storeuri: Register of scheme " + scheme + " without Open")
+	}
+	if _, dup := drivers[scheme]; dup {
+		panic("storeuri: Register called twice for scheme " + scheme)
+	}
+	drivers[scheme] = d
+}
+
+// driver returns the registered driver of scheme, or an error naming the
+// package to import.
+func driver(scheme string) (Driver, error) {
+	driversMu.RLock()
+	d, ok := drivers[scheme]
+	driversMu.RUnlock()
+	if !ok {
+		return d, fmt.Errorf("%s:// stores are not linked into this program: import _ %q", scheme, driverPackages[scheme])
+	}
+	return d, nil
+}
 
 // A Spec is a parsed store URI: a write policy and the layers over it.
 type Spec struct {
@@ -193,8 +267,8 @@ func Parse(uri string) (Spec, error) {
 			if !s.isRedis() {
 				return bad("prefix is for redis:// and redis-cluster:// only")
 			}
-			if err := redisstore.ValidatePrefix(v); err != nil {
-				return bad("%v", err)
+			if v == "" {
+				return bad("prefix is empty: a namespace has a name")
 			}
 			s.Prefix = v
 		case "wait":
@@ -202,8 +276,8 @@ func Parse(uri string) (Spec, error) {
 				return bad("wait is for redis:// and redis-cluster:// only")
 			}
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > redisstore.MaxWaitReplicas || strconv.Itoa(n) != v {
-				return bad("wait: %q is not a number of replicas from 0 to %d", v, redisstore.MaxWaitReplicas)
+			if err != nil || n < 0 || strconv.Itoa(n) != v {
+				return bad("wait: %q is not a number of replicas", v)
 			}
 			s.Wait = n
 		case "wait_timeout":
@@ -225,8 +299,16 @@ func Parse(uri string) (Spec, error) {
 	if s.WaitTimeout > 0 && s.Wait == 0 {
 		return bad("wait_timeout without wait=N (N > 0): nothing would wait")
 	}
-	if s.isRedis() && s.Prefix == "" {
-		s.Prefix = redisstore.DefaultPrefix
+	if _, ok := driverPackages[s.Scheme]; ok {
+		d, err := driver(s.Scheme)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if d.Check != nil {
+			if err := d.Check(&s); err != nil {
+				return bad("%v", err)
+			}
+		}
 	}
 	return s, nil
 }
@@ -342,7 +424,9 @@ func (s Spec) String() string {
 	}
 	q := url.Values{}
 	if s.isRedis() {
-		q.Set("prefix", cmp.Or(s.Prefix, redisstore.DefaultPrefix))
+		if s.Prefix != "" {
+			q.Set("prefix", s.Prefix)
+		}
 		if s.Wait > 0 {
 			q.Set("wait", strconv.Itoa(s.Wait))
 			if s.WaitTimeout > 0 {
@@ -400,25 +484,14 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-	case "tcp", "ipc":
-		c, err := client.Dial(s.Addr, client.WithTimeout(cmpOr(o.Timeout, client.DefaultTimeout)))
+	case "tcp", "ipc", "redis", "redis-cluster":
+		d, err := driver(s.Scheme)
 		if err != nil {
-			return nil, fmt.Errorf("storeuri: connecting to %s: %w", s.Addr, err)
+			return nil, fmt.Errorf("storeuri: %w: %v", ErrBadURI, err)
 		}
-		store = c
-	case "redis", "redis-cluster":
-		r, err := redisstore.Dial(&redis.UniversalOptions{
-			Addrs:         strings.Split(s.Addr, ","),
-			IsClusterMode: s.Scheme == "redis-cluster",
-			Username:      s.User,
-			Password:      s.Password,
-			DB:            s.DB,
-		}, cmp.Or(s.Prefix, redisstore.DefaultPrefix), redisstore.WithTimeout(cmpOr(o.Timeout, redisstore.DefaultTimeout)),
-			redisstore.WithWaitReplicas(s.Wait, s.WaitTimeout))
-		if err != nil {
-			return nil, fmt.Errorf("storeuri: opening %s://%s: %w", s.Scheme, s.Addr, err)
+		if store, err = d.Open(s, o); err != nil {
+			return nil, err
 		}
-		store = r
 	default:
 		return nil, fmt.Errorf("storeuri: %w: unknown scheme %q", ErrBadURI, s.Scheme)
 	}
@@ -431,13 +504,6 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 		return nil, err
 	}
 	return wrapped, nil
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // ParseSize parses a byte count: "1048576", "512KiB", "1GiB", "1.5GB",

@@ -14,6 +14,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	// The store URI schemes of package storeuri that other packages
+	// implement, registered by them (as database/sql drivers are).
+	_ "github.com/gopartd/partd/client"     // tcp://, ipc://
+	_ "github.com/gopartd/partd/redisstore" // redis://, redis-cluster://
 )
 
 func main() {
