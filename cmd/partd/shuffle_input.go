@@ -145,9 +145,9 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 					"--attempt", strconv.Itoa(attempt)}, targetArgs...)}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			var m dfshuffle.Message
-			if err := json.Unmarshal(line, &m); err != nil {
-				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
+			m, err := decodeReport(line)
+			if err != nil {
+				return 0, nil, err
 			}
 			var done []int
 			for _, s := range m.Mapped {
@@ -185,9 +185,9 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 					"--committed", committedPath}, targetArgs...)}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			var m dfshuffle.Message
-			if err := json.Unmarshal(line, &m); err != nil {
-				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
+			m, err := decodeReport(line)
+			if err != nil {
+				return 0, nil, err
 			}
 			var done []int
 			for _, r := range m.Reduced {
@@ -236,6 +236,15 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		printInputSummary(stdout, sum)
 	}
 	return verr
+}
+
+// decodeReport decodes a line a map or reduce process wrote.
+func decodeReport(line []byte) (dfshuffle.Message, error) {
+	var m dfshuffle.Message
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("unreadable report %q: %w", line, err)
+	}
+	return m, nil
 }
 
 func printInputSummary(w io.Writer, s inputSummary) {
