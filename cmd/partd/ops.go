@@ -467,7 +467,21 @@ func newRepairCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "repair KEY...|--all",
 		Short: "Repair a damaged Log; cut torn tails off framed (compressed or encoded) keys",
-		Long: `A Log store (--store log:///dir) whose open fails with "corrupt data" has
+		Long:  repairLong + targetHelpRaw,
+		Example: `  partd repair --store log:///data/spill --dry-run
+  partd repair --dir /data/spill --all
+  partd repair --dir /data/spill --dry-run logs/today
+  partd repair --addr tcp://127.0.0.1:5555 df/part-1 df/part-2`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runRepair(cmd, &t, args, all, dryRun) },
+	}
+	addTargetFlags(cmd, &t, false)
+	cmd.Flags().BoolVar(&all, "all", false, "check every key")
+	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report torn tails without cutting them")
+	return cmd
+}
+
+// repairLong is the help text of `partd repair`, before the target flags'.
+const repairLong = `A Log store (--store log:///dir) whose open fails with "corrupt data" has
 damage that a crash does not do: a bad record with valid ones after it, or
 in a sealed segment. repair --store log:///dir drops the damaged records and
 every key they touched (a key missing one of its appends must not come back
@@ -488,60 +502,53 @@ damaged contents is not detected (partd get reports it).
 
 With --all, a key that does not start with a whole frame is reported and
 left alone, since it is more likely a key of raw bytes than a torn one;
-name it to have it deleted.` + targetHelpRaw,
-		Example: `  partd repair --store log:///data/spill --dry-run
-  partd repair --dir /data/spill --all
-  partd repair --dir /data/spill --dry-run logs/today
-  partd repair --addr tcp://127.0.0.1:5555 df/part-1 df/part-2`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if all && len(args) > 0 {
-				return usageError{errors.New("repair needs KEY arguments or --all, not both")}
-			}
-			if err := t.check(); err != nil {
-				return err
-			}
-			spec, _ := t.spec()
-			isLog := spec.Scheme == "log" && spec.Dir != ""
-			if !isLog && !all && len(args) == 0 {
-				return usageError{errors.New("repair needs KEY arguments or --all (or a Log store, --store log:///dir)")}
-			}
-			if err := checkKeys(args); err != nil {
-				return err
-			}
-			var damaged error
-			if isLog {
-				rep, err := partd.RepairLog(spec.Dir, dryRun, nil)
-				if err != nil {
-					return err
-				}
-				printLogRepair(cmd.OutOrStdout(), rep, dryRun)
-				if dryRun && len(rep.Damage) > 0 {
-					damaged = exitError{1}
-				}
-				if !all && len(args) == 0 {
-					return damaged
-				}
-			}
-			return t.use(cmd.Context(), true, func(raw partd.Store) error {
-				keys := args
-				if all {
-					var err error
-					if keys, err = raw.Keys(); err != nil {
-						return err
-					}
-				}
-				torn, err := repairKeys(cmd.OutOrStdout(), raw, keys, dryRun, all)
-				if err == nil && dryRun && torn > 0 {
-					err = exitError{1} // the report says what is torn
-				}
-				return cmp.Or(err, damaged)
-			})
-		},
+name it to have it deleted.`
+
+// runRepair runs `partd repair`: a Log's damaged records (RepairLog), then
+// the torn tails of framed keys (repairKeys).
+func runRepair(cmd *cobra.Command, t *target, args []string, all, dryRun bool) error {
+	if all && len(args) > 0 {
+		return usageError{errors.New("repair needs KEY arguments or --all, not both")}
 	}
-	addTargetFlags(cmd, &t, false)
-	cmd.Flags().BoolVar(&all, "all", false, "check every key")
-	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "report torn tails without cutting them")
-	return cmd
+	if err := t.check(); err != nil {
+		return err
+	}
+	spec, _ := t.spec()
+	isLog := spec.Scheme == "log" && spec.Dir != ""
+	if !isLog && !all && len(args) == 0 {
+		return usageError{errors.New("repair needs KEY arguments or --all (or a Log store, --store log:///dir)")}
+	}
+	if err := checkKeys(args); err != nil {
+		return err
+	}
+	var damaged error
+	if isLog {
+		rep, err := partd.RepairLog(spec.Dir, dryRun, nil)
+		if err != nil {
+			return err
+		}
+		printLogRepair(cmd.OutOrStdout(), rep, dryRun)
+		if dryRun && len(rep.Damage) > 0 {
+			damaged = exitError{1}
+		}
+		if !all && len(args) == 0 {
+			return damaged
+		}
+	}
+	return t.use(cmd.Context(), true, func(raw partd.Store) error {
+		keys := args
+		if all {
+			var err error
+			if keys, err = raw.Keys(); err != nil {
+				return err
+			}
+		}
+		torn, err := repairKeys(cmd.OutOrStdout(), raw, keys, dryRun, all)
+		if err == nil && dryRun && torn > 0 {
+			err = exitError{1} // the report says what is torn
+		}
+		return cmp.Or(err, damaged)
+	})
 }
 
 // printLogRepair prints what RepairLog dropped, or would drop.
