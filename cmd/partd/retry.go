@@ -29,9 +29,10 @@ type itemPhase struct {
 	shares      [][]int // the items of each first child; empty shares start no child
 	attempts    int     // attempts per item, at least 1
 	// child returns the child process that runs items as attempt number
-	// attempt. Attempt numbers are unique within the phase: the first
+	// attempt, after tries killed attempts at the item of items that was
+	// killed most. Attempt numbers are unique within the phase: the first
 	// children get 0, 1, …, len(shares)-1, each replacement the next one.
-	child func(items []int, attempt int) child
+	child func(items []int, attempt, tries int) child
 	// report handles one JSON line of the child that runs attempt: it
 	// returns the child's progress in units so far, and the items the line
 	// reports finished (their results are the caller's to keep: an item is
@@ -82,7 +83,11 @@ func (ph itemPhase) run(ctx context.Context, stderr io.Writer) (time.Duration, i
 	}
 	var launch func(items []int, attempt int)
 	launch = func(items []int, attempt int) { // mu held
-		c := ph.child(items, attempt)
+		tries := 0
+		for _, it := range items {
+			tries = max(tries, failures[it])
+		}
+		c := ph.child(items, attempt, tries)
 		cmd := exec.CommandContext(ctx, exe, c.args...)
 		cmd.Env = c.env
 		cmd.Stderr = stderr

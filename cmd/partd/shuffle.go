@@ -168,6 +168,10 @@ type shuffleSummary struct {
 	ServerRSS   int64   `json:"server_peak_rss,omitempty"`
 	WorkerRSS   int64   `json:"worker_peak_rss"`
 	ReducerRSS  int64   `json:"reducer_peak_rss"`
+	// RetriedWorkers and RetriedReducers count the mappers and reducers
+	// run again after their process was killed.
+	RetriedWorkers  int `json:"retried_workers"`
+	RetriedReducers int `json:"retried_reducers"`
 }
 
 func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
@@ -193,7 +197,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		return err
 	}
 	defer raw.Close()
-	if n, err := cleanupShuffle(raw, format, f.partitions); err != nil {
+	if n, err := cleanupShuffle(raw, format, f); err != nil {
 		return fmt.Errorf("deleting the keys of an earlier shuffle: %w", err)
 	} else if n > 0 {
 		fmt.Fprintf(stderr, "partd: deleted %d keys of an earlier shuffle under %q\n", n, shuffle.Prefix+"/")
@@ -203,17 +207,17 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 	targetArgs, env := t.childArgs(f.timeout)
 	common = append(common, targetArgs...)
 
-	mapped, err := mapShuffle(ctx, stderr, f, common, env, &sum)
+	mapped, committed, err := mapShuffle(ctx, stderr, f, common, env, &sum)
 	if err != nil {
 		return err
 	}
 	if f.corrupt >= 0 {
-		if err := shuffle.Corrupt(raw, format, f.corrupt); err != nil {
+		if err := shuffle.Corrupt(raw, format, f.corrupt, committed); err != nil {
 			return fmt.Errorf("--corrupt-partition: %w", err)
 		}
 		fmt.Fprintf(stderr, "partd: damaged partition %d on purpose (--corrupt-partition)\n", f.corrupt)
 	}
-	reduced, err := reduceShuffle(ctx, stderr, f, common, env, &sum)
+	reduced, err := reduceShuffle(ctx, stderr, f, common, env, committed, &sum)
 	if err != nil {
 		return err
 	}
@@ -225,7 +229,7 @@ func runShuffle(cmd *cobra.Command, f shuffleFlags) error {
 		sum.ServerRSS = workload.PeakRSS()
 	}
 	if !embedded && verr == nil && !f.keep {
-		if _, err := cleanupShuffle(raw, format, f.partitions); err != nil {
+		if _, err := cleanupShuffle(raw, format, f); err != nil {
 			return fmt.Errorf("deleting the shuffled keys: %w", err)
 		}
 	}
@@ -257,6 +261,8 @@ func (f *shuffleFlags) parse() (shuffle.Format, compress.Setting, int64, error) 
 		err = errors.New("--rows must not be negative")
 	case f.workers < 1 || f.workers > 1024:
 		err = errors.New("--workers must be in [1, 1024]")
+	case f.attempts < 1 || f.attempts > 100:
+		err = errors.New("--attempts must be in [1, 100]")
 	case f.reducers < 1 || f.reducers > 1024:
 		err = errors.New("--reducers must be in [1, 1024]")
 	case f.partitions < 1 || f.partitions > 1<<20:
@@ -404,58 +410,96 @@ func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr str
 
 // mapShuffle runs the map phase: f.workers processes that generate rows and
 // append them, each reporting what it appended per partition.
-func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, sum *shuffleSummary) ([][]shuffle.Stats, error) {
+func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, sum *shuffleSummary) ([][]shuffle.Stats, []shuffle.Attempt, error) {
 	mapped := make([][]shuffle.Stats, f.workers)
-	workers := make([]child, f.workers)
-	for w := range workers {
-		workers[w] = child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
-			"--worker", strconv.Itoa(w), "--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...), env: env}
+	committed := make([]shuffle.Attempt, f.workers)
+	tries := map[int]int{} // by attempt number: the try of the worker it runs
+	shares := make([][]int, f.workers)
+	for w := range shares {
+		shares[w] = []int{w}
 	}
-	took, err := runPhase(ctx, stderr, "map", "rows", int64(f.workers)*int64(f.rows), f.quiet, workers,
-		func(i int, m shuffle.Message) (int64, error) {
-			if !m.Done {
-				return int64(m.Progress), nil
+	ph := itemPhase{phase: "map", unit: "rows", total: int64(f.workers) * int64(f.rows), quiet: f.quiet,
+		shares: shares, attempts: f.attempts,
+		child: func(items []int, attempt, try int) child {
+			w := items[0]
+			tries[attempt] = try
+			return child{name: fmt.Sprintf("worker %d", w), args: append([]string{shuffleMapCmd,
+				"--worker", strconv.Itoa(w), "--try", strconv.Itoa(try),
+				"--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...), env: env}
+		},
+		report: func(attempt int, line []byte) (int64, []int, error) {
+			var m shuffle.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
 			}
-			mapped[i], sum.MapBytes = m.Mapped, sum.MapBytes+m.Bytes
+			if !m.Done {
+				return int64(m.Progress), nil, nil
+			}
+			if m.Worker < 0 || m.Worker >= f.workers || mapped[m.Worker] != nil {
+				return 0, nil, fmt.Errorf("a report names worker %d", m.Worker)
+			}
+			mapped[m.Worker], sum.MapBytes = m.Mapped, sum.MapBytes+m.Bytes
+			committed[m.Worker] = shuffle.Attempt{Worker: m.Worker, Try: tries[attempt]}
 			sum.WorkerRSS = max(sum.WorkerRSS, m.PeakRSS)
-			return int64(f.rows), nil
-		})
+			return int64(f.rows), []int{m.Worker}, nil
+		}}
+	took, retried, err := ph.run(ctx, stderr)
+	sum.RetriedWorkers = retried
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sum.MapSeconds = took.Seconds()
 	for w, m := range mapped {
 		if m == nil {
-			return nil, fmt.Errorf("map phase: worker %d exited without reporting its partitions", w)
+			return nil, nil, fmt.Errorf("map phase: worker %d exited without reporting its partitions", w)
 		}
 	}
-	return mapped, nil
+	return mapped, committed, nil
 }
 
 // reduceShuffle runs the reduce phase: f.reducers processes that each read
-// their share of the partitions and report what they found.
-func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, sum *shuffleSummary) (map[int]shuffle.Stats, error) {
+// their share of the partitions, from the committed attempts of the
+// workers, and report what they found; a killed reducer runs again.
+func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, env []string, committed []shuffle.Attempt, sum *shuffleSummary) (map[int]shuffle.Stats, error) {
 	reduced := make(map[int]shuffle.Stats, f.partitions)
-	reducers := make([]child, f.reducers)
-	for r := range reducers {
-		reducers[r] = child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
-			"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers)}, common...), env: env}
+	shares := make([][]int, f.reducers)
+	for r := range shares {
+		shares[r] = []int{r}
 	}
-	took, err := runPhase(ctx, stderr, "reduce", "partitions", int64(f.partitions), f.quiet, reducers,
-		func(i int, m shuffle.Message) (int64, error) {
+	read := make([]string, len(committed))
+	for i, a := range committed {
+		read[i] = fmt.Sprintf("%d:%d", a.Worker, a.Try)
+	}
+	progress := map[int]int64{} // by attempt: partitions read
+	ph := itemPhase{phase: "reduce", unit: "partitions", total: int64(f.partitions), quiet: f.quiet,
+		shares: shares, attempts: f.attempts,
+		child: func(items []int, _, _ int) child {
+			r := items[0]
+			return child{name: fmt.Sprintf("reducer %d", r), args: append([]string{shuffleReduceCmd,
+				"--reducer", strconv.Itoa(r), "--reducers", strconv.Itoa(f.reducers),
+				"--read", strings.Join(read, ",")}, common...), env: env}
+		},
+		report: func(attempt int, line []byte) (int64, []int, error) {
+			var m shuffle.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
+			}
 			if !m.Done {
-				return int64(m.Progress), nil
+				progress[attempt] = int64(m.Progress)
+				return progress[attempt], nil, nil
 			}
 			for p, s := range m.Reduced {
 				if _, dup := reduced[p]; dup {
-					return 0, fmt.Errorf("partition %d reported by two reducers", p)
+					return 0, nil, fmt.Errorf("partition %d reported by two reducers", p)
 				}
 				reduced[p] = s
 			}
 			sum.ReduceBytes += m.Bytes
 			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
-			return int64(len(shuffle.Mine(i, f.reducers, f.partitions))), nil
-		})
+			return int64(len(shuffle.Mine(m.Reducer, f.reducers, f.partitions))), []int{m.Reducer}, nil
+		}}
+	took, retried, err := ph.run(ctx, stderr)
+	sum.RetriedReducers = retried
 	if err != nil {
 		return nil, err
 	}
@@ -466,10 +510,16 @@ func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common
 // cleanupShuffle deletes the keys of a shuffle from raw: every key under
 // shuffle.Prefix, or, on a server that cannot list its keys (Python partd's),
 // the keys a shuffle of this format and partition count writes.
-func cleanupShuffle(raw partd.Store, format shuffle.Format, partitions int) (int, error) {
+func cleanupShuffle(raw partd.Store, format shuffle.Format, f shuffleFlags) (int, error) {
 	n, err := shuffle.Cleanup(raw)
 	if errors.Is(err, errors.ErrUnsupported) {
-		return 0, raw.Delete(shuffle.StoredKeys(format, partitions)...)
+		var all []shuffle.Attempt
+		for w := range f.workers {
+			for try := range f.attempts {
+				all = append(all, shuffle.Attempt{Worker: w, Try: try})
+			}
+		}
+		return 0, raw.Delete(shuffle.StoredKeys(format, f.partitions, all)...)
 	}
 	return n, err
 }
@@ -487,6 +537,9 @@ func printShuffleSummary(w io.Writer, s shuffleSummary) {
 	phase("map", s.MapBytes, s.MapSeconds)
 	phase("reduce", s.ReduceBytes, s.RedSeconds)
 	printPeaks(w, s.ServerRSS, "workers max "+formatBytes(s.WorkerRSS), "reducers max "+formatBytes(s.ReducerRSS))
+	if s.RetriedWorkers+s.RetriedReducers > 0 {
+		fmt.Fprintf(w, "  run again after their process was killed: %d workers, %d reducers\n", s.RetriedWorkers, s.RetriedReducers)
+	}
 	if s.Verified {
 		fmt.Fprintf(w, "verification: OK (%d partitions, %s rows, checksum %s) in %.1fs\n",
 			s.Partitions, groupDigits(s.Rows), s.Checksum, s.WallSeconds)
@@ -544,6 +597,24 @@ type shuffleChildFlags struct {
 	seed       uint64
 	reducer    int
 	reducers   int
+	try        int
+	read       string
+}
+
+// parseAttempts parses WORKER:TRY[,WORKER:TRY]; empty is none (nil).
+func parseAttempts(s string) ([]shuffle.Attempt, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []shuffle.Attempt
+	for f := range strings.SplitSeq(s, ",") {
+		var a shuffle.Attempt
+		if n, err := fmt.Sscanf(f, "%d:%d", &a.Worker, &a.Try); n != 2 || err != nil || a.Worker < 0 || a.Try < 0 {
+			return nil, fmt.Errorf("%q is not WORKER:TRY", f)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func newShuffleChildCmds() []*cobra.Command {
@@ -558,6 +629,7 @@ func newShuffleChildCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
+			l.WriteAs(shuffle.Attempt{Worker: f.worker, Try: f.try})
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			stats, err := shuffle.Map(l, shuffle.MapConfig{Seed: f.seed, Worker: f.worker, Rows: f.rows, Partitions: f.partitions,
 				Progress: func(rows int) { enc.Encode(shuffle.Message{Progress: rows}) }})
@@ -568,7 +640,7 @@ func newShuffleChildCmds() []*cobra.Command {
 			if err := l.Close(); err != nil {
 				return err
 			}
-			return enc.Encode(shuffle.Message{Done: true, Mapped: stats, Bytes: l.Counter().Appended(), PeakRSS: workload.PeakRSS()})
+			return enc.Encode(shuffle.Message{Done: true, Worker: f.worker, Mapped: stats, Bytes: l.Counter().Appended(), PeakRSS: workload.PeakRSS()})
 		},
 	}
 	redCmd := &cobra.Command{
@@ -577,18 +649,23 @@ func newShuffleChildCmds() []*cobra.Command {
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			read, err := parseAttempts(f.read)
+			if err != nil {
+				return usageError{fmt.Errorf("--read: %w", err)}
+			}
 			l, err := f.layers(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer l.Close()
+			l.ReadFrom(read)
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			stats, err := shuffle.Reduce(l, shuffle.ReduceConfig{Reducer: f.reducer, Reducers: f.reducers, Partitions: f.partitions,
 				Progress: func(n int) { enc.Encode(shuffle.Message{Progress: n}) }})
 			if err != nil {
 				return err
 			}
-			return enc.Encode(shuffle.Message{Done: true, Reduced: stats, Bytes: l.Counter().Read(), PeakRSS: workload.PeakRSS()})
+			return enc.Encode(shuffle.Message{Done: true, Reducer: f.reducer, Reduced: stats, Bytes: l.Counter().Read(), PeakRSS: workload.PeakRSS()})
 		},
 	}
 	for _, c := range []*cobra.Command{mapCmd, redCmd} {
@@ -602,10 +679,12 @@ func newShuffleChildCmds() []*cobra.Command {
 		fl.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "server answer timeout")
 	}
 	mapCmd.Flags().IntVar(&f.worker, "worker", 0, "this worker's number")
+	mapCmd.Flags().IntVar(&f.try, "try", 0, "this worker's attempt: the keys it writes carry it")
 	mapCmd.Flags().IntVar(&f.rows, "rows", 0, "rows to generate")
 	mapCmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed")
 	redCmd.Flags().IntVar(&f.reducer, "reducer", 0, "this reducer's number")
 	redCmd.Flags().IntVar(&f.reducers, "reducers", 1, "reducers in all")
+	redCmd.Flags().StringVar(&f.read, "read", "", "the workers' committed attempts, WORKER:TRY[,WORKER:TRY]; empty: the partitions' own keys")
 	return []*cobra.Command{mapCmd, redCmd}
 }
 

@@ -28,13 +28,13 @@ func addInputFlags(cmd *cobra.Command, f *shuffleFlags) {
 	fl.StringVar(&f.output, "output", "", "with --input: the directory the partition files go to (empty or new, unless --overwrite)")
 	fl.StringVar(&f.outputFormat, "output-format", "parquet", "with --input: parquet, arrow or csv")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "with --input: replace what --output holds once the new partitions are complete")
-	fl.IntVar(&f.attempts, "attempts", defaultAttempts, "with --input: times a map task or a partition runs before the shuffle gives up, when its process is killed")
+	fl.IntVar(&f.attempts, "attempts", defaultAttempts, "times a map task, a worker or a partition runs before the shuffle gives up, when its process is killed")
 }
 
 // inputOnly are the flags that mean something only with --input, and
 // synthOnly those that mean something only without.
 var (
-	inputOnly = []string{"input-format", "by", "output", "output-format", "overwrite", "attempts"}
+	inputOnly = []string{"input-format", "by", "output", "output-format", "overwrite"}
 	synthOnly = []string{"rows", "seed", "format", "compress", "corrupt-partition"}
 )
 
@@ -97,8 +97,6 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		return usageError{errors.New("--input needs --by COL[,COL]: the columns that pick a row's partition")}
 	case f.output == "":
 		return usageError{errors.New("--input needs --output DIR: where the partition files go")}
-	case f.attempts < 1 || f.attempts > 100:
-		return usageError{errors.New("--attempts must be in [1, 100]")}
 	}
 	stdout, stderr, ctx := cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Context()
 	job := dfshuffle.Job{Inputs: f.inputs, InputFormat: f.inputFormat, By: strings.Split(f.by, ","),
@@ -139,7 +137,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	mapped := map[int]dfshuffle.MapStats{} // by task: the first attempt to finish
 	mapPhase := itemPhase{phase: "map", unit: "rows", total: max(plan.Rows(), 0), quiet: f.quiet,
 		shares: dfshuffle.AssignTasks(plan, f.workers), attempts: f.attempts,
-		child: func(tasks []int, attempt int) child {
+		child: func(tasks []int, attempt, _ int) child {
 			return child{name: fmt.Sprintf("worker %d", attempt), env: env,
 				args: append([]string{shuffleInputMapCmd, "--plan", planPath, "--items", joinInts(tasks),
 					"--attempt", strconv.Itoa(attempt)}, targetArgs...)}
@@ -179,7 +177,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	reduced := map[int]dfshuffle.ReduceStats{} // by partition
 	redPhase := itemPhase{phase: "reduce", unit: "partitions", total: int64(f.partitions), quiet: f.quiet,
 		shares: dfshuffle.AssignPartitions(f.partitions, f.reducers), attempts: f.attempts,
-		child: func(parts []int, attempt int) child {
+		child: func(parts []int, attempt, _ int) child {
 			return child{name: fmt.Sprintf("reducer %d", attempt), env: env,
 				args: append([]string{shuffleInputReduceCmd, "--plan", planPath, "--items", joinInts(parts),
 					"--committed", committedPath}, targetArgs...)}

@@ -104,16 +104,38 @@ func runKilling(t *testing.T, bin string, args []string, victim string, max int,
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	kills := killSome(cmd, victim, max, rng)
+	err := cmd.Wait()
+	var sum inputSummary
+	if err != nil && stdout.Len() == 0 { // a failed run prints no summary
+		return sum, kills, stderr.String()
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
+		t.Fatalf("partd %s: %v; no summary (%v)\n%s\n%s", strings.Join(args, " "), err, jerr, stdout.String(), stderr.String())
+	}
+	return sum, kills, stderr.String()
+}
+
+// killSome waits for cmd to end while SIGKILLing up to max of its child
+// processes whose command line holds victim, each after a random delay,
+// and returns how many it killed. cmd.Wait is left to the caller.
+func killSome(cmd *exec.Cmd, victim string, max int, rng *rand.Rand) int {
+	done := make(chan struct{})
+	go func() {
+		// Until it has exited (a zombie, not yet reaped: cmd.Wait is the
+		// caller's).
+		for !isZombie(cmd.Process.Pid) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(done)
+	}()
 	kills := 0
-	var err error
 	timer := time.NewTimer(time.Duration(50+rng.IntN(400)) * time.Millisecond)
-wait:
+	defer timer.Stop()
 	for {
 		select {
-		case err = <-done:
-			break wait
+		case <-done:
+			return kills
 		case <-timer.C:
 			if kills < max {
 				if pids := childrenRunning(cmd.Process.Pid, victim); len(pids) > 0 {
@@ -125,14 +147,16 @@ wait:
 			timer.Reset(time.Duration(20+rng.IntN(300)) * time.Millisecond)
 		}
 	}
-	var sum inputSummary
-	if err != nil && stdout.Len() == 0 { // a failed run prints no summary
-		return sum, kills, stderr.String()
+}
+
+// isZombie reports whether process pid has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
 	}
-	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
-		t.Fatalf("partd %s: %v; no summary (%v)\n%s\n%s", strings.Join(args, " "), err, jerr, stdout.String(), stderr.String())
-	}
-	return sum, kills, stderr.String()
+	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+	return len(rest) > 1 && rest[1] == 'Z'
 }
 
 // childrenRunning returns the processes whose parent is ppid and whose
@@ -203,5 +227,40 @@ func checkEachIDOnce(t *testing.T, dir string, rows int) {
 	}
 	if n != rows {
 		t.Fatalf("%d rows in the output, want %d", n, rows)
+	}
+}
+
+// TestShuffleSurvivesKills does the same for the self-check on generated
+// rows, in each storage format: SIGKILLed mappers and reducers run again,
+// and the run verifies every row exactly once (rows and checksums).
+func TestShuffleSurvivesKills(t *testing.T) {
+	t.Parallel()
+	bin := partdBinary(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	var retried, kills int
+	for round, format := range []string{"msgpack", "columns", "arrow", "msgpack", "columns", "arrow"} {
+		victim := []string{shuffleMapCmd, shuffleReduceCmd}[round%2]
+		args := []string{"shuffle", "--rows", "150000", "--workers", "3", "--reducers", "2", "--partitions", "8",
+			"--format", format, "--memory", "1MiB", "--json", "--quiet"}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		n := killSome(cmd, victim, 2, rng)
+		cmd.Wait()
+		cancel()
+		var s shuffleSummary
+		if err := json.Unmarshal(stdout.Bytes(), &s); err != nil || !s.Verified || s.Rows != 450_000 {
+			t.Fatalf("round %d (%s, %d kills of %s): %v %+v\n%s", round, format, n, victim, err, s, stderr.String())
+		}
+		kills += n
+		retried += s.RetriedWorkers + s.RetriedReducers
+	}
+	t.Logf("%d kills, %d workers and reducers run again", kills, retried)
+	if kills == 0 || retried == 0 {
+		t.Errorf("%d kills, %d run again: the test killed nothing", kills, retried)
 	}
 }

@@ -32,13 +32,14 @@ func (l *Layers) appendBatches(parts map[int][]Row) error {
 		}
 	}()
 	for p, rows := range parts {
-		m[PartitionKey(p)] = []arrow.RecordBatch{toBatch(rows)}
+		m[l.writeKey(p)] = []arrow.RecordBatch{toBatch(rows)}
 	}
 	return l.batches.Append(m)
 }
 
-// getBatches reads the rows of partitions parts, stored under keys.
-func (l *Layers) getBatches(parts []int, keys []string) ([][]Row, error) {
+// getBatches reads the rows stored under keys; part(i) is the partition
+// of keys[i].
+func (l *Layers) getBatches(keys []string, part func(i int) int) ([][]Row, error) {
 	got, err := l.batches.Get(keys...)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func (l *Layers) getBatches(parts []int, keys []string) ([][]Row, error) {
 		for _, rec := range recs {
 			rows, err := fromBatch(rec)
 			if err != nil {
-				return nil, fmt.Errorf("partition %d: %w", parts[i], err)
+				return nil, fmt.Errorf("partition %d: %w", part(i), err)
 			}
 			out[i] = append(out[i], rows...)
 		}

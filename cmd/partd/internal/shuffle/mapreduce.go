@@ -47,6 +47,48 @@ type Layers struct {
 	rows    *encode.Encoded[[]Row]
 	table   *encode.Columns
 	batches *arrowstore.Store
+
+	writeAs  *Attempt  // where Append writes; nil: the partitions' own keys
+	readFrom []Attempt // what Get reads; nil: the partitions' own keys
+}
+
+// Attempt is one attempt of one mapper: each writes keys of its own
+// (AttemptKey), so that a reducer reads exactly one attempt of each worker
+// whatever a killed one left behind.
+type Attempt struct{ Worker, Try int }
+
+// AttemptKey is the key under which attempt a keeps its rows of partition
+// p: PartitionKey(p) followed by /wWWWW-aAAAA.
+func AttemptKey(p int, a Attempt) string {
+	return fmt.Sprintf("%s/w%04d-a%04d", PartitionKey(p), a.Worker, a.Try)
+}
+
+// WriteAs has l's Appends go to the keys of attempt a (AttemptKey).
+func (l *Layers) WriteAs(a Attempt) { l.writeAs = &a }
+
+// ReadFrom has l's Gets read, for each partition, the keys the attempts
+// wrote, in their order, as one partition; nil reads the partitions' own
+// keys.
+func (l *Layers) ReadFrom(attempts []Attempt) { l.readFrom = attempts }
+
+// writeKey is the key Append writes partition p's rows to.
+func (l *Layers) writeKey(p int) string {
+	if l.writeAs != nil {
+		return AttemptKey(p, *l.writeAs)
+	}
+	return PartitionKey(p)
+}
+
+// readKeys are the keys Get reads for partition p.
+func (l *Layers) readKeys(p int) []string {
+	if l.readFrom == nil {
+		return []string{PartitionKey(p)}
+	}
+	keys := make([]string, len(l.readFrom))
+	for i, a := range l.readFrom {
+		keys[i] = AttemptKey(p, a)
+	}
+	return keys
 }
 
 // NewLayers wraps raw in an optional compression layer, a Counter that
@@ -92,7 +134,7 @@ func (l *Layers) Append(parts map[int][]Row) error {
 	if l.rows != nil {
 		m := make(map[string][]Row, len(parts))
 		for p, rows := range parts {
-			m[PartitionKey(p)] = rows
+			m[l.writeKey(p)] = rows
 		}
 		return l.rows.Append(m)
 	}
@@ -101,22 +143,39 @@ func (l *Layers) Append(parts map[int][]Row) error {
 	}
 	m := make(map[string]encode.Table, len(parts))
 	for p, rows := range parts {
-		m[PartitionKey(p)] = toTable(rows)
+		m[l.writeKey(p)] = toTable(rows)
 	}
 	return l.table.Append(m)
 }
 
-// Get reads the rows of the given partitions.
+// Get reads the rows of the given partitions (of the attempts ReadFrom
+// names, one after another).
 func (l *Layers) Get(parts ...int) ([][]Row, error) {
-	keys := make([]string, len(parts))
+	var keys []string
+	var owner []int // owner[i]: the index in parts of the partition keys[i] holds
 	for i, p := range parts {
-		keys[i] = PartitionKey(p)
+		for _, k := range l.readKeys(p) {
+			keys, owner = append(keys, k), append(owner, i)
+		}
 	}
+	got, err := l.getKeys(keys, func(i int) int { return parts[owner[i]] })
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Row, len(parts))
+	for i, rows := range got {
+		out[owner[i]] = append(out[owner[i]], rows...)
+	}
+	return out, nil
+}
+
+// getKeys reads the rows of each key; part(i) is the partition of keys[i].
+func (l *Layers) getKeys(keys []string, part func(i int) int) ([][]Row, error) {
 	if l.rows != nil {
 		return l.rows.Get(keys...)
 	}
 	if l.batches != nil {
-		return l.getBatches(parts, keys)
+		return l.getBatches(keys, part)
 	}
 	tables, err := l.table.Get(keys...)
 	if err != nil {
@@ -125,7 +184,7 @@ func (l *Layers) Get(parts ...int) ([][]Row, error) {
 	out := make([][]Row, len(tables))
 	for i, t := range tables {
 		if out[i], err = fromTable(t); err != nil {
-			return nil, fmt.Errorf("partition %d: %w", parts[i], err)
+			return nil, fmt.Errorf("partition %d: %w", part(i), err)
 		}
 	}
 	return out, nil
@@ -378,11 +437,25 @@ func Cleanup(raw partd.Store) (int, error) {
 
 // StoredKeys returns every key of the raw store that a shuffle in format
 // over partitions partitions may write, for stores that cannot list their
-// keys (Python partd's server).
-func StoredKeys(format Format, partitions int) []string {
+// keys (Python partd's server): the partitions' own keys, and those of the
+// given attempts.
+func StoredKeys(format Format, partitions int, attempts []Attempt) []string {
 	var keys []string
 	for p := range partitions {
-		k := PartitionKey(p)
+		names := []string{PartitionKey(p)}
+		for _, a := range attempts {
+			names = append(names, AttemptKey(p, a))
+		}
+		keys = append(keys, storedKeys(format, names)...)
+	}
+	return keys
+}
+
+// storedKeys returns the raw keys that the layer of format keeps the
+// layer's keys names under.
+func storedKeys(format Format, names []string) []string {
+	var keys []string
+	for _, k := range names {
 		if format != Columns { // Msgpack and Arrow: one key per partition
 			keys = append(keys, k)
 			continue
@@ -398,10 +471,23 @@ func StoredKeys(format Format, partitions int) []string {
 // Corrupt damages partition p in raw, the store below every layer: it flips
 // the lowest bit of the last stored byte of the partition (for Msgpack, the
 // last character of the last row's name; for Columns, the top byte of the
-// last value; for Arrow, the lowest bit of the last value), so that the bytes still decode but a row differs. It exists so
-// that tests can check that verification catches a damaged store.
-func Corrupt(raw partd.Store, format Format, p int) error {
+// last value; for Arrow, the lowest bit of the last value), so that the
+// bytes still decode but a row differs. With attempts, it damages the key
+// of the first of them that wrote rows to p. It exists so that tests can
+// check that verification catches a damaged store.
+func Corrupt(raw partd.Store, format Format, p int, attempts []Attempt) error {
 	key := PartitionKey(p)
+	for _, a := range attempts {
+		k := AttemptKey(p, a)
+		probe := k
+		if format == Columns {
+			probe += "/value"
+		}
+		if vals, err := raw.Get(probe); err == nil && len(vals[0]) > 0 {
+			key = k
+			break
+		}
+	}
 	switch format {
 	case Arrow:
 		return corruptArrow(raw, key)

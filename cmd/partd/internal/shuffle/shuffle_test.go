@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -174,7 +175,7 @@ func shuffleOn(t *testing.T, store partd.Store, format Format, comp compress.Set
 		t.Fatal("counter saw no bytes appended")
 	}
 	if corrupt >= 0 {
-		if err := Corrupt(store, format, corrupt); err != nil {
+		if err := Corrupt(store, format, corrupt, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +293,7 @@ func TestStoredKeys(t *testing.T) {
 		if len(keys) == 0 {
 			t.Fatal("nothing stored")
 		}
-		if err := store.Delete(StoredKeys(format, 4)...); err != nil {
+		if err := store.Delete(StoredKeys(format, 4, nil)...); err != nil {
 			t.Fatal(err)
 		}
 		if left, _ := store.Keys(); len(left) != 0 {
@@ -325,5 +326,52 @@ func TestParseFormat(t *testing.T) {
 	}
 	if _, err := ParseFormat("csv"); err == nil {
 		t.Error("ParseFormat(csv) accepted")
+	}
+}
+
+// TestAttempts maps worker 0 twice, as a retry after a kill would, each
+// attempt under keys of its own: reading the second attempt verifies, and
+// reading both has every row twice.
+func TestAttempts(t *testing.T) {
+	for _, format := range []Format{Msgpack, Columns, Arrow} {
+		t.Run(string(format), func(t *testing.T) {
+			store := partd.NewDict()
+			defer store.Close()
+			l, err := NewLayers(store, format, compress.Setting{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mapped []Stats
+			for try := range 2 {
+				l.WriteAs(Attempt{Worker: 0, Try: try})
+				if mapped, err = Map(l, MapConfig{Seed: 3, Rows: 3000, Partitions: 8, BatchRows: 500}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reduce := func(attempts []Attempt) error {
+				l.ReadFrom(attempts)
+				got, err := Reduce(l, ReduceConfig{Reducer: 0, Reducers: 1, Partitions: 8})
+				if err != nil {
+					return err
+				}
+				total, err := Verify(8, [][]Stats{mapped}, got)
+				if err == nil && total.Rows != 3000 {
+					return fmt.Errorf("%d rows", total.Rows)
+				}
+				return err
+			}
+			if err := reduce([]Attempt{{0, 1}}); err != nil {
+				t.Fatalf("the second attempt alone: %v", err)
+			}
+			if err := reduce([]Attempt{{0, 0}, {0, 1}}); err == nil {
+				t.Fatal("both attempts verified")
+			}
+			if err := store.Delete(StoredKeys(format, 8, []Attempt{{0, 0}, {0, 1}})...); err != nil {
+				t.Fatal(err)
+			}
+			if left, _ := store.Keys(); len(left) != 0 {
+				t.Errorf("keys not in StoredKeys: %q", left)
+			}
+		})
 	}
 }

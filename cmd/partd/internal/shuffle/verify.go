@@ -92,6 +92,10 @@ type Message struct {
 	Progress int `json:"progress,omitempty"`
 	// Done marks the last message, which carries the results below.
 	Done bool `json:"done,omitempty"`
+	// Worker and Reducer are the number of the mapper or reducer that
+	// reports.
+	Worker  int `json:"worker,omitempty"`
+	Reducer int `json:"reducer,omitempty"`
 	// Mapped is a mapper's stats, one per partition.
 	Mapped []Stats `json:"mapped,omitempty"`
 	// Reduced is a reducer's stats by partition.
