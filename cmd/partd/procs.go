@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -65,20 +64,15 @@ func runChildren(ctx context.Context, stderr io.Writer, children []child, onLine
 			break
 		}
 		wg.Go(func() {
-			sc := bufio.NewScanner(out)
-			sc.Buffer(make([]byte, 64<<10), 256<<20)
-			var lineErr error
-			for sc.Scan() {
-				if lineErr != nil {
-					continue // drain, so the child does not block on a full pipe
-				}
+			scanLines(out, func(line []byte) error {
 				mu.Lock()
-				lineErr = onLine(i, sc.Bytes())
+				err := onLine(i, line)
 				mu.Unlock()
-				if lineErr != nil {
-					fail(fmt.Errorf("%s: %w", c.name, lineErr))
+				if err != nil {
+					fail(fmt.Errorf("%s: %w", c.name, err)) // kills the child
 				}
-			}
+				return err
+			})
 			err := cmd.Wait()
 			if err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("%s failed: %w", c.name, err))

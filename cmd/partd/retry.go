@@ -105,6 +105,7 @@ func (ph itemPhase) run(ctx context.Context, stderr io.Writer) (time.Duration, i
 				defer mu.Unlock()
 				n, done, err := ph.report(attempt, line)
 				if err != nil {
+					fail(fmt.Errorf("%s: %w", c.name, err)) // kills the child
 					return err
 				}
 				for _, it := range done {
@@ -120,8 +121,7 @@ func (ph itemPhase) run(ctx context.Context, stderr io.Writer) (time.Duration, i
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case lineErr != nil:
-				fail(fmt.Errorf("%s: %w", c.name, lineErr))
+			case lineErr != nil: // failed already
 			case werr == nil || ctx.Err() != nil:
 			case !killedBySignal(werr):
 				fail(fmt.Errorf("%s failed: %w", c.name, werr))

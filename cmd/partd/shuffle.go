@@ -712,38 +712,3 @@ func (f *shuffleChildFlags) layers(ctx context.Context) (*shuffle.Layers, error)
 	}
 	return l, nil
 }
-
-// runPhase runs one phase's child processes, showing their progress in
-// units out of total, and returns how long the phase took. Each child
-// reports JSON lines of type M; report handles each (a progress report, or
-// the final one with the child's results) and returns the child's progress
-// in units.
-func runPhase[M any](ctx context.Context, stderr io.Writer, phase, unit string, total int64, quiet bool, children []child,
-	report func(i int, m M) (int64, error)) (time.Duration, error) {
-	bar := newProgress(stderr, phase, unit, total, quiet)
-	progress := make([]int64, len(children))
-	var sofar int64
-	start := time.Now()
-	err := runChildren(ctx, stderr, children, func(i int, line []byte) error {
-		var m M
-		if err := json.Unmarshal(line, &m); err != nil {
-			return fmt.Errorf("unreadable report %q: %w", line, err)
-		}
-		n, err := report(i, m)
-		if err != nil {
-			return err
-		}
-		sofar += n - progress[i]
-		progress[i] = n
-		bar.set(sofar)
-		return nil
-	})
-	bar.done()
-	if ctx.Err() != nil {
-		return 0, context.Cause(ctx)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%s phase: %w", phase, err)
-	}
-	return time.Since(start), nil
-}
