@@ -28,8 +28,9 @@ import (
 // the chain (see Find): the first store of it that has one answers, so a
 // wrapper need not forward them and never claims one its inner store lacks.
 // The capabilities about values (VectorAppender, GetAppender, ChunkViewer,
-// KeySizer, Popper) are the store's own: a layer that changes the bytes
-// implements them itself where their meaning survives it, or not at all.
+// KeySizer, Popper, and KeyReader in reader.go) are the store's own: a
+// layer that changes the bytes implements them itself where their meaning
+// survives it, or not at all.
 
 // Wrapper is a Store that keeps its data in another store, under the same
 // keys: Unwrap returns that store.
