@@ -19,6 +19,7 @@ import (
 	"github.com/gopartd/partd/client"
 	"github.com/gopartd/partd/cmd/partd/internal/shuffle"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/tmpdir"
 	"github.com/gopartd/partd/internal/workload"
 	"github.com/gopartd/partd/server"
 	"github.com/gopartd/partd/storeuri"
@@ -382,20 +383,26 @@ func childEnv(env ...string) []string {
 // drops the data (of no use after the shuffle, so that shutdown has nothing
 // to flush), stops the server and removes the directory.
 func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr string, stop func(), err error) {
-	tmp, err := os.MkdirTemp("", "partd-shuffle-*")
+	// The store directories of embedded servers whose run was killed are
+	// removed first: a live run holds its directory's lock.
+	if removed, err := tmpdir.Sweep("", shuffleTmpPattern); err == nil && len(removed) > 0 {
+		fmt.Fprintf(stderr, "partd: removed %d store directories that killed runs left: %s\n", len(removed), strings.Join(removed, ", "))
+	}
+	d, err := tmpdir.Make("", shuffleTmpPattern)
 	if err != nil {
 		return "", nil, err
 	}
+	tmp := d.Path
 	store, err := newServerStore(policy, filepath.Join(tmp, "store"), memory)
 	if err != nil {
-		os.RemoveAll(tmp)
+		d.Remove()
 		return "", nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(store, "ipc://"+filepath.Join(tmp, "partd.sock"), server.WithLogger(logger))
 	if err != nil {
 		store.Close()
-		os.RemoveAll(tmp)
+		d.Remove()
 		return "", nil, err
 	}
 	served := make(chan error, 1)
@@ -404,9 +411,12 @@ func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr str
 		store.Drop()
 		srv.Close()
 		<-served
-		os.RemoveAll(tmp)
+		d.Remove()
 	}, nil
 }
+
+// shuffleTmpPattern names the temporary directories of embedded servers.
+const shuffleTmpPattern = "partd-shuffle-*"
 
 // mapShuffle runs the map phase: f.workers processes that generate rows and
 // append them, each reporting what it appended per partition.

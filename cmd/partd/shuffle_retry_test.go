@@ -264,3 +264,59 @@ func TestShuffleSurvivesKills(t *testing.T) {
 		t.Errorf("%d kills, %d run again: the test killed nothing", kills, retried)
 	}
 }
+
+// TestShuffleSweepsKilledRuns SIGKILLs a whole shuffle (the parent with
+// its embedded server, and its workers) and runs another with the same
+// temporary directory and output: the new run removes the store directory
+// and the staging directory the killed one left, and says so.
+func TestShuffleSweepsKilledRuns(t *testing.T) {
+	t.Parallel()
+	bin := partdBinary(t)
+	tmp := t.TempDir()
+	inputs, err := bench.WriteW7(t.TempDir(), 200_000, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"shuffle", "--by", "key", "--partitions", "8", "--workers", "2", "--output", out}
+	for _, in := range inputs {
+		args = append(args, "--input", in)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the whole group once the map phase is under way.
+	for deadline := time.Now().Add(time.Minute); len(childrenRunning(cmd.Process.Pid, shuffleInputMapCmd)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no map worker started in a minute")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	left, _ := filepath.Glob(filepath.Join(tmp, "partd-shuffle-*"))
+	staged, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".out.partd-*"))
+	if len(left) != 1 || len(staged) != 1 {
+		t.Fatalf("the killed run left store directories %q and staging directories %q, want one of each", left, staged)
+	}
+
+	again := exec.Command(bin, append(args, "--quiet")...)
+	again.Env = cmd.Env
+	var errOut bytes.Buffer
+	again.Stderr = &errOut
+	if err := again.Run(); err != nil {
+		t.Fatalf("the next run: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "removed 1 store directories that killed runs left: "+left[0]) {
+		t.Errorf("the next run did not say it removed %s:\n%s", left[0], errOut.String())
+	}
+	for _, dir := range append(left, staged...) {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", dir, err)
+		}
+	}
+	checkEachIDOnce(t, out, 200_000)
+}

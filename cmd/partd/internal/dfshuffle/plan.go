@@ -19,6 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/gopartd/partd/internal/tmpdir"
 )
 
 // Plan is a checked job: its input files, their common schema, the map
@@ -44,7 +46,8 @@ type Plan struct {
 	// SaveCommitted.
 	Committed map[int]int `json:"-"`
 
-	schema *arrow.Schema
+	schema  *arrow.Schema
+	staging *tmpdir.Dir // held by the process that made the plan; nil in those that read it
 }
 
 // File is one input file of a plan.
@@ -137,9 +140,15 @@ func NewPlan(ctx context.Context, job Job) (*Plan, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o777); err != nil {
 		return nil, err
 	}
-	if p.Staging, err = os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".partd-*"); err != nil {
+	// Staging directories of runs that were killed are removed first.
+	pattern := "." + filepath.Base(out) + ".partd-*"
+	if _, err := tmpdir.Sweep(filepath.Dir(out), pattern); err != nil {
+		return nil, err
+	}
+	if p.staging, err = tmpdir.Make(filepath.Dir(out), pattern); err != nil {
 		return nil, fmt.Errorf("dfshuffle: creating the staging directory: %w", err)
 	}
+	p.Staging = p.staging.Path
 	return p, nil
 }
 
@@ -574,6 +583,9 @@ func (p *Plan) Abort() error {
 	if p.Staging == "" {
 		return nil
 	}
+	if p.staging != nil {
+		return p.staging.Remove()
+	}
 	return os.RemoveAll(p.Staging)
 }
 
@@ -585,6 +597,11 @@ func (p *Plan) Abort() error {
 func (p *Plan) Commit() error {
 	for _, name := range []string{planFile, committedFile} {
 		if err := os.Remove(filepath.Join(p.Staging, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if p.staging != nil {
+		if err := p.staging.Unlock(); err != nil {
 			return err
 		}
 	}
