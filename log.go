@@ -1,6 +1,7 @@
 package partd
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -201,7 +202,7 @@ type logSegment struct {
 // inode whole; Drop and compaction remove a file (the mapping keeps its
 // inode) and unmap only once no Get holds l.ioMu. What a process outside
 // the Log does is caught when it happens: copies from a mapping run with
-// debug.SetPanicOnFault (copyMapped), so such a fault fails the Get with
+// debug.SetPanicOnFault (gatherMapped), so such a fault fails the Get with
 // ErrCorrupt instead of killing the process.
 func (l *Log) mapLocked(s *logSegment, n int64) {
 	if !osfile.MmapSupported || s.data != nil || n <= 0 {
@@ -1065,6 +1066,8 @@ const (
 // Gets make little garbage: a key appended to in a thousand batches has a
 // thousand runs.
 type readPlan struct {
+	joins  []logJoin
+	pieces [][]byte // of the joins
 	copies []logCopy
 	reads  []logRead
 	sorted []logRead
@@ -1091,11 +1094,28 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		l.mu.RUnlock()
 		return nil, err
 	}
-	reads, copies := plan.reads[:0], plan.copies[:0]
+	reads, copies, joins, pieces := plan.reads[:0], plan.copies[:0], plan.joins[:0], plan.pieces[:0]
 	var seg *logSegment // the last segment looked up: runs come in file order
 	for i, key := range keys {
 		k := l.index[key]
 		if k == nil {
+			continue
+		}
+		if cap(dst[i]) == len(dst[i]) && l.mappedLocked(k, &seg) {
+			// No room at all in dst[i] (none to keep, as a plain Get's)
+			// and every run in a mapping: bytes.Join gathers what dst[i]
+			// holds and the runs into one new slice, which it does not
+			// zero first.
+			j := logJoin{dst: i, from: len(pieces)}
+			pieces = append(pieces, dst[i])
+			for _, e := range k.ext {
+				if seg.id != e.seg {
+					seg = l.segs[e.seg]
+				}
+				pieces = append(pieces, seg.data[e.off:int(e.off)+int(e.n)])
+			}
+			j.to = len(pieces)
+			joins = append(joins, j)
 			continue
 		}
 		start := len(dst[i])
@@ -1119,9 +1139,10 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		}
 	}
 	l.mu.RUnlock()
-	plan.reads, plan.copies = reads, copies
-	err = copyMapped(dst, copies)
-	clear(copies) // the pool holds no slices of mappings
+	plan.reads, plan.copies, plan.joins, plan.pieces = reads, copies, joins, pieces
+	err = gatherMapped(dst, copies, joins, pieces)
+	clear(copies) // the pool holds no slices of mappings, nor of the caller's
+	clear(pieces)
 	if err == nil {
 		err = plan.read(dst)
 	}
@@ -1131,26 +1152,60 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 	return dst, nil
 }
 
+// mappedLocked reports whether every run of k is to be copied from a
+// mapping (see mapCopy). seg is the last segment looked up, or nil; it is
+// left at k's last run's. l.mu is held.
+func (l *Log) mappedLocked(k *logKey, seg **logSegment) bool {
+	s := *seg
+	for _, e := range k.ext {
+		if s == nil || s.id != e.seg {
+			s = l.segs[e.seg]
+		}
+		if s.data == nil || e.n >= mapCopy || int(e.off)+int(e.n) > len(s.data) {
+			return false
+		}
+	}
+	*seg = s
+	return true
+}
+
+// logJoin is a key of a Get whose bytes are pieces[from:to] of the plan:
+// what dst[dst] held, then its runs in mappings.
+type logJoin struct {
+	dst, from, to int
+}
+
 // copyMapped copies each run from its segment's mapping into its place in
-// dst. The caller holds l.ioMu for reading, so no mapping is unmapped
-// meanwhile. A fault while copying (the file was shortened from outside the
-// Log, so a page of the mapping is past its end: SIGBUS) fails the copy
-// with ErrCorrupt instead of crashing the process (see mapLocked).
-func copyMapped(dst [][]byte, copies []logCopy) (err error) {
-	if len(copies) == 0 {
+// dst, as gatherMapped does.
+func copyMapped(dst [][]byte, copies []logCopy) error { return gatherMapped(dst, copies, nil, nil) }
+
+// gatherMapped gathers each join's pieces into dst[join.dst], and copies
+// each run from its segment's mapping into its place in dst. The caller holds
+// l.ioMu for reading, so no mapping is unmapped meanwhile. A fault while
+// copying (the file was shortened from outside the Log, so a page of the
+// mapping is past its end: SIGBUS) fails the copy with ErrCorrupt instead
+// of crashing the process (see mapLocked).
+func gatherMapped(dst [][]byte, copies []logCopy, joins []logJoin, pieces [][]byte) (err error) {
+	if len(copies) == 0 && len(joins) == 0 {
 		return nil
 	}
 	var cur *logCopy
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault || cur == nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
 				panic(r)
 			}
-			err = fmt.Errorf("segment %s: a fault reading its mapping at byte %d (the file was shortened or damaged outside the log): %w",
-				cur.s.name(), cap(cur.s.data)-cap(cur.src), ErrCorrupt)
+			where := "a segment"
+			if cur != nil {
+				where = fmt.Sprintf("segment %s at byte %d", cur.s.name(), cap(cur.s.data)-cap(cur.src))
+			}
+			err = fmt.Errorf("a fault reading the mapping of %s (the file was shortened or damaged outside the log): %w", where, ErrCorrupt)
 		}
 	}()
+	for _, j := range joins {
+		dst[j.dst] = bytes.Join(pieces[j.from:j.to], nil)
+	}
 	for i := range copies {
 		cur = &copies[i]
 		copy(dst[cur.dst][cur.pos:], cur.src)
