@@ -1175,10 +1175,6 @@ type logJoin struct {
 	dst, from, to int
 }
 
-// copyMapped copies each run from its segment's mapping into its place in
-// dst, as gatherMapped does.
-func copyMapped(dst [][]byte, copies []logCopy) error { return gatherMapped(dst, copies, nil, nil) }
-
 // gatherMapped gathers each join's pieces into dst[join.dst], and copies
 // each run from its segment's mapping into its place in dst. The caller holds
 // l.ioMu for reading, so no mapping is unmapped meanwhile. A fault while
