@@ -102,9 +102,29 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--runs", "0"},
 		{"bench", "--scale", "0"},
 		{"bench", "--workload", "W4", "--stack", "file"},
+		{"bench", "--get-keys", "-1"},
 	} {
 		if _, errOut, code := cliRun(t, nil, args...); code != 2 {
 			t.Errorf("partd %q: exit %d, want 2\n%s", args, code, errOut)
+		}
+	}
+}
+
+// TestBenchGetKeys: --get-keys 1,0 gives a row per value, one key per Get
+// named in the first, Python's read-back the same.
+func TestBenchGetKeys(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := cliRun(t, nil, "bench", "--scale", "0.005", "--workload", "W1", "--stack", "log", "--runs", "1", "--get-keys", "1,0", "--python")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	rows := tableRows(t, out)
+	if len(rows) != 2 || !strings.Contains(rows[0][0], "1 key per Get") || strings.Contains(rows[1][0], "per Get") {
+		t.Fatalf("rows %q\n%s", rows, out)
+	}
+	for _, r := range rows {
+		if len(r) != 13 || r[3] == "0.0" || !strings.HasSuffix(r[11], "×") {
+			t.Errorf("row %q", r)
 		}
 	}
 }
