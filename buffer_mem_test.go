@@ -1,6 +1,10 @@
 package partd_test
 
 import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -26,6 +30,7 @@ func BenchmarkBufferMemory(b *testing.B) {
 			spec := workload.W5.Scaled(benchScale())
 			base := workload.PeakRSS()
 			var res workload.Result
+			var anon, file int64
 			for b.Loop() {
 				log, err := partd.OpenLog(b.TempDir(), &partd.LogOptions{Logger: quietLog})
 				if err != nil {
@@ -35,6 +40,7 @@ func BenchmarkBufferMemory(b *testing.B) {
 				if res, err = workload.Run(spec, buf, 1); err != nil {
 					b.Fatal(err)
 				}
+				anon, file = statusKiB("RssAnon:"), statusKiB("RssFile:")
 				if err := buf.Close(); err != nil {
 					b.Fatal(err)
 				}
@@ -42,8 +48,27 @@ func BenchmarkBufferMemory(b *testing.B) {
 			b.SetBytes(res.AppendBytes)
 			b.ReportMetric(float64(res.PeakRSS-base)/(1<<20), "peak-MiB")
 			b.ReportMetric(float64(res.AppendRSS-base)/(1<<20), "append-peak-MiB")
+			b.ReportMetric(float64(anon)/1024, "end-anon-MiB")
+			b.ReportMetric(float64(file)/1024, "end-file-MiB")
 			b.ReportMetric(res.AppendMBps(), "append-MB/s")
 			b.ReportMetric(res.GetMBps(), "get-MB/s")
 		})
 	}
+}
+
+// statusKiB returns a field of /proc/self/status in KiB, or 0.
+func statusKiB(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
