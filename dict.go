@@ -32,8 +32,15 @@ type Dict struct {
 	free    [numClasses][][]byte // chunks of deleted keys, by size class
 	freeLen int64                // bytes in free
 	pending []pendingAppend      // scratch for Append
-	mem     *arena.Arena         // off-heap chunks (NewOffHeapDict), or nil
+	mem     *arena.Arena         // off-heap chunks (NewOffHeapDict, or once d holds offHeapAt bytes), or nil
 }
+
+// offHeapAt is what a Dict from NewDict holds when it moves its bytes off
+// the heap: below it, a small Dict costs no mapping of its own; above it,
+// filling fresh memory of the heap page by page (a fault each 4 KiB) costs
+// more than the copy into it, where an arena's slabs fault once per 2 MiB
+// huge page.
+const offHeapAt = 8 << 20
 
 type entry struct {
 	chunks [][]byte // every chunk is full but the last
@@ -65,7 +72,10 @@ var (
 	_ Popper       = (*Dict)(nil)
 )
 
-// NewDict returns an empty in-memory store.
+// NewDict returns an empty in-memory store. It keeps its bytes on the heap
+// while it holds little; once it holds a few MiB it moves them off the heap,
+// as NewOffHeapDict's are (see there), where filling them costs a fault per
+// huge page instead of one per small page.
 func NewDict() *Dict {
 	return &Dict{data: make(map[string]*entry), tree: keypath.NewTree()}
 }
@@ -107,6 +117,29 @@ func (d *Dict) moveOffHeap() {
 	}
 }
 
+// maybeMoveOffHeapLocked moves d's chunks into an arena of its own once d
+// holds offHeapAt bytes (see offHeapAt), copying each key's bytes once.
+// Nothing outside d points into its chunks between calls (Get copies out;
+// ViewChunks' views last for its callback), so the move is unseen. d.mu is
+// held for writing.
+func (d *Dict) maybeMoveOffHeapLocked() {
+	if d.mem != nil || d.nbytes < offHeapAt || !arena.OffHeap {
+		return
+	}
+	d.useArena()
+	clear(d.free[:]) // the heap's: the collector takes them
+	d.freeLen = 0
+	held := d.nbytes
+	for _, e := range d.data {
+		old := e.chunks
+		e.chunks, e.size = nil, 0
+		for _, c := range old {
+			d.appendLocked(e, c)
+		}
+	}
+	d.nbytes = held
+}
+
 // usableLocked returns why d cannot serve op (it is closed), or nil. d.mu
 // is held.
 func (d *Dict) usableLocked(op string) error {
@@ -123,6 +156,7 @@ func (d *Dict) Append(data map[string][]byte) error {
 	if err := d.usableLocked("append"); err != nil {
 		return err
 	}
+	d.maybeMoveOffHeapLocked()
 	// Keys already held were validated when they were added; only new keys
 	// need the rules checked, before anything is written.
 	pending := d.pending[:0]
@@ -330,6 +364,7 @@ func (d *Dict) Set(key string, value []byte) error {
 		return errConflict("set", key, c)
 	}
 	d.deleteLocked(key)
+	d.maybeMoveOffHeapLocked()
 	e := &entry{}
 	d.data[key] = e
 	d.tree.Add(key)

@@ -46,6 +46,10 @@ type slab struct {
 	free [slabUnits]uint8
 }
 
+// OffHeap says whether an Arena maps its memory itself, outside the Go
+// heap: not on systems without mmap here, where it takes it from the heap.
+const OffHeap = mapsOwnMemory
+
 // Arena hands out chunks; the zero value is not usable, call New.
 type Arena struct {
 	slabs     []*slab // sorted by base
