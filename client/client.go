@@ -47,6 +47,13 @@
 // up to WithConns calls are in flight at once, from any number of
 // goroutines. The client has no locks besides its own small lifecycle state;
 // Close stops the connection goroutines and waits for them.
+//
+// # Builds
+//
+// With cgo the sockets are libzmq's (pebbe/zmq4); built with CGO_ENABLED=0
+// they are internal/zmtp's, in pure Go, which connect, reconnect and lose
+// a message with a broken connection as libzmq's do ([Transport] says
+// which). The pure-Go build has no CURVE: WithCurve is an error there.
 package client
 
 import (

@@ -23,9 +23,30 @@
 // can require CURVE encryption with a list of allowed client keys
 // ([WithCurve]).
 //
+// # Builds
+//
+// With cgo (the default where a C compiler is found) the server speaks
+// ZeroMQ through libzmq (pebbe/zmq4). Built with CGO_ENABLED=0 it speaks
+// it through internal/zmtp, a ZMTP 3.0 implementation of this module in
+// pure Go (NULL security, ROUTER and DEALER): the binary needs no libzmq
+// and cross-compiles; [Transport] says which one a binary has. Both
+// interoperate with libzmq's and pyzmq's peers and pass the same tests,
+// raw ZMTP attacks included. The pure-Go one checks every length a peer
+// sends against the cap before it allocates anything (a single frame over
+// the cap, or a message over it frame by frame, is never held whole: what
+// is past the cap is read and dropped), runs each handshake under its own
+// 10-second deadline, concurrently, queues at most 1,000 replies for a
+// peer (as libzmq's ROUTER, it drops the rest) and bounds each write to a
+// peer by 30 seconds. It has no CURVE: [WithCurve] is an error there
+// (ErrCurveUnsupported in that build), and a peer that asks for CURVE
+// or PLAIN is refused at its greeting.
+//
 // # Goroutines and sockets
 //
-// Each ZeroMQ socket has exactly one owner goroutine:
+// Each ZeroMQ socket has exactly one owner goroutine (the sockets below are
+// libzmq's; the pure-Go build has the same owner, with Go channels in place
+// of the inproc wake-up sockets and its connections' goroutines inside the
+// ROUTER, as libzmq's I/O threads are inside libzmq):
 //
 //   - The goroutine running [Server.Serve] (the owner) owns the ROUTER socket
 //     and the inproc PULL "wake-up" socket. It only does I/O: it reads
