@@ -116,6 +116,11 @@ var (
 	// reader started on (a Dict, a Log): the reader stops rather than
 	// return a mix of old and new bytes.
 	ErrKeyChanged = errs.ErrKeyChanged
+	// ErrFull is returned by an Append or Set that a store refused because
+	// it holds as much as it may on disk (a Quota's limit), or because the
+	// disk is full: the call wrote nothing, and reads and deletes go on.
+	// It is not an I/O error: retry once there is room.
+	ErrFull = errs.ErrFull
 )
 
 // MaxKeyLen is the longest key, in bytes, that any store accepts.

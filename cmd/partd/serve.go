@@ -31,6 +31,7 @@ type serveFlags struct {
 	sync        bool
 	workers     int
 	maxMessage  string
+	maxDisk     string
 	remoteClose bool
 	curveSecret string
 	curveAllow  []string
@@ -137,6 +138,7 @@ func addServeFlags(cmd *cobra.Command, f *serveFlags) {
 	fl.BoolVar(&f.sync, "sync", false, "with --memory 0: fsync every write before answering, which survives a crash of the machine (slower)")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines running store operations (default 2×GOMAXPROCS, at least 4)")
 	fl.StringVar(&f.maxMessage, "max-message", "256MiB", "largest request accepted (libzmq holds a message whole while it arrives: see above)")
+	fl.StringVar(&f.maxDisk, "max-disk", "0", "most bytes the store may keep on disk (a Log, or a Buffer over one); past it appends fail with a 'full' error, reads and deletes go on (0: no limit)")
 	fl.BoolVar(&f.remoteClose, "allow-remote-close", false, "let clients shut the server down with the close command")
 	fl.StringVar(&f.curveSecret, "curve-secret", "", "require CURVE: the server's Z85 secret key, or @FILE to read it from FILE")
 	fl.StringSliceVar(&f.curveAllow, "curve-allow", nil, "Z85 public keys of allowed clients (repeatable, comma-separated, @FILE for one key per line, * for any)")
@@ -160,6 +162,10 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	maxDisk, err := parseMaxDisk(f.maxDisk)
+	if err != nil {
+		return err
+	}
 	var health *healthState
 	if f.metrics != "" {
 		reg := prometheus.NewRegistry()
@@ -173,7 +179,7 @@ func runServe(cmd *cobra.Command, f serveFlags) error {
 		}
 		defer stopMetrics()
 	}
-	srv, err := openServer(spec, f.addr, opts)
+	srv, err := openServer(spec, f.addr, maxDisk, opts)
 	if err != nil {
 		return err
 	}
@@ -282,9 +288,12 @@ func serveSpec(cmd *cobra.Command, f serveFlags, memory int64) (storeuri.Spec, e
 
 // openServer opens the store spec names and a server of it bound to addr.
 // If the server cannot start, it closes the store.
-func openServer(spec storeuri.Spec, addr string, opts []server.Option) (*server.Server, error) {
+func openServer(spec storeuri.Spec, addr string, maxDisk int64, opts []server.Option) (*server.Server, error) {
 	store, err := spec.Open(nil)
 	if err != nil {
+		return nil, err
+	}
+	if store, err = withDiskQuota(store, maxDisk); err != nil {
 		return nil, err
 	}
 	srv, err := server.New(store, addr, append(opts, server.WithStoreName(spec.Redacted()))...)

@@ -33,6 +33,7 @@ type shuffleFlags struct {
 	partitions int
 	seed       uint64
 	memory     string
+	maxDisk    string
 	policy     string
 	format     string
 	compress   string
@@ -126,6 +127,7 @@ Progress goes to stderr, the summary to stdout (--json for a JSON summary).`,
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated rows")
 	addPolicyFlag(cmd, &f.policy)
 	fl.StringVar(&f.memory, "memory", "1GiB", "embedded server: bytes kept in memory before spilling to disk (0: straight to disk)")
+	fl.StringVar(&f.maxDisk, "max-disk", "0", "embedded server: most bytes its store may keep on disk; past it the run fails with a 'store full' error (0: no limit)")
 	fl.StringVar(&f.format, "format", "msgpack", "how partitions are stored: msgpack, columns or arrow")
 	fl.StringVar(&f.compress, "compress", "none", "compression layer under the format: none, zstd, snappy, zlib (with optional :LEVEL)")
 	fl.StringVar(&f.addr, "addr", "", "use the partd server at this address instead of an embedded one")
@@ -311,9 +313,16 @@ func shuffleStore(stderr io.Writer, f shuffleFlags, memory int64) (t *shuffleTar
 	t = &shuffleTarget{target: target{addr: f.addr, dir: f.dir, store: f.store, compress: "none", timeout: f.timeout}}
 	t.embedded = f.addr == "" && f.dir == "" && f.store == ""
 	stop = func() {}
+	if !t.embedded && f.maxDisk != "0" {
+		return nil, nil, usageError{errors.New("--max-disk limits the embedded server's store: with --addr give it to partd serve")}
+	}
 	switch {
 	case t.embedded:
-		addr, stopServer, err := startShuffleServer(stderr, f.policy, memory)
+		maxDisk, err := parseMaxDisk(f.maxDisk)
+		if err != nil {
+			return nil, nil, err
+		}
+		addr, stopServer, err := startShuffleServer(stderr, f.policy, memory, maxDisk)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -382,7 +391,7 @@ func childEnv(env ...string) []string {
 // memory bytes over a File in a temporary directory, on an ipc socket. stop
 // drops the data (of no use after the shuffle, so that shutdown has nothing
 // to flush), stops the server and removes the directory.
-func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr string, stop func(), err error) {
+func startShuffleServer(stderr io.Writer, policy string, memory, maxDisk int64) (addr string, stop func(), err error) {
 	// The store directories of embedded servers whose run was killed are
 	// removed first: a live run holds its directory's lock.
 	if removed, err := tmpdir.Sweep("", shuffleTmpPattern); err == nil && len(removed) > 0 {
@@ -394,6 +403,9 @@ func startShuffleServer(stderr io.Writer, policy string, memory int64) (addr str
 	}
 	tmp := d.Path
 	store, err := newServerStore(policy, filepath.Join(tmp, "store"), memory)
+	if err == nil {
+		store, err = withDiskQuota(store, maxDisk)
+	}
 	if err != nil {
 		d.Remove()
 		return "", nil, err

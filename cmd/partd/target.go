@@ -272,6 +272,32 @@ func newServerStore(policy, dir string, memory int64) (partd.Store, error) {
 	return serverStoreSpec(policy, dir, memory).Open(nil)
 }
 
+// withDiskQuota puts a partd.Quota of maxDisk bytes (--max-disk) over
+// store. With maxDisk 0 it still does where the store can count its disk
+// (a Log, a Buffer over one), so that a full disk is partd.ErrFull, and
+// leaves other stores as they are; a limit it cannot keep is an error, and
+// the store is closed.
+func withDiskQuota(store partd.Store, maxDisk int64) (partd.Store, error) {
+	q, err := partd.NewQuota(store, maxDisk)
+	switch {
+	case err == nil:
+		return q, nil
+	case maxDisk == 0 && errors.Is(err, errors.ErrUnsupported):
+		return store, nil
+	}
+	store.Close()
+	return nil, usageError{fmt.Errorf("--max-disk: %w", err)}
+}
+
+// parseMaxDisk parses --max-disk: a size, 0 for no limit.
+func parseMaxDisk(s string) (int64, error) {
+	n, err := storeuri.ParseSize(s)
+	if err != nil || n < 0 {
+		return 0, usageError{fmt.Errorf("--max-disk: %q is not a size (0 for no limit): %v", s, err)}
+	}
+	return n, nil
+}
+
 // serverStoreSpec is the store newServerStore opens.
 func serverStoreSpec(policy, dir string, memory int64) storeuri.Spec {
 	return storeuri.Spec{Scheme: policy, Dir: dir, Memory: max(memory, 0)}

@@ -18,6 +18,7 @@ var (
 	ErrNotStore   = errors.New("not a store directory")           // partd.ErrNotStore
 	ErrLocked     = errors.New("store in use by another process") // partd.ErrLocked
 	ErrKeyChanged = errors.New("key changed while it was read")   // partd.ErrKeyChanged
+	ErrFull       = errors.New("store full")                      // partd.ErrFull
 )
 
 // Conflict returns the error of the call op on key, which cannot be stored

@@ -145,6 +145,7 @@ const (
 	CodeInvalidKey = "invalid-key" // partd.ErrInvalidKey
 	CodeCorrupt    = "corrupt"     // partd.ErrCorrupt
 	CodeClosed     = "closed"      // partd.ErrClosed: the store or the server is closed
+	CodeFull       = "full"        // partd.ErrFull: the store holds what it may on disk; retry later
 	CodeBadRequest = "bad-request" // malformed request: unknown command, wrong number of frames
 	CodeTooLarge   = "too-large"   // request over the server's message size cap
 	CodeForbidden  = "forbidden"   // e.g. a remote close the server does not allow
@@ -173,6 +174,8 @@ func (e *Error) Unwrap() error {
 		return partd.ErrCorrupt
 	case CodeClosed:
 		return partd.ErrClosed
+	case CodeFull:
+		return partd.ErrFull
 	}
 	return nil
 }
@@ -190,6 +193,8 @@ func CodeOf(err error) string {
 		return CodeCorrupt
 	case errors.Is(err, partd.ErrClosed):
 		return CodeClosed
+	case errors.Is(err, partd.ErrFull):
+		return CodeFull
 	}
 	return CodeInternal
 }

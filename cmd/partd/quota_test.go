@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gopartd/partd"
+	"github.com/gopartd/partd/client"
+)
+
+// TestServeMaxDisk: a server with --max-disk refuses appends past the
+// limit with an error that a client tells by errors.Is(err, partd.ErrFull),
+// writes nothing of them, and goes on serving reads and deletes; the limit
+// is refused for a store that cannot count its disk.
+func TestServeMaxDisk(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", "log://"+t.TempDir()+"?memory=64KiB", "--max-disk", "1MiB")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGTERM)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address line: %v\n%s", err, stderr.String())
+	}
+	c, err := client.Dial(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	value := make([]byte, 50_000)
+	rand.NewChaCha8([32]byte{3}).Read(value)
+	acked := 0
+	for ; ; acked++ {
+		err := c.Append(map[string][]byte{"k": value})
+		if err != nil {
+			if !errors.Is(err, partd.ErrFull) {
+				t.Fatalf("append %d: %v, want ErrFull", acked, err)
+			}
+			break
+		}
+		if acked > 40 {
+			t.Fatal("1 MiB of appends of 50 kB never filled the store")
+		}
+	}
+	vals, err := c.Get("k")
+	if err != nil || len(vals[0]) != acked*len(value) {
+		t.Fatalf("after %d acknowledged appends, Get: %d bytes, %v", acked, len(vals[0]), err)
+	}
+	if err := c.Delete("k"); err != nil {
+		t.Fatalf("Delete of a full store: %v", err)
+	}
+
+	if _, errOut, code := cliRun(t, nil, "serve", "--addr", "tcp://127.0.0.1:*", "--store", "file://"+t.TempDir(), "--max-disk", "1MiB"); code != 2 || !strings.Contains(errOut, "--max-disk") {
+		t.Errorf("--max-disk over a File store: exit %d, %q; want 2 and the flag named", code, errOut)
+	}
+}
+
+// TestShuffleMaxDisk: a shuffle whose embedded store may not keep what it
+// shuffles fails, saying the store is full.
+func TestShuffleMaxDisk(t *testing.T) {
+	t.Parallel()
+	_, errOut, code := cliRun(t, nil, "shuffle", "--rows", "100000", "--workers", "2", "--memory", "0", "--max-disk", "1MiB", "--quiet")
+	if code != 1 || !strings.Contains(errOut, "store full") {
+		t.Fatalf("exit %d, want 1 and 'store full':\n%s", code, errOut)
+	}
+	if _, errOut, code := cliRun(t, nil, "shuffle", "--dir", t.TempDir(), "--max-disk", "1MiB"); code != 2 {
+		t.Errorf("--max-disk with --dir: exit %d, want 2\n%s", code, errOut)
+	}
+}
