@@ -11,10 +11,11 @@ import (
 // started (partdtest.StartHelper, partdtest.RunProcesses), the helper it
 // was started for: the File helpers of file_lock_test.go, the Log helpers
 // of log_test.go, the benchmarks' workload process (bench_test.go), the
-// reader of a 2 GiB key (file_reader_test.go), and the writers of
+// reader of a 2 GiB key (file_reader_test.go), the committer of attempts
+// (attempts_test.go), and the writers of
 // partdtest's several-processes check over a File.
 func TestMain(m *testing.M) {
-	helpers := map[string]partdtest.Helper{"workload": runWorkloadHelper, "stream-rss": runStreamHelper}
+	helpers := map[string]partdtest.Helper{"workload": runWorkloadHelper, "stream-rss": runStreamHelper, "attempts": runAttemptsHelper}
 	for _, role := range []string{"writer", "mutator", "appender", "wide", "crasher"} {
 		helpers[role] = func(args []string) error { return runHelper(role, args) }
 	}

@@ -3,7 +3,6 @@ package partd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"syscall"
 )
@@ -28,7 +27,7 @@ import (
 // an error wrapping errors.ErrUnsupported for other stores (a File, a
 // Dict, a client, Redis) rather than a limit it could not keep.
 type Quota struct {
-	Store
+	valueForwarder
 	max      int64
 	usage    func() int64
 	reserved atomic.Int64 // bytes of the Appends and Sets under way
@@ -41,7 +40,7 @@ func NewQuota(s Store, max int64) (*Quota, error) {
 	if !ok {
 		return nil, fmt.Errorf("partd: quota over %T: %w (a Log, or a Buffer over a Log, can count its disk)", s, errors.ErrUnsupported)
 	}
-	return &Quota{Store: s, max: max, usage: usage}, nil
+	return &Quota{valueForwarder: valueForwarder{s}, max: max, usage: usage}, nil
 }
 
 // diskUsage returns how to count the bytes s keeps on disk and will write
@@ -115,49 +114,4 @@ func (q *Quota) AppendVectors(keys []string, vecs [][][]byte) error {
 		}
 	}
 	return q.write("append", n, func() error { return AppendVectors(q.Store, keys, vecs) })
-}
-
-// A Quota changes no bytes, so it answers the capabilities about values
-// with its inner store's own, and with an error wrapping
-// errors.ErrUnsupported where the inner store has none (the helpers then
-// fall back, as for a store without the capability).
-
-// GetAppend appends each key's bytes to dst (GetAppender).
-func (q *Quota) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
-	if g, ok := q.Store.(GetAppender); ok {
-		return g.GetAppend(dst, keys...)
-	}
-	return nil, fmt.Errorf("partd: quota: get into buffers: %w", errors.ErrUnsupported)
-}
-
-// ViewChunks shows the pieces of each key's bytes (ChunkViewer).
-func (q *Quota) ViewChunks(keys []string, fn func(chunks [][][]byte) error) error {
-	if v, ok := q.Store.(ChunkViewer); ok {
-		return v.ViewChunks(keys, fn)
-	}
-	return fmt.Errorf("partd: quota: view chunks: %w", errors.ErrUnsupported)
-}
-
-// Sizes returns the bytes each key holds (KeySizer).
-func (q *Quota) Sizes(keys ...string) ([]int64, error) {
-	if s, ok := q.Store.(KeySizer); ok {
-		return s.Sizes(keys...)
-	}
-	return nil, fmt.Errorf("partd: quota: sizes: %w", errors.ErrUnsupported)
-}
-
-// Pop returns the keys' bytes and deletes them, atomically (Popper).
-func (q *Quota) Pop(keys ...string) ([][]byte, error) {
-	if p, ok := q.Store.(Popper); ok {
-		return p.Pop(keys...)
-	}
-	return nil, fmt.Errorf("partd: quota: pop: %w", errors.ErrUnsupported)
-}
-
-// OpenKey opens a reader of key's bytes (KeyReader).
-func (q *Quota) OpenKey(key string) (io.ReadCloser, error) {
-	if r, ok := q.Store.(KeyReader); ok {
-		return r.OpenKey(key)
-	}
-	return nil, fmt.Errorf("partd: quota: open key: %w", errors.ErrUnsupported)
 }
