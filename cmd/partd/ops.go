@@ -138,7 +138,11 @@ nothing in between.
 A key that holds no bytes does not exist (a partd store keeps no empty
 values): for each, get says "partd: no such key: KEY" on stderr, goes on
 with the other keys and exits with status 1, as cat does for a missing
-file. With --allow-missing such a key writes nothing and is no error.` + targetHelp,
+file. With --allow-missing such a key writes nothing and is no error.
+
+A File, a Log and a compression layer over them are read a piece at a
+time (partd.NewReader), so a key larger than memory can be written out;
+a server's keys are read whole.` + targetHelp,
 		Example: `  partd get --dir /data/spill df/part-1 > part-1.bin
   partd get --addr tcp://127.0.0.1:5555 greeting
   PARTD_ADDR=tcp://127.0.0.1:5555 partd get --allow-missing df/part-1 df/part-2`,
@@ -150,6 +154,34 @@ file. With --allow-missing such a key writes nothing and is no error.` + targetH
 			missing := 0
 			err := withStore(cmd.Context(), &t, func(s partd.Store) error {
 				w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+				noSuchKey := func(key string) error {
+					if allowMissing {
+						return nil
+					}
+					missing++
+					// In order with stdout, for a terminal showing both.
+					if err := w.Flush(); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "partd: no such key: %s\n", showKey(key))
+					return nil
+				}
+				if _, ok := s.(partd.KeyReader); ok {
+					// A store that streams a key (a File, a Log, a compression
+					// layer): each key is read a piece at a time, however large.
+					for _, key := range args {
+						n, err := copyKey(w, s, key)
+						if err != nil {
+							return err
+						}
+						if n == 0 {
+							if err := noSuchKey(key); err != nil {
+								return err
+							}
+						}
+					}
+					return w.Flush()
+				}
 				// A few keys per Get, so a long list does not hold every value at once.
 				for i := 0; i < len(args); i += 16 {
 					chunk := args[i:min(i+16, len(args))]
@@ -159,13 +191,8 @@ file. With --allow-missing such a key writes nothing and is no error.` + targetH
 					}
 					for j, v := range vals {
 						if len(v) == 0 {
-							if !allowMissing {
-								missing++
-								// In order with stdout, for a terminal showing both.
-								if err := w.Flush(); err != nil {
-									return err
-								}
-								fmt.Fprintf(cmd.ErrOrStderr(), "partd: no such key: %s\n", showKey(chunk[j]))
+							if err := noSuchKey(chunk[j]); err != nil {
+								return err
 							}
 							continue
 						}
@@ -185,6 +212,20 @@ file. With --allow-missing such a key writes nothing and is no error.` + targetH
 	addTargetFlags(cmd, &t, true)
 	cmd.Flags().BoolVar(&allowMissing, "allow-missing", false, "a key that does not exist writes nothing and is no error")
 	return cmd
+}
+
+// copyKey writes the bytes of key in s to w through partd.NewReader, and
+// returns how many it wrote.
+func copyKey(w io.Writer, s partd.Store, key string) (int64, error) {
+	r, err := partd.NewReader(s, key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, r)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 // showKey returns key as messages show it: as it is, or quoted if it holds
