@@ -32,7 +32,12 @@ func WithCurve(serverPublicKey, publicKey, secretKey string) Option {
 // zmtpTransport makes internal/zmtp DEALERs.
 type zmtpTransport struct{ c *Client }
 
-func newTransport(c *Client) (clientTransport, error) { return zmtpTransport{c}, nil }
+func newTransport(c *Client) (clientTransport, error) {
+	if o := c.opts; o.curveServer+o.curvePublic+o.curveSecret != "" {
+		return nil, ErrCurveUnsupported // WithCurve refuses it first; never connect without it
+	}
+	return zmtpTransport{c}, nil
+}
 
 func (zmtpTransport) close() {}
 

@@ -362,18 +362,6 @@ func (c *conn) writeMsg(frames [][]byte, deadline time.Time, flush bool) error {
 	return nil
 }
 
-func (c *conn) flush(deadline time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.w.Buffered() == 0 {
-		return nil
-	}
-	if err := c.nc.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	return c.w.Flush()
-}
-
 func (c *conn) close() {
 	c.closeOnce.Do(func() { c.nc.Close() })
 }
