@@ -36,6 +36,10 @@ var commands = map[string]commandSpec{
 	wire.CmdSizes:  {run: cmdSizes, goOnly: true},
 	wire.CmdList:   {run: cmdList, goOnly: true},
 	wire.CmdPop:    {run: cmdPop, goOnly: true},
+
+	wire.CmdAttemptAppend: {run: cmdAttemptAppend, goOnly: true},
+	wire.CmdAttemptCommit: {run: cmdAttemptCommit, goOnly: true},
+	wire.CmdAttemptAbort:  {run: cmdAttemptAbort, goOnly: true},
 }
 
 // commandLabels are the values of the "command" label and the keys of
@@ -43,7 +47,8 @@ var commands = map[string]commandSpec{
 // the metrics without bound.
 var commandLabels = []string{
 	wire.CmdSyn, wire.CmdAppend, wire.CmdGet, wire.CmdDelete, wire.CmdIset, wire.CmdDrop,
-	wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop, "other",
+	wire.CmdClose, wire.CmdKeys, wire.CmdStat, wire.CmdSizes, wire.CmdList, wire.CmdPop,
+	wire.CmdAttemptAppend, wire.CmdAttemptCommit, wire.CmdAttemptAbort, "other",
 }
 
 // commandLabel returns the label under which a command is counted.

@@ -24,11 +24,18 @@ func FuzzHandle(f *testing.F) {
 		{[]byte(wire.Version), []byte("id"), []byte("keys")},
 		{[]byte(wire.Version), []byte("id"), []byte("stat")},
 		{[]byte("delete"), []byte("..")},
+		{[]byte(wire.Version), []byte("id"), []byte("attempt-append"), wire.Pack(nil, []byte("t1"), []byte("0"), []byte("1"), []byte("k"), []byte("v"))},
+		{[]byte(wire.Version), []byte("id"), []byte("attempt-commit"), wire.Pack(nil, []byte("t1"), []byte("0"))},
+		{[]byte(wire.Version), []byte("id"), []byte("attempt-abort"), wire.Pack(nil, []byte("t1"), []byte("1"))},
 	}
 	for _, s := range seeds {
 		f.Add(bytes.Join(s, []byte{0}))
 	}
-	s, err := New(partd.NewDict(), "", WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithMaxMessageSize(1<<20))
+	store, err := partd.NewAttempts(partd.NewDict()) // the attempts extension too
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(store, "", WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithMaxMessageSize(1<<20))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -80,3 +80,67 @@ func TestShuffleMaxDisk(t *testing.T) {
 		t.Errorf("--max-disk with --dir: exit %d, want 2\n%s", code, errOut)
 	}
 }
+
+// TestServeAttempts: through partd serve, a client appends under attempts
+// of a task; nothing shows until a commit, the first commit wins, a later
+// one is told ErrAttemptLost, a retried append applies once. A server over
+// a File store, which cannot commit a batch whole, answers ErrUnsupported.
+func TestServeAttempts(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"log://" + t.TempDir() + "?memory=1MiB", "file://" + t.TempDir()} {
+		cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", store)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("no address line: %v\n%s", err, stderr.String())
+		}
+		c, err := client.Dial(strings.TrimSpace(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.AttemptAppend("map-7", 0, 1, map[string][]byte{"p/0": []byte("a")})
+		if strings.HasPrefix(store, "file:") {
+			if !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("attempts over a File store: %v, want ErrUnsupported", err)
+			}
+		} else {
+			for _, step := range []error{
+				err,
+				c.AttemptAppend("map-7", 0, 1, map[string][]byte{"p/0": []byte("a")}), // a retry
+				c.AttemptAppend("map-7", 0, 2, map[string][]byte{"p/0": []byte("b"), "p/1": []byte("c")}),
+				c.AttemptAppend("map-7", 1, 1, map[string][]byte{"p/0": []byte("X")}),
+			} {
+				if step != nil {
+					t.Fatal(step)
+				}
+			}
+			if keys, err := c.Keys(); err != nil || len(keys) != 0 {
+				t.Fatalf("keys before a commit: %q, %v", keys, err)
+			}
+			if err := c.AttemptCommit("map-7", 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.AttemptCommit("map-7", 1); !errors.Is(err, partd.ErrAttemptLost) {
+				t.Fatalf("the second commit: %v, want ErrAttemptLost", err)
+			}
+			vals, err := c.Get("p/0", "p/1")
+			if err != nil || string(vals[0]) != "ab" || string(vals[1]) != "c" {
+				t.Fatalf("after the commit: %q, %v", vals, err)
+			}
+			if err := c.AttemptAbort("map-8", 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+}

@@ -296,6 +296,9 @@ func openServer(spec storeuri.Spec, addr string, maxDisk int64, opts []server.Op
 	if store, err = withDiskQuota(store, maxDisk); err != nil {
 		return nil, err
 	}
+	if store, err = withAttempts(store); err != nil {
+		return nil, err
+	}
 	srv, err := server.New(store, addr, append(opts, server.WithStoreName(spec.Redacted()))...)
 	if err != nil {
 		store.Close()

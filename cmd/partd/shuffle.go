@@ -406,6 +406,9 @@ func startShuffleServer(stderr io.Writer, policy string, memory, maxDisk int64) 
 	if err == nil {
 		store, err = withDiskQuota(store, maxDisk)
 	}
+	if err == nil {
+		store, err = withAttempts(store)
+	}
 	if err != nil {
 		d.Remove()
 		return "", nil, err

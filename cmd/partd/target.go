@@ -289,6 +289,22 @@ func withDiskQuota(store partd.Store, maxDisk int64) (partd.Store, error) {
 	return nil, usageError{fmt.Errorf("--max-disk: %w", err)}
 }
 
+// withAttempts puts a partd.Attempts over store where the store commits a
+// batch whole (a Log, a Dict, a Buffer over them), so that the server's
+// clients can append under attempts and commit them (the attempts
+// extension); other stores are left as they are.
+func withAttempts(store partd.Store) (partd.Store, error) {
+	a, err := partd.NewAttempts(store)
+	switch {
+	case err == nil:
+		return a, nil
+	case errors.Is(err, errors.ErrUnsupported):
+		return store, nil
+	}
+	store.Close()
+	return nil, err
+}
+
 // parseMaxDisk parses --max-disk: a size, 0 for no limit.
 func parseMaxDisk(s string) (int64, error) {
 	n, err := storeuri.ParseSize(s)

@@ -111,6 +111,12 @@ const (
 	CmdSizes  = "sizes"
 	CmdList   = "list"
 	CmdPop    = "pop"
+	// The attempts extension (partd.Attempts, in the server's store):
+	// attempt-append [task, attempt, seq, key, value, ...]; attempt-commit
+	// and attempt-abort [task, attempt].
+	CmdAttemptAppend = "attempt-append"
+	CmdAttemptCommit = "attempt-commit"
+	CmdAttemptAbort  = "attempt-abort"
 )
 
 // MaxListPage is the most keys a page of the list command may ask for.
@@ -142,15 +148,17 @@ const FrameOverhead = 64
 
 // Error codes carried by error replies.
 const (
-	CodeInvalidKey = "invalid-key" // partd.ErrInvalidKey
-	CodeCorrupt    = "corrupt"     // partd.ErrCorrupt
-	CodeClosed     = "closed"      // partd.ErrClosed: the store or the server is closed
-	CodeFull       = "full"        // partd.ErrFull: the store holds what it may on disk; retry later
-	CodeBadRequest = "bad-request" // malformed request: unknown command, wrong number of frames
-	CodeTooLarge   = "too-large"   // request over the server's message size cap
-	CodeForbidden  = "forbidden"   // e.g. a remote close the server does not allow
-	CodeBusy       = "busy"        // too many requests pipelined by one peer
-	CodeInternal   = "internal"    // any other store error
+	CodeInvalidKey  = "invalid-key"  // partd.ErrInvalidKey
+	CodeCorrupt     = "corrupt"      // partd.ErrCorrupt
+	CodeClosed      = "closed"       // partd.ErrClosed: the store or the server is closed
+	CodeFull        = "full"         // partd.ErrFull: the store holds what it may on disk; retry later
+	CodeLost        = "attempt-lost" // partd.ErrAttemptLost: another attempt of the task committed first
+	CodeUnsupported = "unsupported"  // errors.ErrUnsupported: the server's store cannot do it
+	CodeBadRequest  = "bad-request"  // malformed request: unknown command, wrong number of frames
+	CodeTooLarge    = "too-large"    // request over the server's message size cap
+	CodeForbidden   = "forbidden"    // e.g. a remote close the server does not allow
+	CodeBusy        = "busy"         // too many requests pipelined by one peer
+	CodeInternal    = "internal"     // any other store error
 )
 
 // Error is an error reply received from a server.
@@ -176,6 +184,10 @@ func (e *Error) Unwrap() error {
 		return partd.ErrClosed
 	case CodeFull:
 		return partd.ErrFull
+	case CodeLost:
+		return partd.ErrAttemptLost
+	case CodeUnsupported:
+		return errors.ErrUnsupported
 	}
 	return nil
 }
@@ -195,6 +207,10 @@ func CodeOf(err error) string {
 		return CodeClosed
 	case errors.Is(err, partd.ErrFull):
 		return CodeFull
+	case errors.Is(err, partd.ErrAttemptLost):
+		return CodeLost
+	case errors.Is(err, errors.ErrUnsupported):
+		return CodeUnsupported
 	}
 	return CodeInternal
 }
