@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/gopartd/partd"
@@ -19,23 +16,7 @@ import (
 // is refused for a store that cannot count its disk.
 func TestServeMaxDisk(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", "log://"+t.TempDir()+"?memory=64KiB", "--max-disk", "1MiB")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Signal(syscall.SIGTERM)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address line: %v\n%s", err, stderr.String())
-	}
-	c, err := client.Dial(strings.TrimSpace(line))
+	c, err := client.Dial(startServe(t, "--store", "log://"+t.TempDir()+"?memory=64KiB", "--max-disk", "1MiB").addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,21 +69,7 @@ func TestShuffleMaxDisk(t *testing.T) {
 func TestServeAttempts(t *testing.T) {
 	t.Parallel()
 	for _, store := range []string{"log://" + t.TempDir() + "?memory=1MiB", "file://" + t.TempDir()} {
-		cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", store)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr lockedBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil {
-			t.Fatalf("no address line: %v\n%s", err, stderr.String())
-		}
-		c, err := client.Dial(strings.TrimSpace(line))
+		c, err := client.Dial(startServe(t, "--store", store).addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +107,5 @@ func TestServeAttempts(t *testing.T) {
 			}
 		}
 		c.Close()
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
 	}
 }

@@ -258,23 +258,7 @@ func TestServeExitCodes(t *testing.T) {
 // zstd one.
 func TestServeStoreURI(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(partdBinary(t), "serve", "--addr", "tcp://127.0.0.1:*", "--store", "file://"+dir+"?memory=64&compress=zstd")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Signal(syscall.SIGTERM)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address line: %v\n%s", err, stderr.String())
-	}
-	addr := strings.TrimSpace(line)
+	addr := startServe(t, "--store", "file://"+dir+"?memory=64&compress=zstd").addr
 	value := strings.Repeat("spilled through a buffer and zstd; ", 10)
 	if _, errOut, code := cliRun(t, []byte(value), "append", "--addr", addr, "k"); code != 0 {
 		t.Fatalf("append: exit %d: %s", code, errOut)
