@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopartd/partd"
 	"github.com/gopartd/partd/compress"
+	"github.com/gopartd/partd/internal/errorfs"
 	"github.com/gopartd/partd/partdtest"
 )
 
@@ -107,4 +108,32 @@ func TestQuotaConformance(t *testing.T) {
 		}
 		return q
 	})
+}
+
+// TestQuotaInjectedFullDisk: through the fault-injection seam, a disk that
+// fills mid-record is ErrFull through a Quota, the failed Append wrote
+// nothing, and appends go on once there is room.
+func TestQuotaInjectedFullDisk(t *testing.T) {
+	l := smallLog(t, t.TempDir())
+	inj := &errorfs.Injector{}
+	partd.InjectLogFaults(l, inj)
+	q, err := partd.NewQuota(l, 0)
+	must(t, err)
+	defer q.Close()
+	inj.FailWritesAfter(10_000, syscall.ENOSPC)
+	acked := 0
+	for ; ; acked++ {
+		err := q.Append(map[string][]byte{"a": bytes.Repeat([]byte{'a'}, 700)})
+		if err != nil {
+			if !errors.Is(err, partd.ErrFull) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("append %d: %v, want ErrFull and ENOSPC", acked, err)
+			}
+			break
+		}
+	}
+	if a := getOne(t, q, "a"); len(a) != acked*700 {
+		t.Fatalf("a: %d bytes after %d acknowledged appends", len(a), acked)
+	}
+	inj.Heal()
+	must(t, q.Append(map[string][]byte{"a": []byte("room again")}))
 }

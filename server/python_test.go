@@ -230,6 +230,14 @@ func TestPythonServer(t *testing.T) {
 	if _, err := c.Stat(); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("Stat on Python server: %v, want ErrUnsupported", err)
 	}
+	// The attempts extension, which an older server lacks: refused, and
+	// nothing is written.
+	if err := c.AttemptAppend("task", 0, 1, map[string][]byte{"att": []byte("v")}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("AttemptAppend on Python server: %v, want ErrUnsupported", err)
+	}
+	if err := c.AttemptCommit("task", 0); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("AttemptCommit on Python server: %v, want ErrUnsupported", err)
+	}
 	// Keys Python's server would die on are refused locally.
 	for _, k := range []string{"..", "a-|-b", "a//b", ""} {
 		if err := c.Append(map[string][]byte{k: []byte("v")}); !errors.Is(err, partd.ErrInvalidKey) {
