@@ -12,7 +12,7 @@ import (
 	"github.com/gopartd/partd/partdtest"
 )
 
-// The benchmarks run the canonical workloads of shared/WORKLOADS.md.
+// The benchmarks run the canonical workloads of WORKLOADS.md.
 //
 //	go test -run '^$' -bench 'W[1235]' -benchtime 3x .
 //

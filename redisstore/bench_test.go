@@ -1,6 +1,6 @@
 package redisstore_test
 
-// BenchmarkW4 runs W4 (server-shuffle, shared/WORKLOADS.md) through Redis:
+// BenchmarkW4 runs W4 (server-shuffle, WORKLOADS.md) through Redis:
 // spec.Clients writer processes append W4's batches through a Store, then
 // one reader process gets every key. The processes are this test binary
 // started again as partdtest helpers (see TestMain).

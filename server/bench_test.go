@@ -1,6 +1,6 @@
 package server_test
 
-// Benchmarks of W4 (server-shuffle, shared/WORKLOADS.md) against Python
+// Benchmarks of W4 (server-shuffle, WORKLOADS.md) against Python
 // partd's server with its own Python clients and against a raw libzmq
 // DEALER→ROUTER stream, all in one run, plus the small-message (100 B)
 // request rate. Client processes are this test binary started again as

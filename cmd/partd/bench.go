@@ -40,7 +40,7 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the canonical workloads, optionally beside Python partd",
-		Long: `Run the canonical workloads (W1-W6 of shared/WORKLOADS.md) on the chosen
+		Long: `Run the canonical workloads (W1-W7 of WORKLOADS.md) on the chosen
 stacks and print a Markdown table: append and get throughput (payload MB/s,
 10^6 bytes per second of time spent in the store's calls), peak RSS of the
 process that ran the workload, and bytes on disk. Each run is its own child

@@ -18,9 +18,7 @@ var repoFile = regexp.MustCompile(`(?:^|[\s(\x60"'])((?:[\w.-]+/)*[\w-][\w.-]*\.
 // knownBroken are references that a help text owned elsewhere still makes
 // and that are being fixed there: each must still appear (else remove it
 // here), and is not an error meanwhile.
-var knownBroken = map[string]string{
-	"shared/WORKLOADS.md": "partd bench --help (bench.go): the workloads are WORKLOADS.md at the repository's root",
-}
+var knownBroken = map[string]string{}
 
 // TestHelpLinks: every file of the repository that a command's help names
 // (its short and long text, examples and flags) exists, inside the

@@ -175,7 +175,8 @@ func TestOpsExitCodes(t *testing.T) {
 		{"keys", "--addr", "tcp://127.0.0.1:1", "--timeout", "300ms"},
 	}
 	for _, args := range failures {
-		if _, errOut, code := cliRun(t, nil, args...); code != 1 || !strings.HasPrefix(errOut, "partd: ") {
+		// One prefix: partd's, or the package's that failed (partd/client).
+		if _, errOut, code := cliRun(t, nil, args...); code != 1 || !strings.HasPrefix(errOut, "partd: ") && !strings.HasPrefix(errOut, "partd/client: ") {
 			t.Errorf("partd %q: exit %d, want 1 with a message\n%s", args, code, errOut)
 		}
 	}

@@ -1,4 +1,4 @@
-"""Python partd 1.3 baseline for the canonical workloads (shared/WORKLOADS.md).
+"""Python partd 1.3 baseline for the canonical workloads (WORKLOADS.md).
 
 Usage: python3 bench.py '<json spec>'
 The spec names the workload's shape and the stack: dict, file, buffer, zlib,

@@ -1,4 +1,4 @@
-// Package workload generates the canonical workloads of shared/WORKLOADS.md
+// Package workload generates the canonical workloads of WORKLOADS.md
 // (W1…W6) deterministically, so Go benchmarks, `partd bench` and the Python
 // baselines measure the same bytes.
 package workload

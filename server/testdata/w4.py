@@ -1,4 +1,4 @@
-"""W4 (server-shuffle, shared/WORKLOADS.md) and the small-message rate for
+"""W4 (server-shuffle, WORKLOADS.md) and the small-message rate for
 Python partd's zmq Server and Client, driven by server/bench_test.go.
 
 usage:

@@ -1,5 +1,5 @@
 // Package bench is the tested logic behind `partd bench`: it builds the
-// stores the canonical workloads (internal/workload, shared/WORKLOADS.md) run
+// stores the canonical workloads (internal/workload, WORKLOADS.md) run
 // on, runs one workload on one stack and measures it, takes medians over
 // runs, and writes the Markdown table, Go beside Python partd 1.3.
 //

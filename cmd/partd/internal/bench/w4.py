@@ -1,4 +1,4 @@
-"""W4 (server-shuffle, shared/WORKLOADS.md) on Python partd 1.3's zmq Server
+"""W4 (server-shuffle, WORKLOADS.md) on Python partd 1.3's zmq Server
 and Client, driven by `partd bench --python` (internal/bench/python.go).
 
 usage:

@@ -28,7 +28,7 @@ func w7Rows(b *testing.B) int {
 	return int(10_000_000 * scale)
 }
 
-// w7SQL selects rows [from, to) of W7 (../../../../shared/WORKLOADS.md):
+// w7SQL selects rows [from, to) of W7 (WORKLOADS.md at the repository root):
 // int64 id; int64 key of 200,000 values; a skewed string tag (10% "hot",
 // else 5,000 values); float64 x; a string s of 8–23 bytes, every 13th
 // NULL; a timestamp; a bool; an int32, every 7th NULL.
