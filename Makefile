@@ -57,7 +57,7 @@ unit:
 unit-purego:
 	CGO_ENABLED=0 $(GO) test -timeout 30m ./server/... ./client/... ./internal/zmtp/... ./storeuri/...
 
-# Benchmarks of the canonical workloads (shared/WORKLOADS.md), with Python
+# Benchmarks of the canonical workloads (WORKLOADS.md), with Python
 # partd 1.3 measured in the same run. SCALE=0.1 makes them quick.
 bench: deps
 	PARTD_BENCH_SCALE=$(SCALE) PARTD_BENCH_PYTHON=1 $(GO) test -run '^$$' -bench . -benchtime 3x ./...
