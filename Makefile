@@ -38,7 +38,7 @@ lint:
 CROSS_PKGS := . ./compress ./encode ./partdtest ./internal/zmtp ./server ./client ./storeuri
 # The systems partd itself is built for. (Windows waits for bench's disk
 # sync, syscall.Sync, which Windows lacks, to move behind a per-system file.)
-CROSS_CMD_OS := linux darwin
+CROSS_CMD_OS := linux darwin windows
 cross:
 	@set -e; for os in linux darwin windows; do for arch in amd64 arm64; do \
 	  echo "build $$os/$$arch"; CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(CROSS_PKGS); \

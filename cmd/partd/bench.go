@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -212,7 +211,7 @@ func measurePlan(ctx context.Context, stderr io.Writer, p benchPlan, f benchFlag
 		seed := f.seed + uint64(r)
 		// Every run starts on a settled disk: the previous run's files
 		// (100,000 of them for W3) are written back and deleted first.
-		syscall.Sync()
+		syncDisks()
 		m, err := benchChild(ctx, stderr, p, f.scale, seed)
 		if err != nil {
 			return bench.Row{}, err
@@ -223,7 +222,7 @@ func measurePlan(ctx context.Context, stderr io.Writer, p benchPlan, f benchFlag
 		if !f.python {
 			continue
 		}
-		syscall.Sync()
+		syncDisks()
 		pm, err := measurePython(p, seed)
 		if err != nil {
 			return bench.Row{}, err
