@@ -36,8 +36,7 @@ lint:
 # platform without cgo (the server and client then speak ZeroMQ through
 # internal/zmtp); vet checks the code of the systems that are not this one.
 CROSS_PKGS := . ./compress ./encode ./partdtest ./internal/zmtp ./server ./client ./storeuri
-# The systems partd itself is built for. (Windows waits for bench's disk
-# sync, syscall.Sync, which Windows lacks, to move behind a per-system file.)
+# The systems partd itself is built for, without cgo.
 CROSS_CMD_OS := linux darwin windows
 cross:
 	@set -e; for os in linux darwin windows; do for arch in amd64 arm64; do \
