@@ -96,14 +96,17 @@ Memory for requests: --max-message caps one request (its frames plus 64
 bytes each; from 1KiB to 1TiB); a larger one is answered with a too-large
 error. The server reads requests of at most 4 × --max-message in all before
 it waits for answers to go out, and keeps at most one --max-message of a
-request it refuses. libzmq, below it, checks --max-message against each
-frame only and hands a message over once its last frame has arrived, so a
-message is held whole while it arrives, whatever its size: a client that
-sends one message of many frames, each under the cap, holds that much of
-the server's memory until it is complete; then the server refuses it and
-gives the memory back. The Go client sends a request as one payload frame
-and never one over the cap; Python partd's client sends a frame per key and
-value. Against clients you do not trust, require CURVE keys.
+request it refuses. In the libzmq build (cgo), libzmq checks --max-message
+against each frame only and hands a message over once its last frame has
+arrived, so a message is held whole while it arrives, whatever its size: a
+client that sends one message of many frames, each under the cap, holds
+that much of the server's memory until it is complete; then the server
+refuses it and gives the memory back. The pure-Go build (CGO_ENABLED=0)
+checks the cap against the whole message as it arrives and drops the rest
+of one over it, holding at most the cap. The Go client sends a request as
+one payload frame and never one over the cap; Python partd's client sends
+a frame per key and value. Against clients you do not trust, require CURVE
+keys (the libzmq build has CURVE; the pure-Go one refuses the flags).
 
 The address the server listens on is printed to stdout as one line.
 
