@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,6 +88,12 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		if cmd.Flags().Changed(n) {
 			return usageError{fmt.Errorf("--%s goes with a synthetic run, not with --input", n)}
 		}
+	}
+	if !cmd.Flags().Changed("workers") {
+		// One map process per CPU: reading and encoding Parquet keeps a
+		// core busy, and more processes than cores only take turns (W7:
+		// 2 workers on 2 cores 9.6 s, 4 workers 11.3 s).
+		f.workers = runtime.NumCPU()
 	}
 	_, _, memory, err := f.parse()
 	if err != nil {
