@@ -15,12 +15,12 @@ type Row struct {
 }
 
 // Layers nest like io.Reader wrappers: typed rows, encoded with msgpack,
-// compressed with zstd, buffered in memory and spilled to disk.
+// buffered in memory, and spilled to disk through zstd.
 func Example_composition() {
-	disk, _ := partd.NewFile("")                           // one file per key, in a temporary directory
-	buf := partd.NewBuffer(partd.NewDict(), disk, 256<<20) // 256 MiB in memory, spill the largest keys
-	rows := encode.Msgpack[Row](compress.Zstd(buf))        // zstd frames of msgpack rows
-	defer rows.Close()                                     // closes every layer, flushing the buffer
+	disk, _ := partd.NewFile("")                                          // one file per key, in a temporary directory
+	buf := partd.NewBuffer(partd.NewDict(), compress.Zstd(disk), 256<<20) // 256 MiB in memory; spills the largest keys, zstd-compressed
+	rows := encode.Msgpack[Row](buf)                                      // msgpack rows
+	defer rows.Close()                                                    // closes every layer, flushing the buffer
 
 	rows.Append(map[string][]Row{"part-7": {{1, "ada"}, {2, "bo"}}})
 	rows.Append(map[string][]Row{"part-7": {{3, "cy"}}, "part-9": {{4, "di"}}})

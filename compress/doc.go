@@ -2,7 +2,7 @@
 // [Snappy] and [ZLib]. Each wraps a [partd.Store], is itself a partd.Store,
 // and nests with any other layer:
 //
-//	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), file, 64<<20))
+//	s := partd.NewBuffer(partd.NewDict(), compress.Zstd(file), 64<<20) // compresses what it spills
 //
 // Options follow klauspost/compress's style, one variadic list of
 // validated functional options for every constructor, as every layer of

@@ -9,15 +9,15 @@ import (
 	"github.com/gopartd/partd/compress"
 )
 
-// A zstd layer over a Buffer that keeps up to 64 MiB in memory and spills the
-// largest keys, compressed, to a File store. Closing the outermost layer
-// closes the whole stack.
+// A Buffer that keeps up to 64 MiB in memory and spills the largest keys
+// through a zstd layer to a File store: it compresses large pieces, not each
+// small append. Closing the outermost layer closes the whole stack.
 func Example() {
 	disk, err := partd.NewFile("") // a temporary directory, removed by Close
 	if err != nil {
 		log.Fatal(err)
 	}
-	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), disk, 64<<20))
+	s := partd.NewBuffer(partd.NewDict(), compress.Zstd(disk), 64<<20)
 	defer s.Close()
 
 	row := strings.Repeat("42,alice,Berlin,17.50,true\n", 100)

@@ -6,7 +6,7 @@
 //
 //	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 //	store, err := redisstore.New(client, "shuffle-42")
-//	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), store, 256<<20))
+//	s := partd.NewBuffer(partd.NewDict(), compress.Zstd(store), 256<<20)
 //
 // # Namespaces
 //

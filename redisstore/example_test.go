@@ -43,15 +43,15 @@ func Example() {
 	// []
 }
 
-// A Buffer holds recent appends in memory and spills them to Redis;
-// compression wraps the whole stack.
+// A Buffer holds recent appends in memory and spills them to Redis
+// through a zstd layer.
 func Example_layers() {
 	store, err := redisstore.Dial(&redis.UniversalOptions{Addrs: []string{redisAddr}}, "example-layers")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	s := compress.Zstd(partd.NewBuffer(partd.NewDict(), store, 1<<20))
+	s := partd.NewBuffer(partd.NewDict(), compress.Zstd(store), 1<<20)
 	defer s.Close() // closes the store, and the client Dial made
 
 	_ = s.Append(map[string][]byte{"shuffle/0": []byte("rows of partition 0;")})

@@ -49,11 +49,13 @@
 //
 // Two query parameters add layers over any of them:
 //
-//	memory=SIZE      a partd.Buffer holding up to SIZE bytes in an off-heap Dict (NewOffHeapDict), spilling to the store
-//	compress=NAME    a compression layer over that: zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL
+//	compress=NAME    a compression layer over the store: zstd, zstd:LEVEL, snappy, zlib, zlib:LEVEL
+//	memory=SIZE      a partd.Buffer over that, holding up to SIZE bytes in an off-heap Dict (NewOffHeapDict)
 //
 // so "file:///data/shuffle?memory=1GiB&compress=zstd" is
-// compress.Zstd(partd.NewBuffer(partd.NewOffHeapDict(), file, 1<<30)).
+// partd.NewBuffer(partd.NewOffHeapDict(), compress.Zstd(file), 1<<30): the
+// Buffer takes appends at memory speed and compresses what it spills, in
+// large pieces, rather than every small append on its way in.
 //
 // What a returned Append survives is the URI's to say. With memory=SIZE
 // the appended bytes stay in memory until the Buffer spills them (or
@@ -164,7 +166,7 @@ type Spec struct {
 	Prefix   string           // redis, redis-cluster: the store's namespace (redisstore.DefaultPrefix if not given)
 	Memory   int64            // > 0: a Buffer of this many bytes in a Dict over the store
 	Sync     bool             // file, log: fsync every write before it returns (not with Memory)
-	Compress compress.Setting // a compression layer over everything
+	Compress compress.Setting // a compression layer over the store, under the Buffer
 
 	// redis, redis-cluster: > 0 has every write wait until that many
 	// replicas acknowledge it, for up to WaitTimeout (0 means
@@ -495,13 +497,13 @@ func (s Spec) Open(opts *Options) (partd.Store, error) {
 	default:
 		return nil, fmt.Errorf("storeuri: %w: unknown scheme %q", ErrBadURI, s.Scheme)
 	}
-	if s.Memory > 0 {
-		store = partd.NewBuffer(partd.NewOffHeapDict(), store, s.Memory)
-	}
 	wrapped, err := s.Compress.Wrap(store)
 	if err != nil {
 		store.Close()
 		return nil, err
+	}
+	if s.Memory > 0 {
+		wrapped = partd.NewBuffer(partd.NewOffHeapDict(), wrapped, s.Memory)
 	}
 	return wrapped, nil
 }

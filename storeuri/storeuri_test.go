@@ -1,6 +1,7 @@
 package storeuri_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -351,5 +352,37 @@ func TestOpenSync(t *testing.T) {
 	}
 	if _, err := (storeuri.Spec{Scheme: "mem", Sync: true}).Open(nil); !errors.Is(err, storeuri.ErrBadURI) {
 		t.Errorf("Open of a mem Spec with Sync: %v", err)
+	}
+}
+
+// TestCompressionUnderBuffer: ?memory= and ?compress= stack as the README
+// advises, a Buffer over the compression layer, so that the Buffer takes
+// small appends as they come and compresses what it spills in large
+// pieces: the spilled key is one zstd frame, not one per append.
+func TestCompressionUnderBuffer(t *testing.T) {
+	dir := t.TempDir()
+	s, err := storeuri.Open("file://"+dir+"?memory=1MiB&compress=zstd", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(*partd.Buffer); !ok {
+		t.Fatalf("the URI opened a %T, want a *partd.Buffer on top", s)
+	}
+	row := []byte("42,alice,Berlin,17.50,true\n")
+	for range 100 {
+		if err := s.Append(map[string][]byte{"k": row}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil { // spills
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One frame: an 8-byte length, then that many bytes of zstd.
+	if len(raw) < 8 || int(binary.LittleEndian.Uint64(raw)) != len(raw)-8 || len(raw) >= 100*len(row)/2 {
+		t.Fatalf("k on disk: %d bytes, first frame of %d: want one compressed frame", len(raw), binary.LittleEndian.Uint64(raw))
 	}
 }
