@@ -55,111 +55,142 @@ func (ph itemPhase) run(ctx context.Context, stderr io.Writer) (time.Duration, i
 	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	bar := newProgress(stderr, ph.phase, ph.unit, ph.total, ph.quiet)
+	r := &phaseRun{ph: ph, exe: exe, ctx: ctx, cancel: cancel, stderr: stderr,
+		bar:      newProgress(stderr, ph.phase, ph.unit, ph.total, ph.quiet),
+		progress: map[int]int64{}, committed: map[int]int64{}, failures: map[int]int{}, finished: map[int]bool{},
+		next: len(ph.shares)}
 	start := time.Now()
+	r.mu.Lock()
+	for i, items := range ph.shares {
+		if len(items) > 0 && r.firstErr == nil {
+			r.launch(items, i)
+		}
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	r.bar.done()
+	if outer.Err() != nil {
+		return 0, r.retried, context.Cause(outer)
+	}
+	if r.firstErr != nil {
+		return 0, r.retried, fmt.Errorf("%s phase: %w", ph.phase, r.firstErr)
+	}
+	return time.Since(start), r.retried, nil
+}
 
-	var (
-		mu        sync.Mutex // guards everything below, serializes report
-		firstErr  error
-		wg        sync.WaitGroup
-		progress  = map[int]int64{} // per attempt
-		committed = map[int]int64{} // per attempt: progress at its last finished item
-		failures  = map[int]int{}   // per item: attempts killed
-		finished  = map[int]bool{}  // items reported finished
-		sofar     int64
-		next      = len(ph.shares) // the next attempt number
-		retried   int
-	)
-	fail := func(err error) { // mu held
-		if firstErr == nil {
-			firstErr = err
-		}
-		cancel()
+// phaseRun is one run of an itemPhase: its children, their progress, and
+// what ran again.
+type phaseRun struct {
+	ph     itemPhase
+	exe    string
+	ctx    context.Context
+	cancel context.CancelFunc
+	stderr io.Writer
+	bar    *progress
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex // guards everything below, serializes report
+	firstErr  error
+	progress  map[int]int64 // per attempt
+	committed map[int]int64 // per attempt: progress at its last finished item
+	failures  map[int]int   // per item: attempts killed
+	finished  map[int]bool  // items reported finished
+	sofar     int64
+	next      int // the next attempt number
+	retried   int
+}
+
+// fail records the phase's first error and kills every child. r.mu is held.
+func (r *phaseRun) fail(err error) {
+	if r.firstErr == nil {
+		r.firstErr = err
 	}
-	setProgress := func(attempt int, n int64) { // mu held
-		sofar += n - progress[attempt]
-		progress[attempt] = n
-		bar.set(sofar)
+	r.cancel()
+}
+
+// setProgress sets an attempt's progress and shows the phase's. r.mu is
+// held.
+func (r *phaseRun) setProgress(attempt int, n int64) {
+	r.sofar += n - r.progress[attempt]
+	r.progress[attempt] = n
+	r.bar.set(r.sofar)
+}
+
+// launch starts the child that runs items as attempt number attempt, and
+// a goroutine that reads its reports and handles its end. r.mu is held.
+func (r *phaseRun) launch(items []int, attempt int) {
+	tries := 0
+	for _, it := range items {
+		tries = max(tries, r.failures[it])
 	}
-	var launch func(items []int, attempt int)
-	launch = func(items []int, attempt int) { // mu held
-		tries := 0
-		for _, it := range items {
-			tries = max(tries, failures[it])
+	c := r.ph.child(items, attempt, tries)
+	cmd := exec.CommandContext(r.ctx, r.exe, c.args...)
+	cmd.Env = c.env
+	cmd.Stderr = r.stderr
+	out, err := cmd.StdoutPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", c.name, err))
+		return
+	}
+	r.wg.Go(func() {
+		lineErr := scanLines(out, func(line []byte) error { return r.report(c, attempt, line) })
+		werr := cmd.Wait()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if lineErr == nil { // else failed already
+			r.ended(c, items, attempt, werr)
 		}
-		c := ph.child(items, attempt, tries)
-		cmd := exec.CommandContext(ctx, exe, c.args...)
-		cmd.Env = c.env
-		cmd.Stderr = stderr
-		out, err := cmd.StdoutPipe()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if err != nil {
-			fail(fmt.Errorf("%s: %w", c.name, err))
+	})
+}
+
+// report handles one line of the child c that runs attempt.
+func (r *phaseRun) report(c child, attempt int, line []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, done, err := r.ph.report(attempt, line)
+	if err != nil {
+		r.fail(fmt.Errorf("%s: %w", c.name, err)) // kills the child
+		return err
+	}
+	for _, it := range done {
+		r.finished[it] = true
+	}
+	r.setProgress(attempt, n)
+	if len(done) > 0 {
+		r.committed[attempt] = n
+	}
+	return nil
+}
+
+// ended handles the end of the child c that ran items as attempt, which
+// Wait returned werr for: a child killed by a signal has its unfinished
+// items run again, unless one has used up its attempts. r.mu is held.
+func (r *phaseRun) ended(c child, items []int, attempt int, werr error) {
+	switch {
+	case werr == nil || r.ctx.Err() != nil:
+		return
+	case !killedBySignal(werr):
+		r.fail(fmt.Errorf("%s failed: %w", c.name, werr))
+		return
+	}
+	r.setProgress(attempt, r.committed[attempt])
+	left := slices.DeleteFunc(slices.Clone(items), func(it int) bool { return r.finished[it] })
+	for _, it := range left {
+		if r.failures[it]++; r.failures[it] >= r.ph.attempts {
+			r.fail(fmt.Errorf("%s failed: %w; %s %d has used its %d attempts (--attempts)", c.name, werr, r.ph.itemName(), it, r.ph.attempts))
 			return
 		}
-		wg.Go(func() {
-			lineErr := scanLines(out, func(line []byte) error {
-				mu.Lock()
-				defer mu.Unlock()
-				n, done, err := ph.report(attempt, line)
-				if err != nil {
-					fail(fmt.Errorf("%s: %w", c.name, err)) // kills the child
-					return err
-				}
-				for _, it := range done {
-					finished[it] = true
-				}
-				setProgress(attempt, n)
-				if len(done) > 0 {
-					committed[attempt] = n
-				}
-				return nil
-			})
-			werr := cmd.Wait()
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case lineErr != nil: // failed already
-			case werr == nil || ctx.Err() != nil:
-			case !killedBySignal(werr):
-				fail(fmt.Errorf("%s failed: %w", c.name, werr))
-			default:
-				setProgress(attempt, committed[attempt])
-				left := slices.DeleteFunc(slices.Clone(items), func(it int) bool { return finished[it] })
-				for _, it := range left {
-					if failures[it]++; failures[it] >= ph.attempts {
-						fail(fmt.Errorf("%s failed: %w; %s %d has used its %d attempts (--attempts)", c.name, werr, ph.itemName(), it, ph.attempts))
-						return
-					}
-				}
-				if len(left) > 0 {
-					fmt.Fprintf(stderr, "partd: %s: %s was killed (%v); running its %d unfinished %ss again\n",
-						ph.phase, c.name, werr, len(left), ph.itemName())
-					retried += len(left)
-					launch(left, next)
-					next++
-				}
-			}
-		})
 	}
-	mu.Lock()
-	for i, items := range ph.shares {
-		if len(items) > 0 && firstErr == nil {
-			launch(items, i)
-		}
+	if len(left) > 0 {
+		fmt.Fprintf(r.stderr, "partd: %s: %s was killed (%v); running its %d unfinished %ss again\n",
+			r.ph.phase, c.name, werr, len(left), r.ph.itemName())
+		r.retried += len(left)
+		r.launch(left, r.next)
+		r.next++
 	}
-	mu.Unlock()
-	wg.Wait()
-	bar.done()
-	if outer.Err() != nil {
-		return 0, retried, context.Cause(outer)
-	}
-	if firstErr != nil {
-		return 0, retried, fmt.Errorf("%s phase: %w", ph.phase, firstErr)
-	}
-	return time.Since(start), retried, nil
 }
 
 // itemName names the phase's items in messages.

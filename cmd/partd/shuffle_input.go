@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,26 +85,9 @@ type inputSummary struct {
 // and checksums, and puts the partition files in place.
 func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	start := time.Now()
-	for _, n := range synthOnly {
-		if cmd.Flags().Changed(n) {
-			return usageError{fmt.Errorf("--%s goes with a synthetic run, not with --input", n)}
-		}
-	}
-	if !cmd.Flags().Changed("workers") {
-		// One map process per CPU: reading and encoding Parquet keeps a
-		// core busy, and more processes than cores only take turns (W7:
-		// 2 workers on 2 cores 9.6 s, 4 workers 11.3 s).
-		f.workers = runtime.NumCPU()
-	}
-	_, _, memory, err := f.parse()
+	memory, err := f.checkInput(cmd)
 	if err != nil {
 		return err
-	}
-	switch {
-	case f.by == "":
-		return usageError{errors.New("--input needs --by COL[,COL]: the columns that pick a row's partition")}
-	case f.output == "":
-		return usageError{errors.New("--input needs --output DIR: where the partition files go")}
 	}
 	stdout, stderr, ctx := cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Context()
 	job := dfshuffle.Job{Inputs: f.inputs, InputFormat: f.inputFormat, By: strings.Split(f.by, ","),
@@ -140,7 +124,84 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		Partitions: f.partitions, Output: plan.Job.Output, OutputFormat: plan.Job.OutputFormat, Store: t.desc}
 	targetArgs, env := t.childArgs(f.timeout)
 
-	// Map.
+	// Map, then reduce what the committed attempts wrote.
+	mapped, err := mapInput(ctx, stderr, f, plan, planPath, targetArgs, env, &sum)
+	if err != nil {
+		return err
+	}
+	reduced, err := reduceInput(ctx, stderr, f, plan, planPath, targetArgs, env, &sum)
+	if err != nil {
+		return err
+	}
+
+	return finishInput(stdout, f, t, raw, plan, mapped, reduced, &sum, start)
+}
+
+// finishInput verifies what the phases reported, puts the partition files
+// in place if they agree, deletes the shuffled keys unless --keep, and
+// prints the summary. It returns the verification's error, if any.
+func finishInput(stdout io.Writer, f shuffleFlags, t *shuffleTarget, raw partd.Store, plan *dfshuffle.Plan,
+	mapped map[int]dfshuffle.MapStats, reduced map[int]dfshuffle.ReduceStats, sum *inputSummary, start time.Time) error {
+	total, verr := dfshuffle.Verify(plan, slices.Collect(maps.Values(mapped)), slices.Collect(maps.Values(reduced)))
+	sum.Verified = verr == nil
+	sum.Rows, sum.Checksum = total.Rows, fmt.Sprintf("%016x", total.Checksum())
+	if verr == nil {
+		verr = plan.Commit()
+	}
+	if verr == nil && !f.keep {
+		if _, err := dfshuffle.Cleanup(raw, plan.Job.Prefix); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			verr = fmt.Errorf("deleting the shuffled keys: %w", err)
+		}
+	}
+	if verr != nil {
+		sum.Verified, sum.Error = false, verr.Error()
+	}
+	if t.embedded {
+		sum.ServerRSS = workload.PeakRSS()
+	}
+	sum.WallSeconds = time.Since(start).Seconds()
+	if f.json {
+		if err := writeJSON(stdout, sum); err != nil {
+			return err
+		}
+	} else {
+		printInputSummary(stdout, *sum)
+	}
+	return verr
+}
+
+// checkInput checks the flags of a shuffle of the user's files, setting
+// --workers to one per CPU unless given, and returns --memory's bytes.
+func (f *shuffleFlags) checkInput(cmd *cobra.Command) (int64, error) {
+	for _, n := range synthOnly {
+		if cmd.Flags().Changed(n) {
+			return 0, usageError{fmt.Errorf("--%s goes with a synthetic run, not with --input", n)}
+		}
+	}
+	if !cmd.Flags().Changed("workers") {
+		// One map process per CPU: reading and encoding Parquet keeps a
+		// core busy, and more processes than cores only take turns (W7:
+		// 2 workers on 2 cores 9.6 s, 4 workers 11.3 s).
+		f.workers = runtime.NumCPU()
+	}
+	_, _, memory, err := f.parse()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case f.by == "":
+		return 0, usageError{errors.New("--input needs --by COL[,COL]: the columns that pick a row's partition")}
+	case f.output == "":
+		return 0, usageError{errors.New("--input needs --output DIR: where the partition files go")}
+	}
+	return memory, nil
+}
+
+// mapInput runs the map phase of a shuffle of the user's files: worker
+// processes, a killed one's unfinished tasks run again as new attempts.
+// It returns the first attempt of each task to finish, and saves which
+// they are (plan.Committed) for the reducers.
+func mapInput(ctx context.Context, stderr io.Writer, f shuffleFlags, plan *dfshuffle.Plan, planPath string, targetArgs, env []string, sum *inputSummary) (map[int]dfshuffle.MapStats, error) {
 	mapped := map[int]dfshuffle.MapStats{} // by task: the first attempt to finish
 	mapPhase := itemPhase{phase: "map", unit: "rows", total: max(plan.Rows(), 0), quiet: f.quiet,
 		shares: dfshuffle.AssignTasks(plan, f.workers), attempts: f.attempts,
@@ -167,7 +228,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 	took, retried, err := mapPhase.run(ctx, stderr)
 	sum.RetriedTasks = retried
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.MapSeconds = took.Seconds()
 	plan.Committed = make(map[int]int, len(mapped))
@@ -175,12 +236,19 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		sum.StoreBytes += m.Bytes
 		plan.Committed[t] = m.Attempt
 	}
+	return mapped, nil
+
+}
+
+// reduceInput runs the reduce phase: reducer processes that read the
+// committed attempts' keys of their partitions (plan.Committed, saved for
+// them here) and write the partition files; a killed one's unfinished
+// partitions run again.
+func reduceInput(ctx context.Context, stderr io.Writer, f shuffleFlags, plan *dfshuffle.Plan, planPath string, targetArgs, env []string, sum *inputSummary) (map[int]dfshuffle.ReduceStats, error) {
 	committedPath, err := plan.SaveCommitted()
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	// Reduce.
 	reduced := map[int]dfshuffle.ReduceStats{} // by partition
 	redPhase := itemPhase{phase: "reduce", unit: "partitions", total: int64(f.partitions), quiet: f.quiet,
 		shares: dfshuffle.AssignPartitions(f.partitions, f.reducers), attempts: f.attempts,
@@ -204,10 +272,10 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 			sum.ReducerRSS = max(sum.ReducerRSS, m.PeakRSS)
 			return m.Progress, done, nil
 		}}
-	took, retried, err = redPhase.run(ctx, stderr)
+	took, retried, err := redPhase.run(ctx, stderr)
 	sum.RetriedPartitions = retried
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.RedSeconds = took.Seconds()
 	for _, r := range reduced {
@@ -215,32 +283,7 @@ func runInputShuffle(cmd *cobra.Command, f shuffleFlags) (err error) {
 		sum.Files += len(r.Files)
 	}
 
-	total, verr := dfshuffle.Verify(plan, slices.Collect(maps.Values(mapped)), slices.Collect(maps.Values(reduced)))
-	sum.Verified = verr == nil
-	sum.Rows, sum.Checksum = total.Rows, fmt.Sprintf("%016x", total.Checksum())
-	if verr == nil {
-		verr = plan.Commit()
-	}
-	if verr == nil && !f.keep {
-		if _, err := dfshuffle.Cleanup(raw, plan.Job.Prefix); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			verr = fmt.Errorf("deleting the shuffled keys: %w", err)
-		}
-	}
-	if verr != nil {
-		sum.Verified, sum.Error = false, verr.Error()
-	}
-	if t.embedded {
-		sum.ServerRSS = workload.PeakRSS()
-	}
-	sum.WallSeconds = time.Since(start).Seconds()
-	if f.json {
-		if err := writeJSON(stdout, sum); err != nil {
-			return err
-		}
-	} else {
-		printInputSummary(stdout, sum)
-	}
-	return verr
+	return reduced, nil
 }
 
 // decodeReport decodes a line a map or reduce process wrote.

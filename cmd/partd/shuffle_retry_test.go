@@ -117,36 +117,35 @@ func runKilling(t *testing.T, bin string, args []string, victim string, max int,
 }
 
 // killSome waits for cmd to end while SIGKILLing up to max of its child
-// processes whose command line holds victim, each after a random delay,
-// and returns how many it killed. cmd.Wait is left to the caller.
+// processes whose command line holds victim: each kill comes a random 0 to
+// 60 ms after a victim is seen, so that even a quick run is hit. It
+// returns how many it killed; cmd.Wait is left to the caller.
 func killSome(cmd *exec.Cmd, victim string, max int, rng *rand.Rand) int {
-	done := make(chan struct{})
-	go func() {
-		// Until it has exited (a zombie, not yet reaped: cmd.Wait is the
-		// caller's).
-		for !isZombie(cmd.Process.Pid) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		close(done)
-	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	kills := 0
-	timer := time.NewTimer(time.Duration(50+rng.IntN(400)) * time.Millisecond)
-	defer timer.Stop()
-	for {
-		select {
-		case <-done:
+	var at time.Time // when to kill, once a victim is seen
+	for range tick.C {
+		if isZombie(cmd.Process.Pid) { // it has exited (cmd.Wait is the caller's)
 			return kills
-		case <-timer.C:
-			if kills < max {
-				if pids := childrenRunning(cmd.Process.Pid, victim); len(pids) > 0 {
-					if syscall.Kill(pids[rng.IntN(len(pids))], syscall.SIGKILL) == nil {
-						kills++
-					}
-				}
+		}
+		if kills >= max {
+			continue
+		}
+		pids := childrenRunning(cmd.Process.Pid, victim)
+		switch {
+		case len(pids) == 0:
+			at = time.Time{}
+		case at.IsZero():
+			at = time.Now().Add(time.Duration(rng.IntN(60)) * time.Millisecond)
+		case time.Now().After(at):
+			if syscall.Kill(pids[rng.IntN(len(pids))], syscall.SIGKILL) == nil {
+				kills++
 			}
-			timer.Reset(time.Duration(20+rng.IntN(300)) * time.Millisecond)
+			at = time.Time{}
 		}
 	}
+	return kills
 }
 
 // isZombie reports whether process pid has exited and waits to be reaped.
