@@ -18,9 +18,9 @@ import (
 // way at once.
 type slowStore struct {
 	partd.Store
-	delay          time.Duration
-	running, peak  atomic.Int64
-	appended, sent atomic.Int64
+	delay         time.Duration
+	running, peak atomic.Int64
+	sent          atomic.Int64
 }
 
 func (s *slowStore) Append(data map[string][]byte) error {
