@@ -117,14 +117,16 @@ func (l *Log) sealActive() (*logSegment, error) {
 	return l.active, err
 }
 
-// planCompaction returns the sealed segments (all but active), oldest
-// first, the keys with bytes in each, and the generation of the
-// compaction's outputs. l.compactMu is held.
+// planCompaction returns the sealed segments (those begun before active),
+// oldest first, the keys with bytes in each, and the generation of the
+// compaction's outputs. Writers may have filled active and begun others
+// since sealActive returned: those are being written and are never inputs.
+// l.compactMu is held.
 func (l *Log) planCompaction(active *logSegment) (inputs []*logSegment, keysIn map[uint32][]string, gen uint32) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, s := range sortedSegments(l.segs) {
-		if s != active {
+		if s.major < active.major {
 			inputs = append(inputs, s)
 		}
 	}
