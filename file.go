@@ -203,6 +203,11 @@ func prepareDir(dir, kind, marker, other string, noCreate, adopt bool, hint stri
 	}
 	defer d.Close()
 	if names, _ := d.Readdirnames(1); len(names) > 0 {
+		// Another process opening the same new store may have made its
+		// marker since the Lstat above: then it is a store after all.
+		if _, err := os.Lstat(filepath.Join(dir, marker)); err == nil {
+			return nil
+		}
 		return fmt.Errorf("partd: %s: %s: %w: it holds files but no %s%s", kind, dir, ErrNotStore, marker, hint)
 	}
 	return nil
