@@ -94,14 +94,14 @@ func (a *Attempts) Unwrap() Store { return a.Store }
 // Keys returns the keys that hold bytes, leaving out the attempts' own.
 func (a *Attempts) Keys() ([]string, error) {
 	keys, err := a.Store.Keys()
-	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, AttemptsPrefix) }), err
+	return slices.DeleteFunc(keys, isAttemptKey), err
 }
 
 // KeysPrefix returns the keys under prefix that hold bytes, leaving out
 // the attempts' own.
 func (a *Attempts) KeysPrefix(prefix string) ([]string, error) {
 	keys, err := KeysPrefix(a.Store, prefix)
-	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, AttemptsPrefix) }), err
+	return slices.DeleteFunc(keys, isAttemptKey), err
 }
 
 // KeysPage returns a page of the keys under prefix, leaving out the
@@ -115,7 +115,7 @@ func (a *Attempts) KeysPage(prefix, after string, limit int) ([]string, error) {
 			return out, err
 		}
 		for _, k := range page {
-			if !strings.HasPrefix(k, AttemptsPrefix) {
+			if !isAttemptKey(k) {
 				out = append(out, k)
 			}
 		}
@@ -168,6 +168,9 @@ func (a *Attempts) discard(drop func(task string, committed bool) bool) error {
 	}
 	return a.Store.Delete(del...)
 }
+
+// isAttemptKey reports whether k is one of the attempts' own keys.
+func isAttemptKey(k string) bool { return strings.HasPrefix(k, AttemptsPrefix) }
 
 // taskLock returns the lock of task's commits.
 func (a *Attempts) taskLock(task string) *sync.Mutex {

@@ -453,9 +453,9 @@ func mapShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common, e
 				"--rows", strconv.Itoa(f.rows), "--seed", strconv.FormatUint(f.seed, 10)}, common...), env: env}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			var m shuffle.Message
-			if err := json.Unmarshal(line, &m); err != nil {
-				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
+			m, err := decodeReport[shuffle.Message](line)
+			if err != nil {
+				return 0, nil, err
 			}
 			if !m.Done {
 				return int64(m.Progress), nil, nil
@@ -505,9 +505,9 @@ func reduceShuffle(ctx context.Context, stderr io.Writer, f shuffleFlags, common
 				"--read", strings.Join(read, ",")}, common...), env: env}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			var m shuffle.Message
-			if err := json.Unmarshal(line, &m); err != nil {
-				return 0, nil, fmt.Errorf("unreadable report %q: %w", line, err)
+			m, err := decodeReport[shuffle.Message](line)
+			if err != nil {
+				return 0, nil, err
 			}
 			if !m.Done {
 				progress[attempt] = int64(m.Progress)

@@ -211,7 +211,7 @@ func mapInput(ctx context.Context, stderr io.Writer, f shuffleFlags, plan *dfshu
 					"--attempt", strconv.Itoa(attempt)}, targetArgs...)}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			m, err := decodeReport(line)
+			m, err := decodeReport[dfshuffle.Message](line)
 			if err != nil {
 				return 0, nil, err
 			}
@@ -258,7 +258,7 @@ func reduceInput(ctx context.Context, stderr io.Writer, f shuffleFlags, plan *df
 					"--committed", committedPath}, targetArgs...)}
 		},
 		report: func(attempt int, line []byte) (int64, []int, error) {
-			m, err := decodeReport(line)
+			m, err := decodeReport[dfshuffle.Message](line)
 			if err != nil {
 				return 0, nil, err
 			}
@@ -286,9 +286,10 @@ func reduceInput(ctx context.Context, stderr io.Writer, f shuffleFlags, plan *df
 	return reduced, nil
 }
 
-// decodeReport decodes a line a map or reduce process wrote.
-func decodeReport(line []byte) (dfshuffle.Message, error) {
-	var m dfshuffle.Message
+// decodeReport decodes a line a map or reduce process wrote (a
+// dfshuffle.Message or a shuffle.Message).
+func decodeReport[M any](line []byte) (M, error) {
+	var m M
 	if err := json.Unmarshal(line, &m); err != nil {
 		return m, fmt.Errorf("unreadable report %q: %w", line, err)
 	}

@@ -159,39 +159,8 @@ func TestOutputFormats(t *testing.T) {
 		job := smallJob(paths, out, "key")
 		job.OutputFormat = "arrow"
 		sum := run(t, job, newLogBuffer(t, 256<<10), 2)
-		names := outputFiles(t, out, "arrow")
-		var rows int64
-		var total dfshuffle.Stats
-		for _, name := range names {
-			f, err := os.Open(filepath.Join(out, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := ipc.NewFileReader(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !r.Schema().Equal(sum.Plan.Schema()) {
-				t.Fatalf("%s: schema %s, want %s", name, r.Schema(), sum.Plan.Schema())
-			}
-			for i := range r.NumRecords() {
-				rec, err := r.RecordBatch(i)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rows += rec.NumRows()
-				sums, err := dfshuffle.RowChecksums(rec, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, h := range sums {
-					total.Merge(dfshuffle.Stats{Rows: 1, Sum: h, Xor: h})
-				}
-			}
-			r.Close()
-			f.Close()
-		}
-		if rows != 16000 || total != sum.Total {
+		total := arrowOutputStats(t, out, sum)
+		if total.Rows != 16000 || total != sum.Total {
 			t.Fatalf("the Arrow files hold %v, the engine wrote %v", total, sum.Total)
 		}
 	})
@@ -436,35 +405,7 @@ func TestArrowTypesSurvive(t *testing.T) {
 	if got := types(sum.Plan.Schema()); !slices.Equal(got, want) {
 		t.Fatalf("inferred %v, want %v", got, want)
 	}
-	var total dfshuffle.Stats
-	for _, name := range outputFiles(t, job.Output, "arrow") {
-		f, err := os.Open(filepath.Join(job.Output, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := ipc.NewFileReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !r.Schema().Equal(sum.Plan.Schema()) {
-			t.Fatalf("%s: schema %s, want %s", name, r.Schema(), sum.Plan.Schema())
-		}
-		for i := range r.NumRecords() {
-			rec, err := r.RecordBatch(i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sums, err := dfshuffle.RowChecksums(rec, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range sums {
-				total.Merge(dfshuffle.Stats{Rows: 1, Sum: h, Xor: h})
-			}
-		}
-		r.Close()
-		f.Close()
-	}
+	total := arrowOutputStats(t, job.Output, sum)
 	if total != sum.Total || total.Rows != 3001 {
 		t.Fatalf("the Arrow files hold %v, the engine wrote %v", total, sum.Total)
 	}
@@ -498,4 +439,41 @@ func TestArrowTypesSurvive(t *testing.T) {
 	if a, b := duckDigest(t, db, fromCSV), duckDigest(t, db, fromOut); a != b || a.Rows != 3001 {
 		t.Fatalf("DuckDB reads the CSV as %+v, the output as %+v", a, b)
 	}
+}
+
+// arrowOutputStats reads every Arrow IPC file the engine wrote to dir,
+// checks each file's schema against the plan's, and returns the rows and
+// checksum of what they hold.
+func arrowOutputStats(t *testing.T, dir string, sum *dfshuffle.Summary) dfshuffle.Stats {
+	t.Helper()
+	var total dfshuffle.Stats
+	for _, name := range outputFiles(t, dir, "arrow") {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ipc.NewFileReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Schema().Equal(sum.Plan.Schema()) {
+			t.Fatalf("%s: schema %s, want %s", name, r.Schema(), sum.Plan.Schema())
+		}
+		for i := range r.NumRecords() {
+			rec, err := r.RecordBatch(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums, err := dfshuffle.RowChecksums(rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range sums {
+				total.Merge(dfshuffle.Stats{Rows: 1, Sum: h, Xor: h})
+			}
+		}
+		r.Close()
+		f.Close()
+	}
+	return total
 }
