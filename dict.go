@@ -40,7 +40,7 @@ type Dict struct {
 // filling fresh memory of the heap page by page (a fault each 4 KiB) costs
 // more than the copy into it, where an arena's slabs fault once per 2 MiB
 // huge page.
-const offHeapAt = 8 << 20
+const offHeapAt = 1 << 20
 
 type entry struct {
 	chunks [][]byte // every chunk is full but the last
@@ -73,7 +73,7 @@ var (
 )
 
 // NewDict returns an empty in-memory store. It keeps its bytes on the heap
-// while it holds little; once it holds a few MiB it moves them off the heap,
+// while it holds little; once it holds 1 MiB it moves them off the heap,
 // as NewOffHeapDict's are (see there), where filling them costs a fault per
 // huge page instead of one per small page.
 func NewDict() *Dict {

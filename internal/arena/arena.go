@@ -10,7 +10,10 @@
 // size serves any other. Slabs are aligned to 2 MiB and, on Linux, asked to
 // be backed by transparent huge pages (MADV_HUGEPAGE), so that filling a
 // slab costs one page fault instead of 512: first touches of fresh memory are
-// most of what copying into it costs. Larger chunks are mapped one by one and
+// most of what copying into it costs. While an arena grows, the next slab is
+// mapped and faulted in ahead by a goroutine of its own (on another core,
+// where there is one), so that the owner's copies land in memory already
+// backed. Larger chunks are mapped one by one and
 // unmapped when freed. Wholly free slabs are kept for reuse, up to
 // maxSpare of them; the others are unmapped.
 //
@@ -60,6 +63,14 @@ type Arena struct {
 	mapFn     func(int) ([]byte, error)
 	mapSlabFn func(int) ([]byte, error) // slabSize bytes, aligned to slabSize
 	unmapFn   func([]byte) error
+	// ahead delivers the slab a goroutine maps and faults in ahead of need
+	// (see fetchAhead), or is nil when none is on its way.
+	ahead chan slabResult
+}
+
+type slabResult struct {
+	mem []byte
+	err error
 }
 
 type blockRef struct {
@@ -162,10 +173,14 @@ func (a *Arena) newSlab() (*slab, error) {
 		s.free[0] = 0
 		return s, nil
 	}
-	mem, err := a.mapSlabFn(slabSize)
-	if err != nil {
-		return nil, err
+	mem, ok := a.takeAhead()
+	if !ok {
+		var err error
+		if mem, err = a.mapSlabFn(slabSize); err != nil {
+			return nil, err
+		}
 	}
+	a.fetchAhead()
 	s := &slab{mem: mem[:slabSize], base: uintptr(unsafe.Pointer(unsafe.SliceData(mem)))}
 	i, _ := slices.BinarySearchFunc(a.slabs, s.base, func(x *slab, b uintptr) int {
 		switch {
@@ -179,6 +194,41 @@ func (a *Arena) newSlab() (*slab, error) {
 	a.slabs = slices.Insert(a.slabs, i, s)
 	a.mapped += slabSize
 	return s, nil
+}
+
+// fetchAhead starts mapping and faulting in the next slab in a goroutine,
+// unless one is on its way: an arena that needed a new slab is growing and
+// will likely need another. Faulting in a huge page zeroes 2 MiB, most of
+// what filling a fresh slab costs; done ahead, on another core, it is off
+// the owner's path.
+func (a *Arena) fetchAhead() {
+	if a.ahead != nil || !mapsOwnMemory {
+		return
+	}
+	ch := make(chan slabResult, 1)
+	a.ahead = ch
+	mapSlab := a.mapSlabFn
+	go func() {
+		mem, err := mapSlab(slabSize)
+		if err == nil {
+			populate(mem)
+		}
+		ch <- slabResult{mem, err}
+	}()
+}
+
+// takeAhead returns the slab fetchAhead mapped, if it is ready.
+func (a *Arena) takeAhead() ([]byte, bool) {
+	if a.ahead == nil {
+		return nil, false
+	}
+	select {
+	case r := <-a.ahead:
+		a.ahead = nil
+		return r.mem, r.err == nil
+	default:
+		return nil, false
+	}
 }
 
 // slabOf returns the slab holding address p, or nil.
@@ -247,9 +297,16 @@ func (a *Arena) releaseSlab(s *slab) error {
 	return a.unmapFn(mem)
 }
 
-// Reset frees every chunk at once and unmaps all memory.
+// Reset frees every chunk at once and unmaps all memory, waiting for a
+// slab being fetched ahead.
 func (a *Arena) Reset() error {
 	var first error
+	if a.ahead != nil {
+		if r := <-a.ahead; r.err == nil {
+			first = a.unmapFn(r.mem)
+		}
+		a.ahead = nil
+	}
 	for _, s := range a.slabs {
 		if err := a.unmapFn(s.mem); err != nil && first == nil {
 			first = err
@@ -265,4 +322,12 @@ func (a *Arena) Reset() error {
 	a.lists = [maxOrder + 1][]blockRef{}
 	clear(a.large)
 	return first
+}
+
+// touch writes a zero to each 4 KiB page of mem, fresh anonymous memory
+// that reads as zeros, so that the system backs it now.
+func touch(mem []byte) {
+	for i := 0; i < len(mem); i += 4096 {
+		mem[i] = 0
+	}
 }

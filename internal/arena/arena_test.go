@@ -3,6 +3,8 @@ package arena
 import (
 	"bytes"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -132,5 +134,56 @@ func TestSlabsAligned(t *testing.T) {
 		if mapsOwnMemory && s.base%slabSize != 0 {
 			t.Errorf("slab at %#x is not aligned to %d bytes", s.base, slabSize)
 		}
+	}
+}
+
+// TestFetchAhead grows an arena over many slabs: each new slab after the
+// first is one fetched ahead when it is ready, every chunk holds what was
+// written to it, and Reset waits for a slab on its way and unmaps it too.
+func TestFetchAhead(t *testing.T) {
+	if !OffHeap {
+		t.Skip("the heap's memory: nothing to fetch ahead")
+	}
+	a := New()
+	var mapped atomic.Int32
+	mapSlab := a.mapSlabFn
+	a.mapSlabFn = func(n int) ([]byte, error) { // called by the owner or by the fetching goroutine
+		mapped.Add(1)
+		return mapSlab(n)
+	}
+	var chunks [][]byte
+	for i := range 12 * slabSize / MaxChunk {
+		c, err := a.Alloc(MaxChunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = c[:MaxChunk]
+		c[0], c[len(c)-1] = byte(i), byte(i>>8)
+		chunks = append(chunks, c)
+		if i%(slabSize/MaxChunk) == 0 {
+			for a.ahead != nil && len(a.ahead) == 0 { // let the goroutine finish, as a slower owner would
+				runtime.Gosched()
+			}
+		}
+	}
+	for i, c := range chunks {
+		if c[0] != byte(i) || c[len(c)-1] != byte(i>>8) {
+			t.Fatalf("chunk %d lost its bytes", i)
+		}
+	}
+	if a.ahead == nil {
+		t.Fatal("a growing arena has no slab on its way")
+	}
+	if got := a.Mapped(); got != 12*slabSize {
+		t.Fatalf("Mapped = %d, want %d (a slab fetched ahead is not the arena's until taken)", got, 12*slabSize)
+	}
+	if err := a.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if n := mapped.Load(); n != 13 {
+		t.Fatalf("%d slabs mapped for 12 in use, want 13 (one fetched ahead)", n)
+	}
+	if a.ahead != nil || a.Mapped() != 0 {
+		t.Fatalf("after Reset: ahead %v, %d bytes mapped", a.ahead != nil, a.Mapped())
 	}
 }
