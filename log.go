@@ -185,7 +185,23 @@ type logSegment struct {
 	// where osfile cannot map: reads use pread. Set with l.mu held for
 	// writing; unmapped only with l.ioMu held for writing.
 	data []byte
+	// populated has a bit set for each popWindow of data whose page tables
+	// are filled in (see populateRuns).
+	populated []atomic.Uint64
+	// popTail is where the filled-in part of the window holding the end of
+	// the active segment's file ends: that window is filled in from its
+	// start as far as Gets read, not marked in populated.
+	popTail atomic.Int64
 }
+
+// popWindow is the part of a mapping whose page tables a Get fills in at
+// once, the first time it copies from it: a 2 MiB window costs one system
+// call where reading its pages one by one costs a page fault each (every
+// 16 pages with the kernel's fault-around), and on a virtual machine a
+// fault costs more than copying its page. A key appended to in many small
+// batches has its runs spread over the whole segment, so its first Get
+// touches every window; a Get of a few runs fills in only their windows.
+const popWindowShift = 21
 
 // mapLocked maps the first n bytes of s, if it is not yet mapped and the
 // system maps files. A segment that cannot be mapped is read with pread.
@@ -210,6 +226,67 @@ func (l *Log) mapLocked(s *logSegment, n int64) {
 	}
 	if b, err := osfile.Mmap(s.f, n); err == nil {
 		s.data = b
+		if osfile.CanPopulate {
+			windows := (len(b) + 1<<popWindowShift - 1) >> popWindowShift
+			s.populated = make([]atomic.Uint64, (windows+63)/64)
+		}
+	}
+}
+
+// popRun is a window of a segment's mapping that a Get reads from and
+// whose page tables are not yet filled in, and how far into it the Get
+// reads.
+type popRun struct {
+	s      *logSegment
+	data   []byte          // s.data, and
+	bits   []atomic.Uint64 // s.populated, as l.mu guards them
+	window int
+	end    int // the end of the farthest run read in the window
+}
+
+// addPopulate notes that a Get copies data[off:end] of s from its mapping.
+// l.mu is held for reading.
+func addPopulate(pops []popRun, s *logSegment, off, end int) []popRun {
+	if s.populated == nil {
+		return pops
+	}
+	for w := off >> popWindowShift; w<<popWindowShift < end; w++ {
+		if s.populated[w/64].Load()&(1<<(w%64)) != 0 {
+			continue
+		}
+		if tail := int(s.popTail.Load()); tail > 0 && (tail-1)>>popWindowShift == w && min(end, (w+1)<<popWindowShift) <= tail {
+			continue
+		}
+		if n := len(pops); n > 0 && pops[n-1].s == s && pops[n-1].window == w {
+			pops[n-1].end = max(pops[n-1].end, end)
+			continue
+		}
+		pops = append(pops, popRun{s: s, data: s.data, bits: s.populated, window: w, end: end})
+	}
+	return pops
+}
+
+// populate fills in the page tables of the windows a Get is about to copy
+// from (see popWindowShift). l.ioMu is held for reading, so no mapping is
+// unmapped meanwhile. A window wholly within the file is marked done; one
+// that reaches past the end of the active segment's file is filled in as
+// far as the Get reads and left for a later Get.
+func populate(pops []popRun) {
+	for _, p := range pops {
+		data, word, bit := p.data, &p.bits[p.window/64], uint64(1)<<(p.window%64)
+		if word.Load()&bit != 0 {
+			continue
+		}
+		start := p.window << popWindowShift
+		if osfile.Populate(data[start:min(start+1<<popWindowShift, len(data))]) == nil {
+			word.Or(bit)
+			continue
+		}
+		// Past the end of the active segment's file: as far as this Get
+		// reads. (An error leaves it to page faults.)
+		if end := min(p.end, len(data)); osfile.Populate(data[start:end]) == nil {
+			p.s.popTail.Store(int64(end))
+		}
 	}
 }
 
@@ -226,8 +303,9 @@ func (l *Log) mapActiveLocked(s *logSegment) {
 // not shared): no reader holds a slice of the mapping.
 func (s *logSegment) unmap() error {
 	b := s.data
-	s.data = nil
-	return osfile.Munmap(b)
+	s.data, s.populated = nil, nil
+	s.popTail.Store(0)
+	return osfile.Munmap(b[:cap(b)]) // a sealed segment's was cut to its file (startSegment)
 }
 
 func (s *logSegment) name() string { return segmentName(s.major, s.gen, s.part) }
@@ -799,6 +877,11 @@ func (l *Log) startSegment() error {
 	l.stats.Segments++
 	if prev := l.active; prev != nil && l.segs[prev.id] == prev {
 		l.mapLocked(prev, prev.size) // sealed: nothing writes it again
+		if int64(len(prev.data)) > prev.size {
+			// Mapped while active, past its end: its windows to fill in
+			// (populate) end where the file does.
+			prev.data = prev.data[:prev.size]
+		}
 	}
 	l.mapActiveLocked(s)
 	l.mu.Unlock()
@@ -1070,6 +1153,7 @@ type readPlan struct {
 	pieces [][]byte // of the joins
 	copies []logCopy
 	reads  []logRead
+	pops   []popRun
 	sorted []logRead
 	keys   []keysort.Pair // each run's place in the file, for sort
 	tmp    []keysort.Pair
@@ -1094,7 +1178,7 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		l.mu.RUnlock()
 		return nil, err
 	}
-	reads, copies, joins, pieces := plan.reads[:0], plan.copies[:0], plan.joins[:0], plan.pieces[:0]
+	reads, copies, joins, pieces, pops := plan.reads[:0], plan.copies[:0], plan.joins[:0], plan.pieces[:0], plan.pops[:0]
 	var seg *logSegment // the last segment looked up: runs come in file order
 	for i, key := range keys {
 		k := l.index[key]
@@ -1113,6 +1197,7 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 					seg = l.segs[e.seg]
 				}
 				pieces = append(pieces, seg.data[e.off:int(e.off)+int(e.n)])
+				pops = addPopulate(pops, seg, int(e.off), int(e.off)+int(e.n))
 			}
 			j.to = len(pieces)
 			joins = append(joins, j)
@@ -1132,6 +1217,7 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 			}
 			if end := int(e.off) + int(e.n); seg.data != nil && e.n < mapCopy && end <= len(seg.data) {
 				copies = append(copies, logCopy{src: seg.data[e.off:end], s: seg, dst: i, pos: pos})
+				pops = addPopulate(pops, seg, int(e.off), end)
 			} else {
 				reads = append(reads, logRead{s: seg, off: int64(e.off), n: int64(e.n), dst: i, pos: pos})
 			}
@@ -1139,10 +1225,12 @@ func (l *Log) GetAppend(dst [][]byte, keys ...string) ([][]byte, error) {
 		}
 	}
 	l.mu.RUnlock()
-	plan.reads, plan.copies, plan.joins, plan.pieces = reads, copies, joins, pieces
+	plan.reads, plan.copies, plan.joins, plan.pieces, plan.pops = reads, copies, joins, pieces, pops
+	populate(pops)
 	err = gatherMapped(dst, copies, joins, pieces)
 	clear(copies) // the pool holds no slices of mappings, nor of the caller's
 	clear(pieces)
+	clear(pops)
 	if err == nil {
 		err = plan.read(dst)
 	}

@@ -1,10 +1,13 @@
 package partd
 
 import (
+	"bytes"
 	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/gopartd/partd/internal/osfile"
 )
 
 // TestReadPlanSort: a Get's runs come out in file order, each once, with
@@ -45,6 +48,71 @@ func TestReadPlanSort(t *testing.T) {
 				t.Fatalf("%+v: runs out of file order", tc)
 			}
 			p.reads = got
+		}
+	}
+}
+
+// TestLogPopulate: a Get fills in the page tables of the windows of a
+// mapping it copies from, once: a sealed segment's windows up to its end
+// are marked, the window holding the end of the active segment's file is
+// filled in as far as Gets read, and every Get returns what was appended.
+func TestLogPopulate(t *testing.T) {
+	if !osfile.CanPopulate {
+		t.Skip("no MADV_POPULATE_READ on this system")
+	}
+	l, err := OpenLog(t.TempDir(), &LogOptions{SegmentSize: 5 << 20, CompactGarbage: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// 8 MiB over two keys in 8 KiB appends (runs copied from the
+	// mappings): the first segment sealed at about 5 MiB (three windows,
+	// the last partial), the rest active.
+	want := map[string][]byte{}
+	for i := range 512 {
+		for _, k := range []string{"a", "b"} {
+			v := bytes.Repeat([]byte{byte(i), k[0]}, 4<<10)
+			if err := l.Append(map[string][]byte{k: v}); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = append(want[k], v...)
+		}
+	}
+	for range 2 {
+		got, err := l.Get("a", "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[0], want["a"]) || !bytes.Equal(got[1], want["b"]) {
+			t.Fatal("Get after filling in the mappings differs from what was appended")
+		}
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var sealed, active *logSegment
+	for _, s := range l.segs {
+		if s == l.active {
+			active = s
+		} else {
+			sealed = s
+		}
+	}
+	if sealed == nil || active == nil || sealed.data == nil {
+		t.Fatalf("want a mapped sealed segment and an active one; segments %d", len(l.segs))
+	}
+	if len(sealed.data) != int(sealed.size) {
+		t.Fatalf("sealed segment mapped as %d bytes, want its size %d", len(sealed.data), sealed.size)
+	}
+	if w := (len(sealed.data) + 1<<popWindowShift - 1) >> popWindowShift; sealed.populated[0].Load() != 1<<w-1 {
+		t.Fatalf("sealed segment's filled-in windows %b, want all %d", sealed.populated[0].Load(), w)
+	}
+	if active.data != nil && active.populated != nil {
+		end := (int(active.size) - 1) >> popWindowShift // the window holding the file's end
+		if active.populated[0].Load() != 1<<end-1 {
+			t.Fatalf("active segment's filled-in windows %b, want the %d below its end", active.populated[0].Load(), end)
+		}
+		if tail := active.popTail.Load(); tail != active.size {
+			t.Fatalf("active segment filled in to %d in its last window, want its size %d", tail, active.size)
 		}
 	}
 }

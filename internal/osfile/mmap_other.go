@@ -19,3 +19,9 @@ func Mmap(*os.File, int64) ([]byte, error) { return nil, errors.ErrUnsupported }
 
 // Munmap does nothing on this system.
 func Munmap([]byte) error { return nil }
+
+// CanPopulate is false: see MmapSupported.
+const CanPopulate = false
+
+// Populate returns errors.ErrUnsupported on this system.
+func Populate([]byte) error { return errors.ErrUnsupported }
