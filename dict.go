@@ -42,6 +42,14 @@ type Dict struct {
 // huge page.
 const offHeapAt = 1 << 20
 
+// arenaChunk is the most an off-heap Dict's chunk holds unless a value
+// needs a whole MaxChunk: chunks of one size, reused by whatever key
+// grows next, leave the arena's slabs little room the buddy system cannot
+// hand out. (Chunks sized to their keys, 2 to 64 KiB, left a quarter of
+// the slabs free in pieces too small for the next chunk: a Buffer of 64 MiB
+// under W5 mapped 80 MiB for 60 MiB held; with 2 KiB chunks, 66 MiB.)
+const arenaChunk = 2 << 10
+
 type entry struct {
 	chunks [][]byte // every chunk is full but the last
 	size   int64
@@ -88,8 +96,10 @@ func NewDict() *Dict {
 // plus its working heap without GOMEMLIMIT, where a heap Dict lets the
 // collector's target grow to twice what is live.
 //
-// Chunks of deleted keys are reused for any later size and whole free
-// slabs of 1 MiB are unmapped; Drop and Close unmap everything. Get copies
+// Its chunks hold at most 2 KiB (64 KiB for large values) and come from
+// slabs of 2 MiB; chunks of deleted keys are reused for any later key, and
+// wholly free slabs beyond a few spare ones are unmapped; Drop and Close
+// unmap everything. Get copies
 // out, so nothing the Dict gives a caller points into its memory, except
 // the views ViewChunks lends for the length of its callback.
 func NewOffHeapDict() *Dict {
@@ -239,8 +249,12 @@ func (d *Dict) newChunk(size int64, need int) []byte {
 		// Off the heap even a large value goes into chunks of at most
 		// 64 KiB, from the arena's slabs: they are reused when freed and
 		// backed by huge pages, where a chunk of its own size would be a
-		// mapping of its own, faulted in page by page.
+		// mapping of its own, faulted in page by page. Small values go into
+		// chunks of at most arenaChunk.
 		n := 1 << (class + minChunkShift)
+		if n > arenaChunk && need < arena.MaxChunk {
+			n = arenaChunk
+		}
 		if c, err := d.mem.Alloc(n); err == nil {
 			return c
 		}
