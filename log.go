@@ -121,6 +121,9 @@ type Log struct {
 	compacting atomic.Bool
 	closing    atomic.Bool // Close is waiting: a compaction stops between segments
 	compactWG  sync.WaitGroup
+	// warm takes the warming goroutine's jobs (see warmBehind), where
+	// osfile.CanPopulate; Close closes it.
+	warm chan warmJob
 
 	// Recovery, on open only.
 	mode    int           // openPlain, openRepair or openCheck
@@ -175,6 +178,11 @@ type logSegment struct {
 	size   int64
 	live   int64 // bytes of values in it that the index points at
 	values int64 // bytes of values it holds, live or dead
+	// written and smallWritten count the bytes of values written to it and
+	// those of them in runs shorter than mapCopy (read through the
+	// mapping); l.writeMu guards them. See warmBehind.
+	written, smallWritten int64
+	warmed                int64 // how far warmBehind has asked for
 
 	// data maps the segment's bytes read-only, so that a Get copies small
 	// runs from memory instead of a pread each: a sealed segment's size
@@ -290,6 +298,98 @@ func populate(pops []popRun) {
 	}
 }
 
+// warmJob asks the warming goroutine (warmLoop) for windows [from, to)
+// of s's mapping.
+type warmJob struct {
+	s        *logSegment
+	from, to int
+}
+
+// warmBehind has the windows of s that the writer has filled since the
+// last call (all of them up to size, with sealed) filled in and touched
+// behind it, by the Log's warming goroutine, on a core of its own, if s
+// holds mostly small runs, those Gets copy from its mapping: a Get that
+// comes later then copies without filling in page tables or touching pages
+// for the first time itself, which on a virtual machine costs more than
+// the copy (W1 read back one key per Get). Segments of large runs, read
+// with pread (a Buffer's spills), are left alone, so that their pages do
+// not count in the process's resident set. A job the goroutine has no room
+// for is dropped: Gets fill in what they read anyway. l.writeMu is held.
+func (l *Log) warmBehind(s *logSegment, size int64, sealed bool) {
+	if l.warm == nil || s.smallWritten <= s.written/2 {
+		return
+	}
+	from, to := int(s.warmed>>popWindowShift), int(size>>popWindowShift)
+	if sealed && size&(1<<popWindowShift-1) != 0 {
+		to++ // the window holding the end, which no more writes fill
+	}
+	if to <= from {
+		return
+	}
+	select {
+	case l.warm <- warmJob{s, from, to}:
+		s.warmed = int64(to) << popWindowShift
+	default:
+	}
+}
+
+// warmLoop fills in and touches the windows warmBehind asks for, until
+// Close closes l.warm.
+func (l *Log) warmLoop() {
+	for j := range l.warm {
+		for w := j.from; w < j.to && l.populateWindow(j.s, w); w++ {
+		}
+	}
+}
+
+// populateWindow fills in and touches window w of s's mapping, and reports
+// whether s has windows past w (false once s is unmapped or l closing).
+func (l *Log) populateWindow(s *logSegment, w int) bool {
+	l.ioMu.RLock() // no unmapping meanwhile
+	defer l.ioMu.RUnlock()
+	l.mu.RLock()
+	data, bits, closed := s.data, s.populated, l.closed
+	l.mu.RUnlock()
+	start := w << popWindowShift
+	if closed || bits == nil || start >= len(data) {
+		return false
+	}
+	word, bit := &bits[w/64], uint64(1)<<(w%64)
+	window := data[start:min(start+1<<popWindowShift, len(data))]
+	if l.closing.Load() {
+		return false
+	}
+	if word.Load()&bit == 0 && osfile.Populate(window) == nil {
+		word.Or(bit)
+	}
+	touchPages(window)
+	return true
+}
+
+// touchPages reads a byte of each page of b, a part of a mapping: on a
+// virtual machine whose host keeps page tables of its own (shadow paging),
+// a page's first touch from user space costs an exit to the host that
+// filling in the guest's page tables does not save. A fault (the file was
+// shortened from outside) stops it.
+func touchPages(b []byte) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+		}
+	}()
+	var sum byte
+	for i := 0; i < len(b); i += 4096 {
+		sum += b[i]
+	}
+	touchSink = sum
+}
+
+// touchSink keeps touchPages' reads from being optimized away.
+var touchSink byte
+
 // mapActiveLocked maps s, the active segment, where the system's mappings
 // show later writes (osfile.MmapCoherent). l.mu is held for writing (or l
 // is not yet shared).
@@ -387,6 +487,10 @@ func openLog(dir string, opts *LogOptions, mode int) (*Log, error) {
 			os.RemoveAll(dir)
 		}
 		return nil, err
+	}
+	if osfile.CanPopulate && mode == openPlain {
+		l.warm = make(chan warmJob, 64)
+		go l.warmLoop()
 	}
 	return l, nil
 }
@@ -882,6 +986,7 @@ func (l *Log) startSegment() error {
 			// (populate) end where the file does.
 			prev.data = prev.data[:prev.size]
 		}
+		l.warmBehind(prev, prev.size, true)
 	}
 	l.mapActiveLocked(s)
 	l.mu.Unlock()
@@ -930,6 +1035,13 @@ func (l *Log) writeRecord(kind byte, items []logItem) (*logSegment, int64, error
 	}
 	s.size += length
 	l.bytes.Add(length) // atomic: no second trip through l.mu per write
+	for _, it := range items {
+		s.written += it.size
+		if it.size < mapCopy {
+			s.smallWritten += it.size
+		}
+	}
+	l.warmBehind(s, s.size, false)
 	return s, start + int64(len(head)), nil
 }
 
@@ -1581,6 +1693,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.warm != nil {
+		close(l.warm) // no writer sends: this holds l.writeMu
+	}
 	var err error
 	if l.opts.Sync && l.active != nil {
 		err = l.active.f.Sync()

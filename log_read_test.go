@@ -3,9 +3,13 @@ package partd
 import (
 	"bytes"
 	"cmp"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gopartd/partd/internal/osfile"
 )
@@ -114,5 +118,95 @@ func TestLogPopulate(t *testing.T) {
 		if tail := active.popTail.Load(); tail != active.size {
 			t.Fatalf("active segment filled in to %d in its last window, want its size %d", tail, active.size)
 		}
+	}
+}
+
+// TestLogPopulateSealed: a segment written with mostly small runs has its
+// mapping filled in behind the writer, by the Log's warming goroutine, the
+// window holding its end once it is sealed, and one of large runs (a
+// Buffer's spills, read with pread) is left alone; the warming races
+// appends, Drop, compaction and Close without harm.
+func TestLogPopulateSealed(t *testing.T) {
+	if !osfile.CanPopulate {
+		t.Skip("no MADV_POPULATE_READ on this system")
+	}
+	l, err := OpenLog(t.TempDir(), &LogOptions{SegmentSize: 5 << 20, CompactGarbage: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	small := bytes.Repeat([]byte("s"), 1000)
+	large := bytes.Repeat([]byte("L"), 1<<20)
+	for range 6 { // a segment of large runs
+		if err := l.Append(map[string][]byte{"large": large}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 6 << 10 { // then one of small runs, sealed by the next
+		if err := l.Append(map[string][]byte{fmt.Sprint("k", i%100): small}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sealed := func() (largeSeg, smallSeg *logSegment) {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		for _, s := range sortedSegments(l.segs) {
+			switch {
+			case s == l.active:
+			case s.smallWritten == 0:
+				largeSeg = s
+			default:
+				smallSeg = s
+			}
+		}
+		return largeSeg, smallSeg
+	}
+	largeSeg, smallSeg := sealed()
+	if largeSeg == nil || smallSeg == nil {
+		t.Fatal("want a sealed segment of large runs and one of small runs")
+	}
+	windows := (int(smallSeg.size) + 1<<popWindowShift - 1) >> popWindowShift
+	deadline := time.Now().Add(10 * time.Second)
+	for smallSeg.populated[0].Load() != 1<<windows-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("segment of small runs: windows filled in %b, want all %d", smallSeg.populated[0].Load(), windows)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := largeSeg.populated[0].Load(); got != 0 {
+		t.Fatalf("segment of large runs: windows filled in %b, want none", got)
+	}
+
+	// Seals race Drop, compaction and Close.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 20_000 {
+			if err := l.Append(map[string][]byte{fmt.Sprint("r", i%50): small}); err != nil {
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				t.Error(err)
+				return
+			}
+			if i%5000 == 4999 {
+				if err := l.Drop(); err != nil && !errors.Is(err, ErrClosed) {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		for range 5 {
+			if err := l.Compact(); err != nil && !errors.Is(err, ErrClosed) {
+				t.Error(err)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
