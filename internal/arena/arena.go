@@ -200,7 +200,9 @@ func (a *Arena) newSlab() (*slab, error) {
 // unless one is on its way: an arena that needed a new slab is growing and
 // will likely need another. Faulting in a huge page zeroes 2 MiB, most of
 // what filling a fresh slab costs; done ahead, on another core, it is off
-// the owner's path.
+// the owner's path. The goroutine also touches each page after faulting it
+// in: on a virtual machine whose host keeps page tables of its own, a
+// page's first touch costs an exit to the host even so.
 func (a *Arena) fetchAhead() {
 	if a.ahead != nil || !mapsOwnMemory {
 		return
@@ -212,6 +214,7 @@ func (a *Arena) fetchAhead() {
 		mem, err := mapSlab(slabSize)
 		if err == nil {
 			populate(mem)
+			touch(mem)
 		}
 		ch <- slabResult{mem, err}
 	}()
