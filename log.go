@@ -384,11 +384,12 @@ func touchPages(b []byte) {
 	for i := 0; i < len(b); i += 4096 {
 		sum += b[i]
 	}
-	touchSink = sum
+	touchSink.Store(uint32(sum))
 }
 
-// touchSink keeps touchPages' reads from being optimized away.
-var touchSink byte
+// touchSink keeps touchPages' reads from being optimized away (the warming
+// goroutines of several Logs store to it at once).
+var touchSink atomic.Uint32
 
 // mapActiveLocked maps s, the active segment, where the system's mappings
 // show later writes (osfile.MmapCoherent). l.mu is held for writing (or l
