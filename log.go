@@ -193,8 +193,8 @@ type logSegment struct {
 	// where osfile cannot map: reads use pread. Set with l.mu held for
 	// writing; unmapped only with l.ioMu held for writing.
 	data []byte
-	// populated has a bit set for each popWindow of data whose page tables
-	// are filled in (see populateRuns).
+	// populated has a bit set for each window of data (popWindowShift)
+	// whose page tables are filled in (see fillWindow).
 	populated []atomic.Uint64
 	// popTail is where the filled-in part of the window holding the end of
 	// the active segment's file ends: that window is filled in from its
@@ -202,8 +202,8 @@ type logSegment struct {
 	popTail atomic.Int64
 }
 
-// popWindow is the part of a mapping whose page tables a Get fills in at
-// once, the first time it copies from it: a 2 MiB window costs one system
+// A window, 1<<popWindowShift bytes, is the part of a mapping whose page
+// tables a Get fills in at once, the first time it copies from it: a 2 MiB window costs one system
 // call where reading its pages one by one costs a page fault each (every
 // 16 pages with the kernel's fault-around), and on a virtual machine a
 // fault costs more than copying its page. A key appended to in many small
@@ -212,8 +212,10 @@ type logSegment struct {
 const popWindowShift = 21
 
 // mapLocked maps the first n bytes of s, if it is not yet mapped and the
-// system maps files. A segment that cannot be mapped is read with pread.
-// l.mu is held for writing (or l is not yet shared).
+// system maps files; a mapping of more (the active segment's, past its
+// end) is cut to n, so that a sealed segment's windows to fill in
+// (populate) end where its file does. A segment that cannot be mapped is
+// read with pread. l.mu is held for writing (or l is not yet shared).
 //
 // Only bytes that will not change are read through a mapping: those of a
 // sealed segment, and those of the active segment that the index points
@@ -229,6 +231,9 @@ const popWindowShift = 21
 // debug.SetPanicOnFault (gatherMapped), so such a fault fails the Get with
 // ErrCorrupt instead of killing the process.
 func (l *Log) mapLocked(s *logSegment, n int64) {
+	if int64(len(s.data)) > n {
+		s.data = s.data[:n] // unmap unmaps it whole
+	}
 	if !osfile.MmapSupported || s.data != nil || n <= 0 {
 		return
 	}
@@ -259,7 +264,7 @@ func addPopulate(pops []popRun, s *logSegment, off, end int) []popRun {
 		return pops
 	}
 	for w := off >> popWindowShift; w<<popWindowShift < end; w++ {
-		if s.populated[w/64].Load()&(1<<(w%64)) != 0 {
+		if filled(s.populated, w) {
 			continue
 		}
 		if tail := int(s.popTail.Load()); tail > 0 && (tail-1)>>popWindowShift == w && min(end, (w+1)<<popWindowShift) <= tail {
@@ -281,21 +286,33 @@ func addPopulate(pops []popRun, s *logSegment, off, end int) []popRun {
 // far as the Get reads and left for a later Get.
 func populate(pops []popRun) {
 	for _, p := range pops {
-		data, word, bit := p.data, &p.bits[p.window/64], uint64(1)<<(p.window%64)
-		if word.Load()&bit != 0 {
-			continue
-		}
-		start := p.window << popWindowShift
-		if osfile.Populate(data[start:min(start+1<<popWindowShift, len(data))]) == nil {
-			word.Or(bit)
+		if fillWindow(p.data, p.bits, p.window) {
 			continue
 		}
 		// Past the end of the active segment's file: as far as this Get
 		// reads. (An error leaves it to page faults.)
-		if end := min(p.end, len(data)); osfile.Populate(data[start:end]) == nil {
+		if end := min(p.end, len(p.data)); osfile.Populate(p.data[p.window<<popWindowShift:end]) == nil {
 			p.s.popTail.Store(int64(end))
 		}
 	}
+}
+
+// filled reports whether bits marks window w filled in.
+func filled(bits []atomic.Uint64, w int) bool { return bits[w/64].Load()&(1<<(w%64)) != 0 }
+
+// fillWindow fills in the page tables of window w of data, a mapping,
+// unless bits marks it done, marks it, and reports whether it is filled
+// in: false if it reaches past the file's end (or the system cannot).
+func fillWindow(data []byte, bits []atomic.Uint64, w int) bool {
+	if filled(bits, w) {
+		return true
+	}
+	start := w << popWindowShift
+	if osfile.Populate(data[start:min(start+1<<popWindowShift, len(data))]) != nil {
+		return false
+	}
+	bits[w/64].Or(1 << (w % 64))
+	return true
 }
 
 // warmJob asks the warming goroutine (warmLoop) for windows [from, to)
@@ -345,6 +362,9 @@ func (l *Log) warmLoop() {
 // populateWindow fills in and touches window w of s's mapping, and reports
 // whether s has windows past w (false once s is unmapped or l closing).
 func (l *Log) populateWindow(s *logSegment, w int) bool {
+	if l.closing.Load() {
+		return false
+	}
 	l.ioMu.RLock() // no unmapping meanwhile
 	defer l.ioMu.RUnlock()
 	l.mu.RLock()
@@ -354,15 +374,8 @@ func (l *Log) populateWindow(s *logSegment, w int) bool {
 	if closed || bits == nil || start >= len(data) {
 		return false
 	}
-	word, bit := &bits[w/64], uint64(1)<<(w%64)
-	window := data[start:min(start+1<<popWindowShift, len(data))]
-	if l.closing.Load() {
-		return false
-	}
-	if word.Load()&bit == 0 && osfile.Populate(window) == nil {
-		word.Or(bit)
-	}
-	touchPages(window)
+	fillWindow(data, bits, w)
+	touchPages(data[start:min(start+1<<popWindowShift, len(data))])
 	return true
 }
 
@@ -375,9 +388,7 @@ func touchPages(b []byte) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
+			repanicUnlessFault(r)
 		}
 	}()
 	var sum byte
@@ -385,6 +396,14 @@ func touchPages(b []byte) {
 		sum += b[i]
 	}
 	touchSink.Store(uint32(sum))
+}
+
+// repanicUnlessFault panics again with r, recovered under
+// debug.SetPanicOnFault, unless it is a memory fault.
+func repanicUnlessFault(r any) {
+	if _, fault := r.(interface{ Addr() uintptr }); !fault {
+		panic(r)
+	}
 }
 
 // touchSink keeps touchPages' reads from being optimized away (the warming
@@ -406,7 +425,7 @@ func (s *logSegment) unmap() error {
 	b := s.data
 	s.data, s.populated = nil, nil
 	s.popTail.Store(0)
-	return osfile.Munmap(b[:cap(b)]) // a sealed segment's was cut to its file (startSegment)
+	return osfile.Munmap(b[:cap(b)]) // a sealed segment's was cut to its file (mapLocked)
 }
 
 func (s *logSegment) name() string { return segmentName(s.major, s.gen, s.part) }
@@ -982,11 +1001,6 @@ func (l *Log) startSegment() error {
 	l.stats.Segments++
 	if prev := l.active; prev != nil && l.segs[prev.id] == prev {
 		l.mapLocked(prev, prev.size) // sealed: nothing writes it again
-		if int64(len(prev.data)) > prev.size {
-			// Mapped while active, past its end: its windows to fill in
-			// (populate) end where the file does.
-			prev.data = prev.data[:prev.size]
-		}
 		l.warmBehind(prev, prev.size, true)
 	}
 	l.mapActiveLocked(s)
@@ -1390,9 +1404,7 @@ func gatherMapped(dst [][]byte, copies []logCopy, joins []logJoin, pieces [][]by
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
+			repanicUnlessFault(r)
 			where := "a segment"
 			if cur != nil {
 				where = fmt.Sprintf("segment %s at byte %d", cur.s.name(), cap(cur.s.data)-cap(cur.src))

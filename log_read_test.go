@@ -56,11 +56,11 @@ func TestReadPlanSort(t *testing.T) {
 	}
 }
 
-// TestLogPopulate: a Get fills in the page tables of the windows of a
-// mapping it copies from, once: a sealed segment's windows up to its end
-// are marked, the window holding the end of the active segment's file is
-// filled in as far as Gets read, and every Get returns what was appended.
-func TestLogPopulate(t *testing.T) {
+// populateLog opens a Log of 5 MiB segments that never compacts by
+// itself, for the tests of filling in mappings, or skips the test where
+// the system cannot fill them in.
+func populateLog(t *testing.T) *Log {
+	t.Helper()
 	if !osfile.CanPopulate {
 		t.Skip("no MADV_POPULATE_READ on this system")
 	}
@@ -68,6 +68,15 @@ func TestLogPopulate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestLogPopulate: a Get fills in the page tables of the windows of a
+// mapping it copies from, once: a sealed segment's windows up to its end
+// are marked, the window holding the end of the active segment's file is
+// filled in as far as Gets read, and every Get returns what was appended.
+func TestLogPopulate(t *testing.T) {
+	l := populateLog(t)
 	defer l.Close()
 	// 8 MiB over two keys in 8 KiB appends (runs copied from the
 	// mappings): the first segment sealed at about 5 MiB (three windows,
@@ -127,13 +136,7 @@ func TestLogPopulate(t *testing.T) {
 // Buffer's spills, read with pread) is left alone; the warming races
 // appends, Drop, compaction and Close without harm.
 func TestLogPopulateSealed(t *testing.T) {
-	if !osfile.CanPopulate {
-		t.Skip("no MADV_POPULATE_READ on this system")
-	}
-	l, err := OpenLog(t.TempDir(), &LogOptions{SegmentSize: 5 << 20, CompactGarbage: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := populateLog(t)
 	defer l.Close()
 	small := bytes.Repeat([]byte("s"), 1000)
 	large := bytes.Repeat([]byte("L"), 1<<20)

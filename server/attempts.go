@@ -62,25 +62,22 @@ func cmdAttemptAppend(s *Server, p parsed) ([][]byte, bool, error) {
 }
 
 // cmdAttemptCommit commits an attempt: [task, attempt].
-func cmdAttemptCommit(s *Server, p parsed) ([][]byte, bool, error) {
-	if len(p.payload) != 2 {
-		return nil, false, badRequest("attempt-commit needs a task and an attempt; got %d frames", len(p.payload))
-	}
-	t, err := attemptOf(s, "attempt-commit", p.payload)
-	if err != nil {
-		return nil, false, err
-	}
-	return nil, false, t.Commit()
-}
+var cmdAttemptCommit = attemptEnding("attempt-commit", (*partd.Attempt).Commit)
 
 // cmdAttemptAbort discards an attempt: [task, attempt].
-func cmdAttemptAbort(s *Server, p parsed) ([][]byte, bool, error) {
-	if len(p.payload) != 2 {
-		return nil, false, badRequest("attempt-abort needs a task and an attempt; got %d frames", len(p.payload))
+var cmdAttemptAbort = attemptEnding("attempt-abort", (*partd.Attempt).Abort)
+
+// attemptEnding returns the command cmd that ends an attempt, [task,
+// attempt], with end.
+func attemptEnding(cmd string, end func(*partd.Attempt) error) command {
+	return func(s *Server, p parsed) ([][]byte, bool, error) {
+		if len(p.payload) != 2 {
+			return nil, false, badRequest("%s needs a task and an attempt; got %d frames", cmd, len(p.payload))
+		}
+		t, err := attemptOf(s, cmd, p.payload)
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, false, end(t)
 	}
-	t, err := attemptOf(s, "attempt-abort", p.payload)
-	if err != nil {
-		return nil, false, err
-	}
-	return nil, false, t.Abort()
 }
